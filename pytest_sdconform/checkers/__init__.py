@@ -1,0 +1,18 @@
+"""Checkers: each reads a History and returns a Verdict. They know nothing of databases or pytest."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..history import History
+from .verdict import Anomaly, Verdict
+
+__all__ = ["Anomaly", "Checker", "Verdict"]
+
+
+class Checker(Protocol):
+    """A property of a history: linearizability, a session guarantee, no lost writes..."""
+
+    name: str
+
+    def check(self, history: History) -> Verdict: ...

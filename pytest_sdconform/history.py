@@ -1,0 +1,254 @@
+"""Operations and histories: the record of what every client and the nemesis saw.
+
+A history is a list of events in real-time order. Each client operation is an
+invocation followed (later, by the same process) by a completion: ``ok`` (it
+happened), ``fail`` (it definitely did not happen) or ``info`` (unknown: it may
+take effect at any point after its invocation, or never). An invocation with no
+completion at the end of the history counts as ``info``. Operation A precedes B
+in real time only if A's completion comes before B's invocation in the list.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+OpType = Literal["invoke", "ok", "fail", "info"]
+OP_TYPES: frozenset[str] = frozenset(("invoke", "ok", "fail", "info"))
+NEMESIS = "nemesis"
+
+
+class HistoryError(ValueError):
+    """Bad input: names the file (when known) and the line of the offending record."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = self.path or "<history>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class Operation:
+    """One event: an invocation or a completion of an operation by one process."""
+
+    index: int
+    time: int
+    process: int | str
+    type: str
+    f: str
+    key: Any = None
+    value: Any = None
+    node: str | None = None
+    error: Any = None
+    extra: dict[str, Any] | None = None  # fields a workload adds: "version", "final", ...
+
+    @property
+    def is_client(self) -> bool:
+        return self.process != NEMESIS
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A workload-specific field (``version``, ``final``, ``status``...)."""
+        return default if self.extra is None else self.extra.get(name, default)
+
+
+@dataclass(slots=True)
+class Completed:
+    """An invocation paired with its completion (``None``: never completed, treat as info)."""
+
+    invoke: Operation
+    completion: Operation | None
+
+    @property
+    def type(self) -> str:
+        return "info" if self.completion is None else self.completion.type
+
+    @property
+    def f(self) -> str:
+        return self.invoke.f
+
+    @property
+    def key(self) -> Any:
+        return self.invoke.key
+
+    @property
+    def process(self) -> int | str:
+        return self.invoke.process
+
+    @property
+    def value(self) -> Any:
+        """The completion's value when there is one (a read's result), else the invocation's."""
+        if self.completion is not None and self.completion.type == "ok":
+            return self.completion.value
+        return self.invoke.value
+
+    @property
+    def start(self) -> int:
+        return self.invoke.time
+
+    @property
+    def end(self) -> int | None:
+        """Completion time; ``None`` for an operation whose outcome is unknown."""
+        c = self.completion
+        return None if c is None or c.type == "info" else c.time
+
+    @property
+    def latency(self) -> int | None:
+        c = self.completion
+        return None if c is None else c.time - self.invoke.time
+
+    @property
+    def indices(self) -> list[int]:
+        return [self.invoke.index] + ([self.completion.index] if self.completion else [])
+
+
+@dataclass(slots=True)
+class FaultWindow:
+    """A fault's active span, from its ``<fault>-start`` to its ``<fault>-stop`` (or the end)."""
+
+    fault: str
+    start: int
+    end: int | None
+    start_index: int
+    end_index: int | None
+    value: Any = None
+
+    def covers(self, t: int) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
+
+
+@dataclass
+class History:
+    """Operations in real-time order, plus where they came from."""
+
+    ops: list[Operation] = field(default_factory=list)
+    path: str | None = None
+    lines: list[int] | None = None  # source line of each op, for error messages
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"initial": 0} from a format
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.ops)
+
+    def __getitem__(self, i: int) -> Operation:
+        return self.ops[i]
+
+    def line_of(self, position: int) -> int | None:
+        if self.lines is not None and position < len(self.lines):
+            return self.lines[position]
+        return None
+
+    def error(self, message: str, position: int | None = None) -> HistoryError:
+        line = None if position is None else self.line_of(position)
+        if line is None and position is not None and self.path is None:
+            message = f"{message} (operation {position})"
+        return HistoryError(message, self.path, line)
+
+    def client_ops(self) -> list[Operation]:
+        return [op for op in self.ops if op.process != NEMESIS]
+
+    def nemesis_ops(self) -> list[Operation]:
+        return [op for op in self.ops if op.process == NEMESIS]
+
+    def complete(self) -> list[Completed]:
+        """Pair every client invocation with its completion, in invocation order.
+
+        A completion belongs to the most recent unmatched invocation of its process.
+        Raises HistoryError for a completion without an invocation, or a second
+        invocation by a process that still has one outstanding.
+        """
+        open_: dict[int | str, int] = {}
+        out: list[Completed] = []
+        for pos, op in enumerate(self.ops):
+            if op.process == NEMESIS:
+                continue
+            if op.type == "invoke":
+                if op.process in open_:
+                    raise self.error(
+                        f"process {op.process} invokes {op.f} while its previous operation "
+                        "is still open",
+                        pos,
+                    )
+                open_[op.process] = len(out)
+                out.append(Completed(op, None))
+            else:
+                slot = open_.pop(op.process, None)
+                if slot is None:
+                    raise self.error(
+                        f"{op.type} completion of {op.f} by process {op.process} "
+                        "has no invocation",
+                        pos,
+                    )
+                out[slot].completion = op
+        return out
+
+    def by_process(self) -> dict[int | str, list[Completed]]:
+        """Each process's operations in its own (program) order."""
+        views: dict[int | str, list[Completed]] = {}
+        for c in self.complete():
+            views.setdefault(c.process, []).append(c)
+        return views
+
+    def fault_windows(self) -> list[FaultWindow]:
+        """Spans of nemesis faults: ``x-start`` opens fault ``x``, the next ``x-stop`` closes it."""
+        windows: list[FaultWindow] = []
+        open_: dict[str, FaultWindow] = {}
+        for op in self.ops:
+            if op.process != NEMESIS or op.type == "invoke":
+                continue
+            if op.f.endswith("-start"):
+                name = op.f[: -len("-start")]
+                if name not in open_:
+                    w = FaultWindow(name, op.time, None, op.index, None, op.value)
+                    open_[name] = w
+                    windows.append(w)
+            elif op.f.endswith("-stop"):
+                name = op.f[: -len("-stop")]
+                w2 = open_.pop(name, None)
+                if w2 is not None:
+                    w2.end, w2.end_index = op.time, op.index
+        return windows
+
+
+def in_windows(windows: Sequence[FaultWindow], start: int, end: int | None) -> bool:
+    """Whether the span [start, end] overlaps any fault window (end None: open to the end)."""
+    for w in windows:
+        if (w.end is None or start < w.end) and (end is None or end >= w.start):
+            return True
+    return False
+
+
+def window_lookup(windows: Sequence[FaultWindow]) -> Any:
+    """A fast predicate t -> bool over merged windows, for checkers on large histories."""
+    spans: list[tuple[int, float]] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        end = float("inf") if w.end is None else w.end
+        if spans and w.start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((w.start, end))
+    starts = [s for s, _ in spans]
+
+    def active(t: int) -> bool:
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and t < spans[i][1]
+
+    return active
+
+
+def renumber(ops: Iterable[Operation]) -> list[Operation]:
+    """Set each operation's index to its position."""
+    out = list(ops)
+    for i, op in enumerate(out):
+        op.index = i
+    return out
