@@ -111,7 +111,12 @@ def search(
 
     state = model.init
     lin = 0
-    stack: list[tuple[int, Any]] = []
+    # Each stack entry: (call node, state before it, forced). A forced step is an operation
+    # with a known outcome that is legal and leaves the state unchanged (a read, a failed cas):
+    # if any linearization exists from here, one places it right now, since moving it to the
+    # front changes no state and breaks no real-time order. So it is never a choice point, and
+    # backtracking passes straight through it.
+    stack: list[tuple[int, Any, bool]] = []
     cache: set[tuple[int, Any]] = set()
     best = SearchResult("invalid", 0)
     best_depth = -1
@@ -126,38 +131,46 @@ def search(
         if is_call[entry]:
             i = op_of[entry]
             new_state = step(state, steps[i])
-            # An operation of unknown outcome that would not change the state is never worth
-            # placing now: it can always be placed last instead, so (lin, state) covers it.
-            if new_state is not ILLEGAL and (known[i] or new_state != state):
-                new_lin = lin | bits[i]
-                config = (new_lin, new_state)
-                if config not in cache:
-                    if len(cache) >= max_states:
-                        return _out_of_budget(best, len(cache), "state budget reached")
-                    cache.add(config)
-                    stack.append((entry, state))
-                    state, lin = new_state, new_lin
-                    if known[i]:
-                        known_left -= 1
-                    # lift the call and its return out of the list
-                    r = ret_node[i]
-                    nxt[prv[entry]] = nxt[entry]
-                    prv[nxt[entry]] = prv[entry]
-                    nxt[prv[r]] = nxt[r]
-                    if nxt[r] != -1:
-                        prv[nxt[r]] = prv[r]
-                    entry = nxt[0]
-                    continue
-            entry = nxt[entry]
-        else:
+            if new_state is ILLEGAL:
+                entry = nxt[entry]
+                continue
+            same = new_state is state or new_state == state
+            if not known[i] and same:
+                # Unknown outcome and no effect now: it can always be placed last instead.
+                entry = nxt[entry]
+                continue
+            config = (lin | bits[i], new_state)
+            if config not in cache:
+                if len(cache) >= max_states:
+                    return _out_of_budget(best, len(cache), "state budget reached")
+                cache.add(config)
+                stack.append((entry, state, same))
+                state, lin = new_state, config[0]
+                if known[i]:
+                    known_left -= 1
+                # lift the call and its return out of the list
+                r = ret_node[i]
+                nxt[prv[entry]] = nxt[entry]
+                prv[nxt[entry]] = prv[entry]
+                nxt[prv[r]] = nxt[r]
+                if nxt[r] != -1:
+                    prv[nxt[r]] = prv[r]
+                entry = nxt[0]
+                continue
+            if not same:
+                entry = nxt[entry]
+                continue
+            # A forced step into an explored configuration: this configuration is dead too.
+        elif len(stack) > best_depth:
             # A completion whose operation is still unplaced: this branch is dead.
-            if len(stack) > best_depth:
-                best_depth = len(stack)
-                best.best, best.best_state, best.stuck = lin, state, op_of[entry]
+            best_depth = len(stack)
+            best.best, best.best_state, best.stuck = lin, state, op_of[entry]
+        # Backtrack to the last real choice.
+        while True:
             if not stack:
                 best.explored = len(cache)
                 return best
-            entry, state = stack.pop()
+            entry, state, forced = stack.pop()
             i = op_of[entry]
             lin ^= bits[i]
             if known[i]:
@@ -168,7 +181,9 @@ def search(
                 prv[nxt[r]] = r
             nxt[prv[entry]] = entry
             prv[nxt[entry]] = entry
-            entry = nxt[entry]
+            if not forced:
+                break
+        entry = nxt[entry]
     return SearchResult("valid", len(cache))
 
 
@@ -226,7 +241,8 @@ def evidence(part: Partition, res: SearchResult) -> tuple[list[int], list[int], 
     # The latest state-changing operations before it usually explain what it should have seen.
     limit = stuck.completion.index if stuck.completion else stuck.invoke.index
     changers = [
-        part.ops[i] for i in placed
+        part.ops[i]
+        for i in placed
         if part.ops[i].f not in ("read",) and part.ops[i].invoke.index < limit
     ]
     changers.sort(key=lambda c: c.completion.index if c.completion else c.invoke.index)
@@ -270,8 +286,11 @@ def check_linearizable(
         "partitions_checked": len(results),
         "operations": sum(len(p.ops) for p in parts),
         "explored": sum(r.explored for r in results.values()),
-        **({"unknown_partitions": [x.details for x in verdicts if x.result == "unknown"]}
-           if v.result == "unknown" else {}),
+        **(
+            {"unknown_partitions": [x.details for x in verdicts if x.result == "unknown"]}
+            if v.result == "unknown"
+            else {}
+        ),
     }
     return v
 
@@ -282,16 +301,20 @@ def _verdict(part: Partition, res: SearchResult) -> Verdict:
     ops, prefix, why = evidence(part, res)
     if res.result == "unknown":
         unplaced = sorted(
-            idx for i in set(range(len(part.ops))) - set(_members(res.best))
+            idx
+            for i in set(range(len(part.ops))) - set(_members(res.best))
             for idx in part.ops[i].indices
         )
         return Verdict(
-            "linearizable", "unknown", reason=f"key {part.key!r}: {res.reason}" if part.key
-            is not None else res.reason,
+            "linearizable",
+            "unknown",
+            reason=f"key {part.key!r}: {res.reason}" if part.key is not None else res.reason,
             details={"key": part.key, "longest_prefix": prefix, "unplaced": unplaced},
         )
     return Verdict(
-        "linearizable", "invalid", [Anomaly("nonlinearizable", ops, why, part.key)],
+        "linearizable",
+        "invalid",
+        [Anomaly("nonlinearizable", ops, why, part.key)],
         details={"longest_prefix": prefix},
     )
 

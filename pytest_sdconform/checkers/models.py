@@ -120,7 +120,10 @@ def kv_step(state: Any, op: Step) -> Any:
 
 def kv(init: Any = None) -> Model:
     return Model(
-        "kv-append", init, kv_step, frozenset(("read", "write", "append")),
+        "kv-append",
+        init,
+        kv_step,
+        frozenset(("read", "write", "append")),
         describe="read/write/append per key (string concatenation or list append)",
     )
 
@@ -152,7 +155,11 @@ def multi_register(init: Any = 0) -> Model:
         return tuple(sorted(values.items()))
 
     return Model(
-        "multi-register", (), step, frozenset(("txn",)), partitioned=False,
+        "multi-register",
+        (),
+        step,
+        frozenset(("txn",)),
+        partitioned=False,
         describe="atomic transactions over several registers",
     )
 
@@ -169,7 +176,10 @@ def set_step(state: Any, op: Step) -> Any:
 
 def set_model(init: Any = None) -> Model:
     return Model(
-        "set", frozenset(init or ()), set_step, frozenset(("add", "read")),
+        "set",
+        frozenset(init or ()),
+        set_step,
+        frozenset(("add", "read")),
         describe="add elements, read the whole set, per key",
     )
 
@@ -187,7 +197,10 @@ def queue_step(state: Any, op: Step) -> Any:
 
 def queue(init: Any = None) -> Model:
     return Model(
-        "queue", tuple(init or ()), queue_step, frozenset(("enqueue", "dequeue")),
+        "queue",
+        tuple(init or ()),
+        queue_step,
+        frozenset(("enqueue", "dequeue")),
         describe="FIFO queue per key; dequeue of an empty queue returns null",
     )
 
@@ -202,7 +215,10 @@ def mutex_step(state: Any, op: Step) -> Any:
 
 def mutex(init: Any = None) -> Model:
     return Model(
-        "mutex", bool(init), mutex_step, frozenset(("acquire", "release")),
+        "mutex",
+        bool(init),
+        mutex_step,
+        frozenset(("acquire", "release")),
         describe="a lock: acquire when free, release when held",
     )
 

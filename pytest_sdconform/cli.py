@@ -1,0 +1,175 @@
+"""The ``sdconform`` command: check a history, convert between formats.
+
+Exit codes of ``check``: 0 valid, 1 invalid, 2 unknown, 3 bad input (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .checkers.models import MODELS
+from .checkers.verdict import EXIT_CODES, Verdict
+from .formats import FORMATS, read_history
+from .history import History, HistoryError
+
+BAD_INPUT = 3
+
+# Checkers other than linearizability, by the name --model takes: (module, function).
+PROPERTY_CHECKERS: dict[str, tuple[str, str]] = {
+    "sessions": ("pytest_sdconform.checkers.sessions", "check_sessions"),
+    "lost-writes": ("pytest_sdconform.checkers.durability", "check_lost_writes"),
+    "delivery": ("pytest_sdconform.checkers.delivery", "check_delivery"),
+    "availability": ("pytest_sdconform.checkers.availability", "check_availability"),
+}
+
+# When --model is not given: the model a history's operation names point to.
+_MODEL_BY_F = (
+    ({"txn"}, "multi-register"),
+    ({"acquire", "release"}, "mutex"),
+    ({"enqueue", "dequeue"}, "queue"),
+    ({"add"}, "set"),
+    ({"append"}, "kv-append"),
+)
+
+
+def guess_model(history: History) -> str:
+    fs = {op.f for op in history.ops if op.is_client}
+    for names, model in _MODEL_BY_F:
+        if fs & names:
+            return model
+    if history.meta.get("format") == "porcupine-etcd":
+        return "etcd-cas-register"
+    return "cas-register"
+
+
+def run_check(history: History, model: str, time_limit: float | None) -> Verdict:
+    if model in PROPERTY_CHECKERS:
+        module, func = PROPERTY_CHECKERS[model]
+        check: Callable[..., Verdict] = getattr(importlib.import_module(module), func)
+        return check(history)
+    from .checkers.linearizable import check_linearizable
+
+    return check_linearizable(history, model, time_limit=time_limit)
+
+
+def verdict_fields(history: History, model: str, verdict: Verdict) -> dict[str, Any]:
+    """The verdict fields of DESIGN.md's run output, for one history."""
+    counts = Counter(c.type for c in history.complete())
+    return {
+        "history": history.path,
+        "model": model,
+        "result": verdict.result,
+        "checkers": {verdict.checker: verdict.result},
+        "anomaly_kinds": verdict.anomaly_kinds,
+        "anomalies": [a.to_json() for a in verdict.anomalies],
+        "ops": {t: counts.get(t, 0) for t in ("ok", "fail", "info")},
+        **({"reason": verdict.reason} if verdict.reason else {}),
+        "details": verdict.details,
+    }
+
+
+def print_verdict(fields: dict[str, Any], out: Any) -> None:
+    ops = fields["ops"]
+    print(
+        f"{fields['history']}: {fields['result']} ({next(iter(fields['checkers']))}, "
+        f"model {fields['model']}; {ops['ok']} ok, {ops['fail']} fail, {ops['info']} info)",
+        file=out,
+    )
+    if fields.get("reason"):
+        print(f"  {fields['reason']}", file=out)
+    shown = fields["anomalies"][:20]
+    for a in shown:
+        key = f" on key {a['key']!r}" if "key" in a else ""
+        print(f"  {a['kind']}{key}: {a.get('explanation', '')}", file=out)
+        print(f"    operations: {', '.join(map(str, a['ops']))}", file=out)
+    if len(fields["anomalies"]) > len(shown):
+        print(f"  ... and {len(fields['anomalies']) - len(shown)} more", file=out)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    history = read_history(args.history, args.format)
+    model = args.model or guess_model(history)
+    if model not in MODELS and model not in PROPERTY_CHECKERS:
+        known = ", ".join(sorted([*MODELS, *PROPERTY_CHECKERS]))
+        raise HistoryError(f"unknown model {model!r}; known: {known}")
+    try:
+        verdict = run_check(history, model, args.time_limit)
+    except ValueError as e:
+        raise HistoryError(str(e), history.path) from None
+    fields = verdict_fields(history, model, verdict)
+    if args.json:
+        json.dump(fields, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print_verdict(fields, sys.stdout)
+    return EXIT_CODES[verdict.result]
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .formats import jepsen, jsonl
+
+    history = read_history(args.source, args.format)
+    writer = {"jsonl": jsonl.write, "jepsen-edn": jepsen.write}[args.to]
+    with open(args.dest, "w", encoding="utf-8") as out:
+        writer(history, out)
+    print(f"{args.dest}: {len(history)} operations written as {args.to}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are bad input too: exit 3, not argparse's 2 (which means 'unknown')."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(BAD_INPUT)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sdconform", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="check one history against a model or a property")
+    c.add_argument("history")
+    c.add_argument(
+        "--model",
+        help="a linearizability model ("
+        + ", ".join(sorted(MODELS))
+        + ") or a property ("
+        + ", ".join(PROPERTY_CHECKERS)
+        + "); guessed from the operations when omitted",
+    )
+    c.add_argument("--format", default="auto", choices=FORMATS)
+    c.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    c.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="give up after S seconds with 'unknown'")
+    c.set_defaults(func=cmd_check)
+    v = sub.add_parser("convert", help="convert a history to jsonl or Jepsen EDN")
+    v.add_argument("source")
+    v.add_argument("dest")
+    v.add_argument("--format", default="auto", choices=FORMATS, help="format of SOURCE")
+    v.add_argument("--to", default="jsonl", choices=("jsonl", "jepsen-edn"))
+    v.set_defaults(func=cmd_convert)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except HistoryError as e:
+        print(f"sdconform: error: {e.describe()}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print("sdconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
