@@ -1,4 +1,4 @@
-"""pytest-sdconform: check what system-design documents promise against real systems under faults."""
+"""pytest-sdconform: check what system-design documents promise against real systems."""
 
 from .checkers.verdict import Anomaly, Verdict
 from .history import Completed, History, HistoryError, Operation

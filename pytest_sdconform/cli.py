@@ -146,8 +146,13 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--format", default="auto", choices=FORMATS)
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    c.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help="give up after S seconds with 'unknown'")
+    c.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="give up after S seconds with 'unknown'",
+    )
     c.set_defaults(func=cmd_check)
     v = sub.add_parser("convert", help="convert a history to jsonl or Jepsen EDN")
     v.add_argument("source")

@@ -185,8 +185,7 @@ class History:
                 slot = open_.pop(op.process, None)
                 if slot is None:
                     raise self.error(
-                        f"{op.type} completion of {op.f} by process {op.process} "
-                        "has no invocation",
+                        f"{op.type} completion of {op.f} by process {op.process} has no invocation",
                         pos,
                     )
                 out[slot].completion = op

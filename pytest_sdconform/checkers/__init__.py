@@ -1,4 +1,4 @@
-"""Checkers: each reads a History and returns a Verdict. They know nothing of databases or pytest."""
+"""Checkers: each reads a History and returns a Verdict; they know nothing of databases."""
 
 from __future__ import annotations
 

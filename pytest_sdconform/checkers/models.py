@@ -187,7 +187,7 @@ def set_model(init: Any = None) -> Model:
 def queue_step(state: Any, op: Step) -> Any:
     f, arg, out = op
     if f == "enqueue":
-        return state + (arg,)
+        return (*state, arg)
     if out is UNKNOWN:
         return state[1:]
     if not state:

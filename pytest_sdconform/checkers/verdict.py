@@ -32,7 +32,7 @@ class Anomaly:
 
 @dataclass
 class Verdict:
-    """valid (no violation), invalid (anomalies found) or unknown (budget ran out, or too little data).
+    """valid (no violation), invalid (anomalies found) or unknown (out of budget, too little data).
 
     A checker never says valid when it could not finish.
     """

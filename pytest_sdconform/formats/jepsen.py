@@ -23,7 +23,8 @@ _FIELDS = ("index", "time", "type", "process", "f", "key", "value", "node", "err
 def _edn_value(op: Operation) -> Any:
     if op.f == "txn" and isinstance(op.value, list):
         return [
-            [Keyword(m[0]), *m[1:]] if isinstance(m, list | tuple) and m and isinstance(m[0], str)
+            [Keyword(m[0]), *m[1:]]
+            if isinstance(m, list | tuple) and m and isinstance(m[0], str)
             else m
             for m in op.value
         ]
@@ -64,7 +65,9 @@ def parse(text: str, path: str | None = None) -> History:
         if typ not in OP_TYPES or not isinstance(f, str):
             raise HistoryError("record needs :type (:invoke/:ok/:fail/:info) and :f", path, line)
         if not isinstance(process, int | str) or isinstance(process, bool):
-            raise HistoryError(f":process must be an integer or :nemesis, got {process!r}", path, line)
+            raise HistoryError(
+                f":process must be an integer or :nemesis, got {process!r}", path, line
+            )
         time = d.get("time")
         pos = len(ops)
         extra = {k: v for k, v in d.items() if k not in _FIELDS} or None
