@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Completed, History
-from .models import ILLEGAL, UNKNOWN, Model, Step, model_for
+from .models import CONCAT, GENERIC, ILLEGAL, READ, UNKNOWN, WRITE, Model, Step, model_for
 from .verdict import Anomaly, Verdict, merge
 
 DEFAULT_MAX_STATES = 4_000_000  # cached configurations per partition (~0.5 GB)
@@ -108,6 +108,9 @@ def search(
     steps = part.steps
     step: Callable[[Any, Step], Any] = model.step
     bits = [1 << i for i in range(n)]
+    shaped = [model.shape(s) for s in steps] if model.shape else [(GENERIC, None)] * n
+    shapes = [k for k, _ in shaped]
+    values = [v for _, v in shaped]
 
     state = model.init
     lin = 0
@@ -130,10 +133,21 @@ def search(
             yield
         if is_call[entry]:
             i = op_of[entry]
-            new_state = step(state, steps[i])
-            if new_state is ILLEGAL:
-                entry = nxt[entry]
-                continue
+            k = shapes[i]
+            if k == READ:
+                if values[i] != state:
+                    entry = nxt[entry]
+                    continue
+                new_state = state
+            elif k == WRITE:
+                new_state = values[i]
+            elif k == CONCAT:
+                new_state = state + values[i]
+            else:
+                new_state = step(state, steps[i])
+                if new_state is ILLEGAL:
+                    entry = nxt[entry]
+                    continue
             same = new_state is state or new_state == state
             if not known[i] and same:
                 # Unknown outcome and no effect now: it can always be placed last instead.

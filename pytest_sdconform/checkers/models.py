@@ -23,6 +23,12 @@ ILLEGAL: Any = object()  # result of a step the model forbids
 # A step input is (f, argument, output); the model decides what each means.
 Step = tuple[str, Any, Any]
 
+# Shapes of step the search runs inline, without calling the model (the hot path):
+GENERIC = 0  # call model.step
+READ = 1  # legal iff the state equals the value; the state is unchanged
+WRITE = 2  # always legal; the state becomes the value
+CONCAT = 3  # always legal; the value is appended to the (string) state
+
 
 def freeze(x: Any) -> Any:
     """A hashable copy of a JSON value: lists become tuples, dicts sorted item tuples."""
@@ -49,6 +55,7 @@ class Model:
     partitioned: bool = True
     fail_is_output: frozenset[str] = frozenset()  # fs whose fail is a definite negative result
     describe: str = ""
+    shape: Callable[[Step], tuple[int, Any]] | None = None  # optional fast path, see GENERIC
 
     def prepare(self, c: Completed) -> tuple[Any, Step] | None:
         t = c.type
@@ -89,6 +96,13 @@ def register_step(state: Any, op: Step) -> Any:
     return state if out is UNKNOWN else ILLEGAL
 
 
+def register_shape(op: Step) -> tuple[int, Any]:
+    f, arg, out = op
+    if f == "read" and out is not UNKNOWN:
+        return READ, out
+    return (WRITE, arg) if f == "write" else (GENERIC, None)
+
+
 def register(init: Any = None, *, etcd: bool = False) -> Model:
     return Model(
         "etcd-cas-register" if etcd else "cas-register",
@@ -98,6 +112,7 @@ def register(init: Any = None, *, etcd: bool = False) -> Model:
         fail_is_output=frozenset(("cas",)) if etcd else frozenset(),
         describe="read/write/cas per key"
         + ("; a failed cas means the compare failed" if etcd else ""),
+        shape=register_shape,
     )
 
 
@@ -119,12 +134,24 @@ def kv_step(state: Any, op: Step) -> Any:
 
 
 def kv(init: Any = None) -> Model:
+    def shape(op: Step) -> tuple[int, Any]:
+        f, arg, out = op
+        if f == "write":
+            return WRITE, arg
+        if isinstance(init, str):  # string values from the start: no "missing key" case
+            if f == "read" and out is not UNKNOWN:
+                return READ, out
+            if f == "append" and isinstance(arg, str):
+                return CONCAT, arg
+        return GENERIC, None
+
     return Model(
         "kv-append",
         init,
         kv_step,
         frozenset(("read", "write", "append")),
         describe="read/write/append per key (string concatenation or list append)",
+        shape=shape,
     )
 
 
