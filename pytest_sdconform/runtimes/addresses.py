@@ -1,0 +1,61 @@
+"""Loopback address blocks: each run (and each pytest-xdist worker) gets its own 127.A.B.0/24.
+
+All of 127.0.0.0/8 is local on Linux, so no interface alias is needed. A block is held with an
+exclusive flock on a file in the state folder for as long as the run lives, so concurrent runs
+never share addresses, and a killed run's block frees itself when its process dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass, field
+from typing import IO
+
+from ..runs import state_dir
+
+FIRST_BLOCK = 64 * 256  # 127.64.0.0/24: well clear of 127.0.0.1 and 127.0.0.53
+LAST_BLOCK = 128 * 256
+
+
+@dataclass
+class AddressBlock:
+    """127.A.B.0/24: ``.1`` is the harness's own (clients, proxies); nodes get ``.2`` upwards."""
+
+    prefix: str  # "127.A.B"
+    _lock: IO[str] | None = field(default=None, repr=False)
+    _next: int = 2
+
+    def harness(self) -> str:
+        return f"{self.prefix}.1"
+
+    def node(self, n: int) -> str:
+        """The address of the n-th node (1-based)."""
+        if not 1 <= n <= 253:
+            raise ValueError("a block has room for 253 nodes")
+        return f"{self.prefix}.{n + 1}"
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def allocate(start: int | None = None) -> AddressBlock:
+    """Take the first free block (or the first free one from ``start``)."""
+    locks = state_dir() / "addresses"
+    locks.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    first = start if start is not None else FIRST_BLOCK + 16 * int(worker.lstrip("gw") or 0)
+    for block in range(first, LAST_BLOCK):
+        prefix = f"127.{block // 256}.{block % 256}"
+        fh = open(locks / prefix, "w")  # noqa: SIM115 (held open: the lock lives with the run)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        return AddressBlock(prefix, fh)
+    raise RuntimeError("no free loopback address block")

@@ -1,0 +1,221 @@
+"""The local runtime: each node is a real process on its own loopback address.
+
+A node has its own data folder and captured log under the run folder, starts in a new process
+group (so its children, such as PostgreSQL backends, are signalled with it), and may join a
+cgroup (for partitions: outgoing traffic of the cgroup is rewritten to the node's address) and
+run as another user. Every process is written in the run's ledger by pid and start time, and is
+stopped by pid: never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..runs import Run, is_same_process, process_start_time
+from .readiness import NodeStartError, Readiness, log_tail
+
+
+@dataclass
+class NodeSpec:
+    """How to start one node: its command, environment, readiness check and user."""
+
+    name: str
+    address: str
+    command: Sequence[str]
+    ready: Readiness | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # run as this user (PostgreSQL refuses root)
+    ready_timeout: float = 60.0
+    stop_signal: int = signal.SIGTERM
+
+
+class LocalNode:
+    """A running (or stopped) node process: start, kill, pause, resume, stop."""
+
+    def __init__(self, spec: NodeSpec, run: Run, cgroup: Path | None = None):
+        self.spec = spec
+        self.run = run
+        self.cgroup = cgroup
+        self.folder = run.folder / "nodes" / spec.name
+        self.data = self.folder / "data"
+        self.log = self.folder / "node.log"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def address(self) -> str:
+        return self.spec.address
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _argv(self) -> list[str]:
+        argv = [str(a) for a in self.spec.command]
+        if self.spec.user:
+            argv = ["setpriv", f"--reuid={self.spec.user}", f"--regid={self.spec.user}",
+                    "--init-groups", "--", *argv]
+        if self.cgroup is not None:
+            # Join the cgroup first, then become the server: no preexec_fn in a threaded process.
+            procs = shlex.quote(str(self.cgroup / "cgroup.procs"))
+            argv = ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sdconform-node", *argv]
+        return argv
+
+    def start(self, wait: bool = True) -> None:
+        """Start the process (on the same data folder after a kill) and wait until it is ready."""
+        if self.is_running():
+            return
+        if self.spec.user:
+            for path in (self.folder, self.data):
+                subprocess.run(["chown", "-R", f"{self.spec.user}:", str(path)], check=False)
+        with open(self.log, "ab") as log:
+            log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self._argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data,
+                env={**os.environ, **self.spec.env},
+                start_new_session=True,
+            )
+        self.paused = False
+        self.run.record("process", name=self.name, pid=self.process.pid,
+                        start_time=process_start_time(self.process.pid))
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        ready = self.spec.ready
+        if ready is None:
+            return
+        limit = self.spec.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                code = None if self.process is None else self.process.returncode
+                raise NodeStartError(
+                    f"{self.name} ({self.address}) exited with code {code} before it was ready;"
+                    f" last lines of {self.log}:\n{log_tail(self.log)}"
+                )
+            if ready():
+                return
+            time.sleep(0.05)
+        raise NodeStartError(
+            f"{self.name} ({self.address}) not ready ({ready}) after {limit:.0f}s;"
+            f" last lines of {self.log}:\n{log_tail(self.log)}"
+        )
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig`` to the node's process group; False if it is not running."""
+        if not self.is_running():
+            return False
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once and leaves its data as a crash would."""
+        if self.paused:
+            self.signal(signal.SIGCONT)
+        self.signal(signal.SIGKILL)
+        self._reap(10)
+        self.paused = False
+
+    def pause(self) -> None:
+        if self.signal(signal.SIGSTOP):
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.signal(signal.SIGCONT):
+            self.paused = False
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Ask politely (the spec's stop signal), then SIGKILL after ``grace`` seconds."""
+        if not self.is_running():
+            return
+        if self.paused:
+            self.resume()
+        self.signal(self.spec.stop_signal)
+        if not self._reap(grace):
+            self.signal(signal.SIGKILL)
+            self._reap(10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def _reap(self, timeout: float) -> bool:
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+
+class LocalRuntime:
+    """Starts nodes as local processes for one run and stops every one of them at the end."""
+
+    name = "local"
+
+    def __init__(self, run: Run, cgroups: Callable[[NodeSpec], Path | None] | None = None):
+        self.run = run
+        self.nodes: dict[str, LocalNode] = {}
+        self._cgroups = cgroups
+
+    def start(self, specs: Sequence[NodeSpec], parallel: bool = True) -> list[LocalNode]:
+        """Start nodes; with ``parallel`` they are launched together and then awaited."""
+        nodes = []
+        for spec in specs:
+            if spec.name in self.nodes:
+                raise ValueError(f"node {spec.name} already exists in this run")
+            cgroup = self._cgroups(spec) if self._cgroups else None
+            node = LocalNode(spec, self.run, cgroup)
+            self.nodes[spec.name] = node
+            nodes.append(node)
+        for n in nodes:
+            n.start(wait=not parallel)
+        if parallel:
+            for n in nodes:
+                n.wait_ready()
+        return nodes
+
+    def stop_all(self, grace: float = 10.0) -> None:
+        for node in self.nodes.values():
+            node.stop(grace)
+
+
+def stop_recorded_process(pid: int, start_time: int | None) -> bool:
+    """Kill a process (and its group) from a ledger, only if it is still that same process."""
+    if not is_same_process(pid, start_time):
+        return False
+    for sig in (signal.SIGCONT, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return True
+    return True

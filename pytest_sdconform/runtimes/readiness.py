@@ -1,0 +1,79 @@
+"""Readiness: how to tell that a node answers, and waiting for it with a deadline."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class NodeStartError(RuntimeError):
+    """A node did not become ready; the message carries the tail of its log."""
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 8192))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+
+@dataclass
+class TcpPort:
+    """Ready when a TCP connection to address:port is accepted."""
+
+    address: str
+    port: int
+
+    def __call__(self) -> bool:
+        try:
+            with socket.create_connection((self.address, self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"tcp {self.address}:{self.port}"
+
+
+@dataclass
+class LogLine:
+    """Ready when the node's log has a line matching ``pattern``."""
+
+    log: Path
+    pattern: str
+
+    def __call__(self) -> bool:
+        try:
+            return re.search(self.pattern, self.log.read_text(errors="replace")) is not None
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"log line /{self.pattern}/"
+
+
+@dataclass
+class Command:
+    """Ready when a command exits 0 (e.g. ``redis-cli ping``)."""
+
+    argv: Sequence[str]
+
+    def __call__(self) -> bool:
+        try:
+            return subprocess.run(list(self.argv), capture_output=True, timeout=5).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def __str__(self) -> str:
+        return " ".join(self.argv)
+
+
+Readiness = Callable[[], bool]
