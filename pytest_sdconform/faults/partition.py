@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import FaultNotEffective
 from .netfilter import Netfilter
 
 SHAPES = ("isolate", "halves", "majorities-ring", "bridge", "one-way")
@@ -107,10 +108,6 @@ def make_cut(shape: str, nodes: Sequence[str], rng: random.Random) -> Cut:
     if shape == "one-way":
         return one_way(nodes, rng.choice(list(nodes)))
     raise ValueError(f"unknown partition shape {shape!r}; known: {', '.join(SHAPES)}")
-
-
-class FaultNotEffective(RuntimeError):
-    """A fault was installed but a probe shows it did not take effect (or did not heal)."""
 
 
 def probe_all(

@@ -1,0 +1,87 @@
+"""Provisioning: fetch and build what the harness needs, once, into a cache, with progress output.
+
+Cache: ``$SDCONFORM_CACHE`` or ``~/.cache/sdconform``. Versions are pinned here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY_VERSION = "v2.12.0"
+
+
+class ProvisionError(RuntimeError):
+    """Something the harness needs could not be installed; the message says what and why."""
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("SDCONFORM_CACHE", Path.home() / ".cache" / "sdconform"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def progress(message: str) -> None:
+    print(f"sdconform: {message}", file=sys.stderr, flush=True)
+
+
+def run_logged(argv: Sequence[str], what: str, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> None:
+    """Run an install step; on failure raise with the tail of its output."""
+    start = time.monotonic()
+    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise ProvisionError(f"{what} failed ({' '.join(argv)}):\n{tail}")
+    progress(f"{what}: done in {time.monotonic() - start:.1f}s")
+
+
+def apt_install(packages: Sequence[str], commands: Sequence[str] = ()) -> None:
+    """Install Debian packages unless every command in ``commands`` is already on PATH."""
+    if commands and all(shutil.which(c) for c in commands):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise ProvisionError(
+            f"need {', '.join(packages)}: install them (apt-get install {' '.join(packages)})"
+        )
+    progress(f"installing {', '.join(packages)} with apt-get")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    lists = Path("/var/lib/apt/lists")
+    if not any(lists.glob("*Packages*")):
+        run_logged(["apt-get", "update", "-qq"], "apt-get update", env)
+    run_logged(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+               "apt-get install", env)
+
+
+def go_binary(module: str, version: str, name: str) -> Path:
+    """Build ``module@version`` with the Go toolchain (from the module proxy) into the cache."""
+    target = cache_dir() / "bin" / f"{name}-{version}"
+    if target.exists():
+        return target
+    go = shutil.which("go")
+    if go is None:
+        raise ProvisionError(f"need the Go toolchain to build {name} {version} ({module})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    gobin = cache_dir() / "gobin-tmp"
+    progress(f"building {name} {version} from the Go module proxy (first use only)")
+    run_logged([go, "install", f"{module}@{version}"], f"go install {name}",
+               {"GOBIN": str(gobin), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+    built = gobin / module.rsplit("/", 1)[-1]
+    built.replace(target)
+    shutil.rmtree(gobin, ignore_errors=True)
+    return target
+
+
+def toxiproxy_server() -> Path:
+    """The pinned toxiproxy server binary (built on first use)."""
+    found = shutil.which("toxiproxy-server")
+    if found and os.environ.get("SDCONFORM_TOXIPROXY") == "path":
+        return Path(found)
+    return go_binary(TOXIPROXY_MODULE, TOXIPROXY_VERSION, "toxiproxy-server")
