@@ -1,4 +1,4 @@
-"""The ``sdconform`` command: check a history, convert between formats.
+"""The ``sdconform`` command: check a history, convert between formats, clean up after runs.
 
 Exit codes of ``check``: 0 valid, 1 invalid, 2 unknown, 3 bad input (one line, no traceback).
 """
@@ -131,6 +131,20 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(BAD_INPUT)
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from .cleanup import cleanup
+
+    removed = cleanup(all_runs=args.all)
+    for what in removed:
+        print(f"removed {what}")
+    print(
+        f"sdconform cleanup: removed {len(removed)} leftover(s)"
+        if removed
+        else "sdconform cleanup: nothing to remove"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sdconform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -160,6 +174,11 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--format", default="auto", choices=FORMATS, help="format of SOURCE")
     v.add_argument("--to", default="jsonl", choices=("jsonl", "jepsen-edn"))
     v.set_defaults(func=cmd_convert)
+    k = sub.add_parser("cleanup", help="remove what killed runs left: processes, rules, cgroups")
+    k.add_argument(
+        "--all", action="store_true", help="also runs whose owner is still alive (stop them first)"
+    )
+    k.set_defaults(func=cmd_cleanup)
     return p
 
 

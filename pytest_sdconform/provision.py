@@ -31,12 +31,19 @@ def progress(message: str) -> None:
     print(f"sdconform: {message}", file=sys.stderr, flush=True)
 
 
-def run_logged(argv: Sequence[str], what: str, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> None:
+def run_logged(
+    argv: Sequence[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
     """Run an install step; on failure raise with the tail of its output."""
     start = time.monotonic()
-    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ProvisionError(f"{what} failed ({' '.join(argv)}):\n{tail}")
@@ -56,8 +63,11 @@ def apt_install(packages: Sequence[str], commands: Sequence[str] = ()) -> None:
     lists = Path("/var/lib/apt/lists")
     if not any(lists.glob("*Packages*")):
         run_logged(["apt-get", "update", "-qq"], "apt-get update", env)
-    run_logged(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-               "apt-get install", env)
+    run_logged(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        "apt-get install",
+        env,
+    )
 
 
 def go_binary(module: str, version: str, name: str) -> Path:
@@ -71,8 +81,11 @@ def go_binary(module: str, version: str, name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     gobin = cache_dir() / "gobin-tmp"
     progress(f"building {name} {version} from the Go module proxy (first use only)")
-    run_logged([go, "install", f"{module}@{version}"], f"go install {name}",
-               {"GOBIN": str(gobin), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+    run_logged(
+        [go, "install", f"{module}@{version}"],
+        f"go install {name}",
+        {"GOBIN": str(gobin), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
+    )
     built = gobin / module.rsplit("/", 1)[-1]
     built.replace(target)
     shutil.rmtree(gobin, ignore_errors=True)

@@ -1,4 +1,81 @@
+"""Shared fixtures: a run in a private state folder, nodes that are real processes, and a check
+that nothing of ours (rule, cgroup, process) outlives the test session."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # tests import the `compact` notation helper
+
+from pytest_sdconform.faults.netfilter import cgroup2_root, unavailable_reason
+from pytest_sdconform.runs import Run, new_run
+from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
+from pytest_sdconform.runtimes.local import NodeSpec
+from pytest_sdconform.runtimes.readiness import TcpPort
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("SDCONFORM_STATE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def run(state: Path, tmp_path: Path) -> Iterator[Run]:
+    r = new_run(tmp_path / "run")
+    yield r
+    r.forget()
+
+
+@pytest.fixture
+def block(state: Path) -> Iterator[AddressBlock]:
+    b = allocate()
+    yield b
+    b.release()
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def http_node(name: str, address: str, port: int = 8000) -> NodeSpec:
+    """A real server process on its own address: Python's http.server."""
+    return NodeSpec(
+        name,
+        address,
+        [sys.executable, "-m", "http.server", "--bind", address, str(port)],
+        ready=TcpPort(address, port),
+        ready_timeout=20,
+    )
+
+
+needs_netfilter = pytest.mark.skipif(
+    unavailable_reason() is not None, reason=str(unavailable_reason())
+)
+
+
+def leftovers() -> list[str]:
+    found = []
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+    found += [line for line in rules.splitlines() if "sdconform" in line or ":sdc-" in line]
+    root = cgroup2_root()
+    found += [str(p) for p in root.glob("sdconform-*")] if root else []
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    before = set(leftovers())
+    yield
+    after = [x for x in leftovers() if x not in before]
+    assert not after, f"the test session left these behind: {after}"

@@ -13,6 +13,7 @@ comment, so cleanup finds them after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -48,16 +49,18 @@ def unavailable_reason() -> str | None:
         return "partitions need iptables (apt-get install iptables)"
     if cgroup2_root() is None:
         return "partitions need a cgroup v2 mount to tell nodes' traffic apart"
-    probe = subprocess.run(["iptables", "-t", "raw", "-S", "PREROUTING"], capture_output=True,
-                           text=True, check=False)
+    probe = subprocess.run(
+        ["iptables", "-t", "raw", "-S", "PREROUTING"], capture_output=True, text=True, check=False
+    )
     if probe.returncode != 0:
         return f"iptables does not work here: {probe.stderr.strip()}"
     return None
 
 
 def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["iptables", "-w", "5", *args], capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
         raise RuntimeError(f"iptables {' '.join(args)}: {proc.stderr.strip()}")
     return proc
@@ -91,8 +94,9 @@ class Netfilter:
             ("raw", "OUTPUT", self.drop_chain),
             ("nat", "POSTROUTING", self.snat_chain),
         ):
-            iptables("-t", table, "-I", hook, "-m", "comment", "--comment", self.run.tag,
-                     "-j", chain)
+            iptables(
+                "-t", table, "-I", hook, "-m", "comment", "--comment", self.run.tag, "-j", chain
+            )
             self._jumps.append((table, hook, chain))
 
     def add_node(self, name: str, address: str) -> Path:
@@ -102,16 +106,47 @@ class Netfilter:
         self.run.record("cgroup", path=str(path))
         path.mkdir(exist_ok=True)
         self.cgroups.append(path)
-        iptables("-t", "nat", "-A", self.snat_chain, "-m", "cgroup", "--path", rel,
-                 "-d", "127.0.0.0/8", "-m", "comment", "--comment", self.run.tag,
-                 "-j", "SNAT", "--to-source", address)
+        iptables(
+            "-t",
+            "nat",
+            "-A",
+            self.snat_chain,
+            "-m",
+            "cgroup",
+            "--path",
+            rel,
+            "-d",
+            "127.0.0.0/8",
+            "-m",
+            "comment",
+            "--comment",
+            self.run.tag,
+            "-j",
+            "SNAT",
+            "--to-source",
+            address,
+        )
         return path
 
     def drop(self, pairs: set[tuple[str, str]]) -> None:
         """Drop every packet from src to dst for each (src, dst) address pair."""
         for src, dst in sorted(pairs):
-            iptables("-t", "raw", "-A", self.drop_chain, "-s", src, "-d", dst,
-                     "-m", "comment", "--comment", self.run.tag, "-j", "DROP")
+            iptables(
+                "-t",
+                "raw",
+                "-A",
+                self.drop_chain,
+                "-s",
+                src,
+                "-d",
+                dst,
+                "-m",
+                "comment",
+                "--comment",
+                self.run.tag,
+                "-j",
+                "DROP",
+            )
 
     def heal(self) -> None:
         """Remove every DROP rule of this run (idempotent)."""
@@ -133,8 +168,19 @@ class Netfilter:
         """Remove the run's rules, chains and (empty) cgroups; safe to call twice."""
         self.heal()
         for table, hook, chain in self._jumps:
-            iptables("-t", table, "-D", hook, "-m", "comment", "--comment", self.run.tag,
-                     "-j", chain, check=False)
+            iptables(
+                "-t",
+                table,
+                "-D",
+                hook,
+                "-m",
+                "comment",
+                "--comment",
+                self.run.tag,
+                "-j",
+                chain,
+                check=False,
+            )
         self._jumps.clear()
         for table, chain in (("raw", self.drop_chain), ("nat", self.snat_chain)):
             iptables("-t", table, "-F", chain, check=False)
@@ -150,10 +196,8 @@ def remove_cgroup(path: Path) -> bool:
         return True
     kill = path / "cgroup.kill"
     if kill.exists():
-        try:
+        with contextlib.suppress(OSError):
             kill.write_text("1")
-        except OSError:
-            pass
     for _ in range(50):
         try:
             path.rmdir()

@@ -111,7 +111,10 @@ def make_cut(shape: str, nodes: Sequence[str], rng: random.Random) -> Cut:
 
 
 def probe_all(
-    sources: dict[str, Path], targets: dict[str, str], timeout: float = 0.5
+    sources: dict[str, Path],
+    targets: dict[str, str],
+    timeout: float = 0.5,
+    port: int = PROBE_PORT,
 ) -> dict[str, dict[str, str]]:
     """From inside each source node's cgroup (as its own traffic would), try every target.
 
@@ -121,10 +124,21 @@ def probe_all(
     running = {}
     for name, cgroup in sources.items():
         addresses = [a for n, a in targets.items() if n != name]
-        argv = ["/bin/sh", "-c", f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"', "probe",
-                sys.executable, "-I", str(script), str(PROBE_PORT), str(timeout), *addresses]
-        running[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)
+        argv = [
+            "/bin/sh",
+            "-c",
+            f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"',
+            "probe",
+            sys.executable,
+            "-I",
+            str(script),
+            str(port),
+            str(timeout),
+            *addresses,
+        ]
+        running[name] = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     results = {}
     for name, proc in running.items():
         out, err = proc.communicate(timeout=30)

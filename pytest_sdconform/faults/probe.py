@@ -28,7 +28,11 @@ def main(argv: list[str]) -> None:
     port, timeout, addresses = int(argv[0]), float(argv[1]), argv[2:]
     with ThreadPoolExecutor(max(1, len(addresses))) as pool:
         results = list(pool.map(lambda a: reachable(a, port, timeout), addresses))
-    print(json.dumps({a: "open" if ok else "blocked" for a, ok in zip(addresses, results, strict=True)}))
+    print(
+        json.dumps(
+            {a: "open" if ok else "blocked" for a, ok in zip(addresses, results, strict=True)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,14 @@ class LocalNode:
     def _argv(self) -> list[str]:
         argv = [str(a) for a in self.spec.command]
         if self.spec.user:
-            argv = ["setpriv", f"--reuid={self.spec.user}", f"--regid={self.spec.user}",
-                    "--init-groups", "--", *argv]
+            argv = [
+                "setpriv",
+                f"--reuid={self.spec.user}",
+                f"--regid={self.spec.user}",
+                "--init-groups",
+                "--",
+                *argv,
+            ]
         if self.cgroup is not None:
             # Join the cgroup first, then become the server: no preexec_fn in a threaded process.
             procs = shlex.quote(str(self.cgroup / "cgroup.procs"))
@@ -96,8 +102,12 @@ class LocalNode:
                 start_new_session=True,
             )
         self.paused = False
-        self.run.record("process", name=self.name, pid=self.process.pid,
-                        start_time=process_start_time(self.process.pid))
+        self.run.record(
+            "process",
+            name=self.name,
+            pid=self.process.pid,
+            start_time=process_start_time(self.process.pid),
+        )
         if wait:
             self.wait_ready()
 

@@ -1,0 +1,265 @@
+"""The runner: worker threads drive clients, one nemesis thread breaks things on a seeded schedule,
+then everything is healed, the system settles, and final reads close the history.
+
+Each worker owns one client and one process id. An operation that outlives ``op_timeout`` is
+recorded ``info`` at that moment; its call is abandoned (a Python thread cannot be interrupted),
+and the worker continues with a fresh client under a fresh process id, as Jepsen does: the old
+process's operation may still take effect, so that id is never used again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from .faults import Fault
+from .history import NEMESIS, History
+from .recorder import Recorder
+from .workloads import Client, Invocation, Result, Workload
+
+
+@dataclass
+class RunConfig:
+    duration: float = 30.0  # seconds of client traffic
+    concurrency: int = 4  # worker threads
+    op_timeout: float = 5.0  # seconds before an operation is recorded info
+    seed: int = 0
+    quiet: float = 3.0  # seconds between faults
+    fault_duration: float = 5.0  # seconds each fault stays on
+    compose: int = 1  # at most this many faults at once
+    settle: float = 2.0  # seconds after heal before final reads (or until converged)
+    op_delay: float = 0.0  # pause between a worker's operations
+    progress_every: float = 5.0
+    decide_every: float = 2.0  # how often stop_when looks at the history
+
+
+class RunStopped(Exception):
+    """The nemesis failed (a fault did not take effect or did not heal); see the cause."""
+
+
+class _Worker:
+    """One worker thread: invokes operations, each on a single-thread executor for timeouts."""
+
+    def __init__(self, runner: Runner, index: int):
+        self.runner = runner
+        self.index = index
+        self.rng = random.Random(runner.config.seed * 1000 + index)
+        self._fresh()
+
+    def _fresh(self) -> None:
+        self.process = next(self.runner.process_ids)
+        self.client = self.runner.client_factory(self.index)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=f"sdconform-client-{self.process}")
+
+    def _abandon(self) -> None:
+        self.pool.shutdown(wait=False)
+        client = self.client
+        threading.Thread(target=_close_quietly, args=(client,), daemon=True).start()
+        self._fresh()
+
+    def loop(self) -> None:
+        cfg = self.runner.config
+        stop = self.runner.stop_workers
+        try:
+            while not stop.is_set():
+                op = self.runner.workload.next_op(self.rng)
+                self.call(op, cfg.op_timeout)
+                if cfg.op_delay:
+                    stop.wait(cfg.op_delay)
+        finally:
+            self.pool.shutdown(wait=False)
+            _close_quietly(self.client)
+
+    def call(self, op: Invocation, timeout: float, **extra: Any) -> Result:
+        rec = self.runner.recorder
+        rec.record(self.process, "invoke", op.f, op.key, op.value, **extra)
+        future = self.pool.submit(self.client.invoke, op)
+        try:
+            result = future.result(timeout)
+        except FutureTimeout:
+            result = Result("info", error="timeout")
+        except Exception as e:  # the client could not say: the outcome is unknown
+            result = Result("info", error=f"{type(e).__name__}: {e}")
+        # A completion carries what was read; otherwise what was asked (a write's value).
+        reads = op.f in ("read", "poll", "dequeue")
+        ok = result.type == "ok"
+        value = result.value if ok and (reads or result.value is not None) else op.value
+        rec.record(
+            self.process,
+            result.type,
+            op.f,
+            op.key,
+            value,
+            result.node,
+            result.error,
+            **(result.extra or {}),
+            **extra,
+        )
+        if result.type == "info":
+            self._abandon()
+        return result
+
+
+def _close_quietly(client: Client) -> None:
+    with contextlib.suppress(Exception):  # a broken connection may fail to close; it is dropped
+        client.close()
+
+
+class Runner:
+    def __init__(
+        self,
+        workload: Workload,
+        client_factory: Callable[[int], Client],
+        recorder: Recorder,
+        faults: Sequence[Fault] = (),
+        config: RunConfig | None = None,
+        stop_when: Callable[[History], bool] | None = None,
+        converged: Callable[[], bool] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ):
+        self.workload = workload
+        self.client_factory = client_factory
+        self.recorder = recorder
+        self.faults = list(faults)
+        self.config = config or RunConfig()
+        self.stop_when = stop_when
+        self.converged = converged
+        self.progress = progress or (lambda m: print(f"sdconform: {m}", file=sys.stderr))
+        self.process_ids = itertools.count()
+        self.stop_workers = threading.Event()
+        self.stop_nemesis = threading.Event()
+        self.active: list[Fault] = []
+        self.nemesis_error: BaseException | None = None
+        self.stopped_early = False
+
+    def run(self) -> History:
+        """Run, always heal, and return the history (final reads included)."""
+        workers = [_Worker(self, i) for i in range(self.config.concurrency)]
+        threads = [
+            threading.Thread(target=w.loop, name=f"sdconform-worker-{w.index}", daemon=True)
+            for w in workers
+        ]
+        nemesis = threading.Thread(target=self._nemesis, name="sdconform-nemesis", daemon=True)
+        try:
+            for t in threads:
+                t.start()
+            if self.faults:
+                nemesis.start()
+            self._wait()
+        finally:
+            self.stop_nemesis.set()
+            self.stop_workers.set()
+            if nemesis.is_alive():
+                nemesis.join(self.config.fault_duration + 60)
+            self.heal(everything=True)
+            for t in threads:
+                t.join(self.config.op_timeout + 1)
+        if self.nemesis_error is not None:
+            raise RunStopped(f"nemesis failed: {self.nemesis_error}") from self.nemesis_error
+        self._settle()
+        self._final_reads()
+        return self.recorder.history()
+
+    def _wait(self) -> None:
+        start = time.monotonic()
+        last_progress = last_decide = start
+        while not self.stop_workers.wait(0.2):
+            now = time.monotonic()
+            if now - start >= self.config.duration or self.nemesis_error is not None:
+                return
+            if self.stop_when is not None and now - last_decide >= self.config.decide_every:
+                last_decide = now
+                if self.stop_when(self.recorder.history()):
+                    self.stopped_early = True
+                    self.progress(f"stopping early after {now - start:.1f}s: the claim is decided")
+                    return
+            if now - last_progress >= self.config.progress_every:
+                last_progress = now
+                self.progress(self._status(now - start))
+
+    def _status(self, elapsed: float) -> str:
+        counts: dict[str, int] = {}
+        for op in self.recorder.history().ops:
+            if op.process != NEMESIS and op.type != "invoke":
+                counts[op.type] = counts.get(op.type, 0) + 1
+        faults = ", ".join(f.name for f in self.active) or "none"
+        return (
+            f"{elapsed:.0f}s/{self.config.duration:.0f}s: {counts.get('ok', 0)} ok, "
+            f"{counts.get('fail', 0)} fail, {counts.get('info', 0)} info; faults: {faults}"
+        )
+
+    def _nemesis(self) -> None:
+        cfg = self.config
+        rng = random.Random(cfg.seed)
+        try:
+            while not self.stop_nemesis.wait(cfg.quiet):
+                chosen = rng.sample(self.faults, rng.randint(1, min(cfg.compose, len(self.faults))))
+                for fault in chosen:
+                    value = fault.start()
+                    self.active.append(fault)
+                    self.recorder.record(NEMESIS, "info", f"{fault.name}-start", value=value)
+                if self.stop_nemesis.wait(cfg.fault_duration):
+                    return
+                self.heal()
+        except BaseException as e:  # a fault that did not take effect stops the run
+            self.nemesis_error = e
+
+    def heal(self, everything: bool = False) -> None:
+        """Stop every active fault, newest first; with ``everything``, then every fault of the
+        run once more (stop is idempotent), so nothing survives a nemesis that died mid-way."""
+        errors = []
+        while self.active:
+            fault = self.active.pop()
+            try:
+                value = fault.stop()
+                self.recorder.record(NEMESIS, "info", f"{fault.name}-stop", value=value)
+            except Exception as e:
+                errors.append(e)
+                self.recorder.record(NEMESIS, "info", f"{fault.name}-stop", error=str(e))
+        for fault in self.faults if everything else ():
+            try:
+                fault.stop()
+            except Exception as e:
+                errors.append(e)
+        if errors and self.nemesis_error is None:
+            self.nemesis_error = errors[0]
+
+    def _settle(self) -> None:
+        deadline = time.monotonic() + self.config.settle
+        if self.converged is None:
+            time.sleep(self.config.settle)
+            return
+        while time.monotonic() < deadline and not self.converged():
+            time.sleep(0.1)
+
+    def _final_reads(self) -> None:
+        ops = self.workload.final_ops()
+        if not ops:
+            return
+        worker = _Worker(self, self.config.concurrency)
+        try:
+            for op in ops:
+                worker.call(op, self.config.op_timeout, final=True)
+        finally:
+            worker.pool.shutdown(wait=False)
+            _close_quietly(worker.client)
+
+
+def run(
+    workload: Workload,
+    client_factory: Callable[[int], Client],
+    recorder: Recorder,
+    faults: Sequence[Fault] = (),
+    config: RunConfig | None = None,
+    **kw: Any,
+) -> History:
+    return Runner(workload, client_factory, recorder, faults, config, **kw).run()

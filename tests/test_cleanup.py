@@ -1,0 +1,92 @@
+"""A pytest run killed with SIGKILL in the middle of a partition leaves its rules, cgroups and
+node processes behind; ``sdconform cleanup`` removes them and says what it removed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import needs_netfilter
+
+from pytest_sdconform.faults.process import process_state
+from pytest_sdconform.runs import process_start_time
+
+SUITE = """
+import random, sys, time
+sys.path.insert(0, {tests!r})
+from conftest import http_node
+from pytest_sdconform.faults.netfilter import Netfilter
+from pytest_sdconform.faults.partition import Partition, isolate
+from pytest_sdconform.runs import new_run
+from pytest_sdconform.runtimes.addresses import allocate
+from pytest_sdconform.runtimes.local import LocalRuntime
+
+def test_partition_forever(tmp_path):
+    run = new_run(tmp_path / "run")
+    block = allocate()
+    netfilter = Netfilter(run)
+    addresses = {{n: block.node(i) for i, n in enumerate(["n1", "n2", "n3"], 1)}}
+    cgroups = {{n: netfilter.add_node(n, a) for n, a in addresses.items()}}
+    runtime = LocalRuntime(run, cgroups=lambda spec: cgroups[spec.name])
+    runtime.start([http_node(n, a) for n, a in addresses.items()])
+    Partition(netfilter, addresses, cgroups).start(isolate(sorted(addresses), "n1"))
+    with open({marker!r}, "w") as fh:
+        fh.write(run.id + " " + " ".join(str(n.pid) for n in runtime.nodes.values()))
+    time.sleep(600)
+"""
+
+
+def iptables_rules() -> str:
+    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+
+
+@needs_netfilter
+@pytest.mark.integration
+def test_cleanup_after_a_killed_run(tmp_path: Path, state: Path) -> None:
+    marker = tmp_path / "partitioned"
+    test_file = tmp_path / "test_victim.py"
+    test_file.write_text(SUITE.format(tests=str(Path(__file__).parent), marker=str(marker)))
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        env={**os.environ, "SDCONFORM_STATE": str(state)},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.1)
+    assert marker.exists(), "the victim run never got its partition up"
+    time.sleep(0.2)
+    run_id, *pids = marker.read_text().split()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+
+    assert f"sdconform:{run_id}" in iptables_rules()  # the kill left the partition in place
+    assert all(process_start_time(int(p)) is not None for p in pids)  # and the servers running
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest_sdconform.cli", "cleanup"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SDCONFORM_STATE": str(state)},
+        check=True,
+    ).stdout
+    assert "removed process n1" in out and "iptables rule" in out and "cgroup" in out
+    assert f"sdconform:{run_id}" not in iptables_rules()
+    time.sleep(0.2)
+    # Dead: gone, or a zombie waiting for an init that reaps orphans (not every sandbox has one).
+    assert all(process_state(int(p)) in (None, "Z") for p in pids)
+    again = subprocess.run(
+        [sys.executable, "-m", "pytest_sdconform.cli", "cleanup"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SDCONFORM_STATE": str(state)},
+        check=True,
+    ).stdout
+    assert "nothing to remove" in again
