@@ -5,6 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# System packages the harness drives for real: iptables (partitions), faketime (clock skew),
+# Redis (the first backend), setpriv (util-linux, to run servers as another user).
+SYSTEM_PACKAGES="iptables faketime redis-server redis-tools redis-sentinel util-linux"
+missing=""
+for cmd in iptables faketime redis-server redis-cli redis-sentinel setpriv; do
+  command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing system packages ($SYSTEM_PACKAGES) for:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $SYSTEM_PACKAGES >/dev/null
+  else
+    echo "bootstrap: missing$missing; install: apt-get install $SYSTEM_PACKAGES" >&2
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "bootstrap: Python 3.11 or newer is needed (PYTHON=$PYTHON)" >&2
@@ -17,6 +35,9 @@ fi
 echo "bootstrap: installing pytest-sdconform and its development tools into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+echo "bootstrap: building the pinned fault tools (toxiproxy, first time only)"
+.venv/bin/sdconform provision || echo "bootstrap: provisioning failed; faults that need it will skip" >&2
 
 if [ "${1:-}" = "--setup-only" ]; then
   exit 0

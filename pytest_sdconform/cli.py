@@ -145,6 +145,22 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    from . import provision
+
+    targets = {"toxiproxy": provision.toxiproxy_server}
+    for name in args.what or sorted(targets):
+        if name not in targets:
+            raise HistoryError(f"unknown provision target {name!r}; known: {', '.join(targets)}")
+        try:
+            path = targets[name]()
+        except provision.ProvisionError as e:
+            print(f"sdconform: error: {e}", file=sys.stderr)
+            return 1
+        print(f"{name}: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sdconform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,6 +195,9 @@ def parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="also runs whose owner is still alive (stop them first)"
     )
     k.set_defaults(func=cmd_cleanup)
+    pr = sub.add_parser("provision", help="fetch and build what the faults and backends need")
+    pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy")
+    pr.set_defaults(func=cmd_provision)
     return p
 
 
