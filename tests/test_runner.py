@@ -1,0 +1,185 @@
+"""The runner: timeouts become info with a fresh process, the nemesis is recorded and always
+healed, final reads close the history, and a run can stop early once a claim is decided.
+
+The first tests drive an in-process register (they test the runner's mechanics); the last ones
+run against a real redis-server under real pause and kill faults.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import free_port
+
+from pytest_sdconform.checkers.linearizable import check_linearizable
+from pytest_sdconform.faults.process import Kill, Pause
+from pytest_sdconform.history import NEMESIS, History
+from pytest_sdconform.recorder import Recorder
+from pytest_sdconform.runner import RunConfig, RunStopped, run
+from pytest_sdconform.runs import Run
+from pytest_sdconform.runtimes.addresses import AddressBlock
+from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
+from pytest_sdconform.runtimes.readiness import Command
+from pytest_sdconform.workloads import Invocation, Result
+from pytest_sdconform.workloads.register import Register
+
+
+class MemoryClient:
+    """An atomic in-process register; ``hang`` makes every call block (a stuck server)."""
+
+    store: dict[str, Any] = {}
+    lock = threading.Lock()
+    hang = threading.Event()
+
+    def invoke(self, op: Invocation) -> Result:
+        while self.hang.is_set():
+            time.sleep(0.01)
+        with self.lock:
+            if op.f == "read":
+                return Result("ok", self.store.get(op.key))
+            self.store[op.key] = op.value
+            return Result("ok")
+
+    def close(self) -> None:
+        pass
+
+
+class Hang:
+    """A fault that makes the in-process server stop answering."""
+
+    name = "hang"
+
+    def __init__(self) -> None:
+        self.stops = 0
+
+    def start(self) -> dict[str, Any]:
+        MemoryClient.hang.set()
+        return {}
+
+    def stop(self) -> dict[str, Any]:
+        self.stops += 1
+        MemoryClient.hang.clear()
+        return {}
+
+
+def fast(**kw: Any) -> RunConfig:
+    return RunConfig(**{"duration": 1.5, "concurrency": 3, "op_timeout": 0.2, "quiet": 0.3,
+                        "fault_duration": 0.4, "settle": 0.1, "op_delay": 0.001, **kw})
+
+
+def test_timeouts_are_info_with_a_fresh_process_and_faults_are_recorded(tmp_path: Path) -> None:
+    MemoryClient.store = {}
+    fault = Hang()
+    with Recorder(tmp_path / "history.jsonl") as rec:
+        h = run(Register(keys=2), lambda i: MemoryClient(), rec, [fault], fast())
+    done = h.complete()
+    infos = [c for c in done if c.type == "info"]
+    assert infos, "operations hung by the fault must time out as info"
+    later = {c.process for c in done if c.invoke.index > infos[0].invoke.index}
+    assert infos[0].process not in later  # an info retires its process id
+    names = [op.f for op in h if op.process == NEMESIS]
+    assert names[:2] == ["hang-start", "hang-stop"] and names.count("hang-start") == names.count(
+        "hang-stop")
+    finals = [c for c in done if c.invoke.get("final")]
+    assert [c.key for c in finals] == ["k0", "k1"] and all(c.type == "ok" for c in finals)
+    assert fault.stops >= 2  # healed after each window and once more at the end
+    assert not MemoryClient.hang.is_set()
+    assert check_linearizable(h, "cas-register").result == "valid"
+
+
+def test_stop_when_ends_the_run_early(tmp_path: Path) -> None:
+    MemoryClient.store = {}
+    started = time.monotonic()
+    with Recorder() as rec:
+        h = run(Register(), lambda i: MemoryClient(), rec, (), fast(duration=30, decide_every=0.2),
+                stop_when=lambda h: len(h) > 50)
+    assert time.monotonic() - started < 10 and len(h) > 50
+
+
+class Broken:
+    name = "broken"
+
+    def start(self) -> dict[str, Any]:
+        raise RuntimeError("the probe says the cut did not take effect")
+
+    def stop(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_fault_that_does_not_take_effect_stops_the_run(tmp_path: Path) -> None:
+    with Recorder() as rec, pytest.raises(RunStopped, match="did not take effect"):
+        run(Register(), lambda i: MemoryClient(), rec, [Broken()], fast(duration=5))
+
+
+# --- a real redis-server ---------------------------------------------------------------------
+
+needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                 reason="redis-server is not installed (apt-get install redis-server)")
+
+
+class RedisClient:
+    def __init__(self, address: str, port: int):
+        import redis
+
+        self.r = redis.Redis(address, port, socket_timeout=0.3, socket_connect_timeout=0.3)
+
+    def invoke(self, op: Invocation) -> Result:
+        import redis
+
+        try:
+            if op.f == "read":
+                raw = self.r.get(op.key)
+                return Result("ok", None if raw is None else int(raw))
+            self.r.set(op.key, op.value)
+            return Result("ok")
+        except redis.ConnectionError as e:
+            if op.f == "read" or "Connection refused" in str(e):
+                return Result("fail", error=str(e))  # nothing was sent: it did not happen
+            return Result("info", error=str(e))
+
+    def close(self) -> None:
+        self.r.close()
+
+
+def redis_node(address: str, port: int, durable: bool) -> NodeSpec:
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
+        "--appendonly", "no"]
+    return NodeSpec("n1", address, ["redis-server", "--bind", address, "--port", str(port),
+                                    "--save", "", "--protected-mode", "no", *persistence],
+                    ready=Command(["redis-cli", "-h", address, "-p", str(port), "ping"]))
+
+
+def redis_run(run_: Run, block: AddressBlock, fault: str, durable: bool) -> History:
+    address, port = block.node(1), free_port(block.node(1))
+    runtime = LocalRuntime(run_)
+    try:
+        (node,) = runtime.start([redis_node(address, port, durable)])
+        faults = [Pause([node])] if fault == "pause" else [Kill([node])]
+        with Recorder(run_.folder / "history.jsonl") as rec:
+            return run(Register(keys=3), lambda i: RedisClient(address, port), rec, faults,
+                       fast(duration=4, quiet=0.5, fault_duration=1.0, op_timeout=0.5))
+    finally:
+        runtime.stop_all()
+
+
+@needs_redis
+@pytest.mark.integration
+def test_single_redis_is_linearizable_under_pause(run: Run, block: AddressBlock) -> None:
+    h = redis_run(run, block, "pause", durable=False)
+    assert any(op.f == "pause-start" for op in h)
+    assert sum(c.type == "ok" for c in h.complete()) > 50
+    assert check_linearizable(h, "cas-register").result == "valid"
+
+
+@needs_redis
+@pytest.mark.integration
+def test_redis_without_persistence_loses_writes_on_kill(run: Run, block: AddressBlock) -> None:
+    h = redis_run(run, block, "kill", durable=False)
+    assert any(op.f == "kill-start" for op in h) and any(op.f == "kill-stop" for op in h)
+    # After a restart on an empty data set, reads return null for acknowledged writes.
+    assert check_linearizable(h, "cas-register").result == "invalid"
