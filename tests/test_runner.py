@@ -68,8 +68,18 @@ class Hang:
 
 
 def fast(**kw: Any) -> RunConfig:
-    return RunConfig(**{"duration": 1.5, "concurrency": 3, "op_timeout": 0.2, "quiet": 0.3,
-                        "fault_duration": 0.4, "settle": 0.1, "op_delay": 0.001, **kw})
+    return RunConfig(
+        **{
+            "duration": 1.5,
+            "concurrency": 3,
+            "op_timeout": 0.2,
+            "quiet": 0.3,
+            "fault_duration": 0.4,
+            "settle": 0.1,
+            "op_delay": 0.001,
+            **kw,
+        }
+    )
 
 
 def test_timeouts_are_info_with_a_fresh_process_and_faults_are_recorded(tmp_path: Path) -> None:
@@ -84,7 +94,8 @@ def test_timeouts_are_info_with_a_fresh_process_and_faults_are_recorded(tmp_path
     assert infos[0].process not in later  # an info retires its process id
     names = [op.f for op in h if op.process == NEMESIS]
     assert names[:2] == ["hang-start", "hang-stop"] and names.count("hang-start") == names.count(
-        "hang-stop")
+        "hang-stop"
+    )
     finals = [c for c in done if c.invoke.get("final")]
     assert [c.key for c in finals] == ["k0", "k1"] and all(c.type == "ok" for c in finals)
     assert fault.stops >= 2  # healed after each window and once more at the end
@@ -96,8 +107,14 @@ def test_stop_when_ends_the_run_early(tmp_path: Path) -> None:
     MemoryClient.store = {}
     started = time.monotonic()
     with Recorder() as rec:
-        h = run(Register(), lambda i: MemoryClient(), rec, (), fast(duration=30, decide_every=0.2),
-                stop_when=lambda h: len(h) > 50)
+        h = run(
+            Register(),
+            lambda i: MemoryClient(),
+            rec,
+            (),
+            fast(duration=30, decide_every=0.2),
+            stop_when=lambda h: len(h) > 50,
+        )
     assert time.monotonic() - started < 10 and len(h) > 50
 
 
@@ -118,8 +135,10 @@ def test_a_fault_that_does_not_take_effect_stops_the_run(tmp_path: Path) -> None
 
 # --- a real redis-server ---------------------------------------------------------------------
 
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="redis-server is not installed (apt-get install redis-server)")
+needs_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (apt-get install redis-server)",
+)
 
 
 class RedisClient:
@@ -147,11 +166,26 @@ class RedisClient:
 
 
 def redis_node(address: str, port: int, durable: bool) -> NodeSpec:
-    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
-        "--appendonly", "no"]
-    return NodeSpec("n1", address, ["redis-server", "--bind", address, "--port", str(port),
-                                    "--save", "", "--protected-mode", "no", *persistence],
-                    ready=Command(["redis-cli", "-h", address, "-p", str(port), "ping"]))
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
+    )
+    return NodeSpec(
+        "n1",
+        address,
+        [
+            "redis-server",
+            "--bind",
+            address,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            *persistence,
+        ],
+        ready=Command(["redis-cli", "-h", address, "-p", str(port), "ping"]),
+    )
 
 
 def redis_run(run_: Run, block: AddressBlock, fault: str, durable: bool) -> History:
@@ -161,8 +195,13 @@ def redis_run(run_: Run, block: AddressBlock, fault: str, durable: bool) -> Hist
         (node,) = runtime.start([redis_node(address, port, durable)])
         faults = [Pause([node])] if fault == "pause" else [Kill([node])]
         with Recorder(run_.folder / "history.jsonl") as rec:
-            return run(Register(keys=3), lambda i: RedisClient(address, port), rec, faults,
-                       fast(duration=4, quiet=0.5, fault_duration=1.0, op_timeout=0.5))
+            return run(
+                Register(keys=3),
+                lambda i: RedisClient(address, port),
+                rec,
+                faults,
+                fast(duration=4, quiet=0.5, fault_duration=1.0, op_timeout=0.5),
+            )
     finally:
         runtime.stop_all()
 

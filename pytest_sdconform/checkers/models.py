@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..history import Completed
+from ..history import Completed, freeze
 
 UNKNOWN: Any = object()  # output of an operation whose outcome is unknown
 ILLEGAL: Any = object()  # result of a step the model forbids
@@ -28,15 +28,6 @@ GENERIC = 0  # call model.step
 READ = 1  # legal iff the state equals the value; the state is unchanged
 WRITE = 2  # always legal; the state becomes the value
 CONCAT = 3  # always legal; the value is appended to the (string) state
-
-
-def freeze(x: Any) -> Any:
-    """A hashable copy of a JSON value: lists become tuples, dicts sorted item tuples."""
-    if isinstance(x, list | tuple):
-        return tuple(freeze(y) for y in x)
-    if isinstance(x, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in x.items()))
-    return x
 
 
 @dataclass

@@ -57,13 +57,11 @@ this, or ``History.complete``'s pairing, raises ``HistoryError``.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..history import Completed, History
+from ..history import Completed, History, paused_gc
 from .verdict import Anomaly, Result, Verdict
 
 RYW = "read-your-writes"
@@ -157,7 +155,7 @@ def check_sessions(
     stats: dict[str, Any] = {"reads": 0, "reads_checked": 0, "reads_skipped": {}, "writes": 0}
     rules: dict[str, int] = {}
     initial = history.meta.get("initial")
-    with _cycle_collector_paused():
+    with paused_gc():
         for events in _by_key(history.complete()).values():
             rule = _rule(events, order)
             rules[rule] = rules.get(rule, 0) + 1
@@ -184,20 +182,6 @@ class SessionsChecker:
         return check_sessions(
             history, guarantees=self.guarantees, order=self.order, max_anomalies=self.max_anomalies
         )
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    # The check allocates a few small, acyclic objects per operation, which reference counting
-    # frees. Left running, the cyclic collector re-traverses the whole history again and again
-    # while they pile up: half the running time on a million operations, for nothing.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _require_increasing_indices(history: History) -> None:

@@ -7,11 +7,22 @@ paused one is in state ``T`` (stopped), a restarted one passed its readiness che
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..runtimes.local import LocalNode
 from . import FaultNotEffective
+
+
+def wait_for_state(pid: int, wanted: Callable[[str | None], bool], timeout: float = 2.0) -> bool:
+    """A signal takes effect when the target is next scheduled, not when kill() returns."""
+    deadline = time.monotonic() + timeout
+    while not wanted(process_state(pid)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def process_state(pid: int) -> str | None:
@@ -72,7 +83,7 @@ class Pause(_NodeFault):
         self.victims = list(victims) if victims else self.choose()
         for node in self.victims:
             node.pause()
-            if node.pid is None or process_state(node.pid) != "T":
+            if node.pid is None or not wait_for_state(node.pid, lambda s: s == "T"):
                 raise FaultNotEffective(f"pause: {node.name} is not stopped")
         return {"nodes": [n.name for n in self.victims]}
 
@@ -80,7 +91,7 @@ class Pause(_NodeFault):
         resumed = []
         for node in self.victims:
             node.resume()
-            if node.pid is not None and process_state(node.pid) == "T":
+            if node.pid is not None and not wait_for_state(node.pid, lambda s: s != "T"):
                 raise FaultNotEffective(f"pause: {node.name} did not resume")
             resumed.append(node.name)
         self.victims = []
