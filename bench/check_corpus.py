@@ -45,7 +45,9 @@ def porcupine() -> dict[str, tuple[str, float]] | None:
             return None
     proc = subprocess.run(
         [str(RUNNER), "-timeout", "600", str(MANIFEST), str(CORPUS)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     names = {"ok": "valid", "illegal": "invalid"}
     out = {}

@@ -43,8 +43,9 @@ def register_history(n_ops: int, keys: int, procs: int = 10, seed: int = 1) -> H
         events.append((start, 0, p, "invoke", f, key, None if f == "read" else j))
         events.append((end, 1, p, "ok", f, key, value))
     events.sort()
-    return History([Operation(i, int(e[0] * 1e6), e[2], e[3], e[4], e[5], e[6])
-                    for i, e in enumerate(events)])
+    return History(
+        [Operation(i, int(e[0] * 1e6), e[2], e[3], e[4], e[5], e[6]) for i, e in enumerate(events)]
+    )
 
 
 def workload_history(n_ops: int, f_write: str, f_read: str, seed: int = 2) -> History:
@@ -76,13 +77,13 @@ def workload_history(n_ops: int, f_write: str, f_read: str, seed: int = 2) -> Hi
             add(p, "invoke", f_read, key, None)
             seen = written.get(key, [])
             if f_read == "poll":  # the messages not yet consumed: [partition, offset, value]
-                batch, cursor[key] = seen[cursor.get(key, 0):], len(seen)
+                batch, cursor[key] = seen[cursor.get(key, 0) :], len(seen)
                 add(p, "ok", f_read, key, [[key, None, v] for v in batch])
             else:
                 add(p, "ok", f_read, key, seen[-1] if seen else None)
     for key, values in written.items():  # drain / final reads
         if f_read == "poll":
-            rest = values[cursor.get(key, 0):]
+            rest = values[cursor.get(key, 0) :]
             add(100, "invoke", "poll", key, None, final=True)
             add(100, "ok", "poll", key, [[key, None, v] for v in rest], final=True)
         else:
@@ -123,8 +124,10 @@ def main() -> None:
         big = workload_history(args.ops, fw, fr)
         t_small, _ = timed(check, small)
         t_big, result = timed(check, big)
-        print(f"{name} {len(big)} ops: {t_big:.3f}s {result} "
-              f"scaling={t_big / max(t_small, 1e-9):.1f} ratio_vs_target={t_big / 10.0:.3f}")
+        print(
+            f"{name} {len(big)} ops: {t_big:.3f}s {result} "
+            f"scaling={t_big / max(t_small, 1e-9):.1f} ratio_vs_target={t_big / 10.0:.3f}"
+        )
 
 
 if __name__ == "__main__":
