@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from .faults.netfilter import TAG_PREFIX, cgroup2_root, iptables, remove_cgroup
+from .faults.preload import remove_stale_faketime_shm
 from .runs import Run, known_runs
 from .runtimes.local import stop_recorded_process
 
@@ -94,6 +95,7 @@ def cleanup(all_runs: bool = False) -> list[str]:
     if orphans:
         removed += remove_rules(orphans)
     removed += remove_orphan_cgroups(live)
+    removed += [f"libfaketime leftover {p}" for p in remove_stale_faketime_shm()]
     return removed
 
 

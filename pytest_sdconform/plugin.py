@@ -1,20 +1,146 @@
-"""pytest entry point: options and markers. Glue only; the logic lives in the modules it calls."""
+"""pytest entry point: options, markers, the ``sdconform`` fixture, header and summary.
+
+Glue only: the work is in session.py, case.py and the modules they call. Nothing is set up
+unless ``--sdconform`` is given; without it, suite tests (those marked ``claim`` or
+``backend``) skip with a one-line reason and the harness's own tests run as usual.
+"""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from .claims import UnknownClaim, get_claim
+from .outcome import OUTCOMES
+from .session import Options, Session, worker_id
+
+SESSION = pytest.StashKey[Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sdconform", "system-design conformance runs")
-    group.addoption(
-        "--sdconform",
-        action="store_true",
-        default=False,
-        help="run the sdconform suites against real backends (they skip without it)",
-    )
+    group.addoption("--sdconform", action="store_true", default=False,
+                    help="run the sdconform suites against real backends (they skip without it)")
+    group.addoption("--sdconform-runtime", default="local", choices=("local",),
+                    help="how nodes are started (default: local processes on 127.x.y.z)")
+    group.addoption("--sdconform-duration", type=float, default=10.0, metavar="S",
+                    help="seconds of client traffic per case (default: 10)")
+    group.addoption("--sdconform-concurrency", type=int, default=4, metavar="N",
+                    help="client threads per case (default: 4)")
+    group.addoption("--sdconform-faults", default="", metavar="LIST",
+                    help="comma-separated faults to allow (default: whatever each suite asks)")
+    group.addoption("--sdconform-seed", type=int, default=None, metavar="N",
+                    help="seed for the nemesis schedule and workloads (default: random, shown)")
+    group.addoption("--sdconform-report", default=None, metavar="DIR",
+                    help="the run folder (default: reports/<run-id>)")
+    group.addoption("--sdconform-strict", action="store_true", default=False,
+                    help="an inconclusive case fails instead of skipping")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "claim(id): the catalogue claim a suite test checks")
+    config.addinivalue_line(
+        "markers", "claim(id, expected=None): the catalogue claim a suite test checks; "
+        "expected overrides the catalogue's outcome for this configuration")
     config.addinivalue_line("markers", "backend(name): the backend a suite test needs")
+    if not config.getoption("sdconform"):
+        return
+    seed = config.getoption("sdconform_seed")
+    report = config.getoption("sdconform_report")
+    options = Options(
+        runtime=config.getoption("sdconform_runtime"),
+        duration=config.getoption("sdconform_duration"),
+        concurrency=config.getoption("sdconform_concurrency"),
+        faults=tuple(f for f in config.getoption("sdconform_faults").split(",") if f),
+        seed=seed if seed is not None else random.randrange(1_000_000),
+        report=Path(report) if report else None,
+        strict=config.getoption("sdconform_strict"),
+    )
+    config.stash[SESSION] = Session.create(options)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return None
+    o = session.options
+    return (f"sdconform: seed {o.seed}, runtime {o.runtime}, {o.duration:g}s per case, "
+            f"report {session.folder}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash.get(SESSION, None) is not None:
+        return
+    skip = pytest.mark.skip(reason="sdconform suite: run with --sdconform (starts real servers)")
+    for item in items:
+        if item.get_closest_marker("claim") or item.get_closest_marker("backend"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def sdconform(request: pytest.FixtureRequest) -> Iterator[object]:
+    """The case of one suite test: start clusters, run workloads under faults, decide."""
+    from .case import Case
+
+    session = request.config.stash.get(SESSION, None)
+    if session is None:
+        pytest.skip("sdconform suite: run with --sdconform (starts real servers)")
+    claim, expected = None, None
+    marker = request.node.get_closest_marker("claim")
+    if marker is not None:
+        try:
+            claim = get_claim(marker.args[0])
+        except UnknownClaim as e:
+            pytest.fail(f"{request.node.nodeid}: {e.args[0]}", pytrace=False)
+        expected = marker.kwargs.get("expected", claim.expected)
+        if expected not in OUTCOMES:
+            pytest.fail(f"{request.node.nodeid}: expected must be one of {OUTCOMES}",
+                        pytrace=False)
+    backend_marker = request.node.get_closest_marker("backend")
+    backend = backend_marker.args[0] if backend_marker else (claim.system if claim else None)
+    name, folder, run = session.new_case(request.node.nodeid)
+    case = Case(session, claim, expected, backend, request.node.nodeid, name, folder, run)
+    if claim is not None:
+        session.systems.add(claim.system)
+    try:
+        yield case
+    finally:
+        case.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is None or worker_id():
+        return
+    session.merge_workers()
+    report = _write_report(session)
+    tr = terminalreporter
+    tr.section("sdconform claims")
+    if not session.cases:
+        tr.write_line("no case ran")
+    for c in session.cases:
+        mark = "ok  " if c["passed"] else "FAIL"
+        tr.write_line(f"{mark} {c['claim'] or c['test']}: {c['outcome']} "
+                      f"(expected {c['expected']})  {c['case']}")
+    tr.write_line(f"report: {report or session.folder}")
+
+
+def _write_report(session: Session) -> Path | None:
+    try:
+        from .report import write_report
+    except ImportError:
+        return None
+    try:
+        return write_report(session.folder)
+    except Exception as e:  # the run's results are safe in verdicts.json; say what failed
+        print(f"sdconform: could not write the HTML report: {e}")
+        return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        session.close()

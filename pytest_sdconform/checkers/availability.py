@@ -238,7 +238,9 @@ def check_availability(
     """Availability per kind of operation, inside and outside fault windows (see the docstring)."""
     windows = history.fault_windows()
     with paused_gc():
-        pairs = history.complete()
+        # Final reads run after heal and a settle pause: they are not the workload's traffic,
+        # and counting them would report that pause as an outage.
+        pairs = [c for c in history.complete() if not c.is_final]
         if not pairs:
             return Verdict(NAME, "unknown", [], {}, "no client operation in the history")
         details = measure(pairs, windows)

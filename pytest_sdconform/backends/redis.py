@@ -1,0 +1,223 @@
+"""Redis: topologies (single node, primary with replicas, Sentinel) and redis-py clients.
+
+Servers are Debian's redis-server and redis-sentinel, provisioned with apt when missing. Every
+node runs with ``repl-diskless-sync no`` (a diskless sync waits 5 s by default, on any node that
+may become primary) and a short ``repl-timeout`` so that a cut replica is noticed in seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..cluster import Cluster, start_cluster
+from ..provision import apt_install
+from ..runs import Run
+from ..runtimes.addresses import AddressBlock
+from ..runtimes.local import NodeSpec
+from ..runtimes.readiness import Command
+from ..workloads import Invocation, Result
+
+PORT = 6379
+SENTINEL_PORT = 26379
+MASTER = "sdconform"
+
+
+def provision() -> None:
+    apt_install(["redis-server", "redis-tools", "redis-sentinel"],
+                ["redis-server", "redis-cli", "redis-sentinel"])
+
+
+@dataclass
+class Persistence:
+    """How a node saves data: RDB snapshots (``save``) and/or the append-only file."""
+
+    appendonly: bool = False
+    appendfsync: str = "everysec"  # always | everysec | no
+    save: str = ""  # "" disables RDB snapshots; Redis's default is "3600 1 300 100 60 10000"
+
+    def args(self) -> list[str]:
+        return ["--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", self.appendfsync, "--save", self.save]
+
+    def describe(self) -> dict[str, Any]:
+        return {"appendonly": self.appendonly, "appendfsync": self.appendfsync,
+                "save": self.save or "off"}
+
+
+def server_spec(name: str, address: str, persistence: Persistence,
+                replica_of: str | None = None, extra: Sequence[str] = ()) -> NodeSpec:
+    argv = ["redis-server", "--bind", address, "--port", str(PORT), "--protected-mode", "no",
+            "--dir", ".", "--logfile", "", "--repl-diskless-sync", "no",
+            "--repl-timeout", "5", *persistence.args(), *extra]
+    if replica_of:
+        argv += ["--replicaof", replica_of, str(PORT)]
+    return NodeSpec(name, address, argv,
+                    ready=Command(["redis-cli", "-h", address, "-p", str(PORT), "ping"]),
+                    ready_timeout=30)
+
+
+def sentinel_spec(name: str, address: str, primary: str, folder_hint: str) -> NodeSpec:
+    # Sentinel rewrites its config file, so it lives in the node's data folder (the cwd).
+    conf = (
+        f"port {SENTINEL_PORT}\nbind {address}\nprotected-mode no\n"
+        f"sentinel announce-ip {address}\n"
+        f"sentinel monitor {MASTER} {primary} {PORT} 2\n"
+        f"sentinel down-after-milliseconds {MASTER} 2000\n"
+        f"sentinel failover-timeout {MASTER} 10000\n"
+        f"sentinel parallel-syncs {MASTER} 1\n"
+    )
+    script = f"printf '%s' '{conf}' > sentinel.conf && exec redis-sentinel sentinel.conf"
+    return NodeSpec(name, address, ["/bin/sh", "-c", script],
+                    ready=Command(["redis-cli", "-h", address, "-p", str(SENTINEL_PORT), "ping"]),
+                    ready_timeout=30)
+
+
+@dataclass
+class Topology:
+    """``replicas`` replicas of one primary; with ``sentinels``, a Sentinel on every node."""
+
+    replicas: int = 0
+    sentinel: bool = False
+    persistence: Persistence = field(default_factory=Persistence)
+    extra: Sequence[str] = ()  # more redis-server arguments, e.g. min-replicas-to-write
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"replicas": self.replicas, **self.persistence.describe()}
+        if self.sentinel:
+            d["sentinel"] = True
+        if self.extra:
+            d["args"] = " ".join(self.extra)
+        return d
+
+    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+        provision()
+        names = [f"n{i}" for i in range(1, self.replicas + 2)]
+        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
+        primary = addresses["n1"]
+        specs = [server_spec(n, addresses[n], self.persistence,
+                             None if n == "n1" else primary, self.extra) for n in names]
+        cluster = start_cluster(run, block, specs, seed=seed)
+        cluster.info.update(primary="n1", addresses=addresses)
+        try:
+            wait_replicated(primary, self.replicas)
+            if self.sentinel:
+                # A sentinel per node, in that node's cgroup: a partition cuts both.
+                sentinels = [sentinel_spec(f"s{n[1:]}", addresses[n], primary, "")
+                             for n in names]
+                for spec in sentinels:
+                    group = cluster.cgroups.get(f"n{spec.name[1:]}")
+                    if group is not None:
+                        cluster.cgroups[spec.name] = group
+                cluster.runtime.start(sentinels)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+
+def wait_replicated(primary: str, replicas: int, timeout: float = 30) -> None:
+    import redis
+
+    r = redis.Redis(primary, PORT, socket_timeout=2)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            info = r.info("replication")
+            if info.get("connected_slaves", 0) >= replicas and all(
+                info.get(f"slave{i}", {}).get("state") == "online" for i in range(replicas)
+            ):
+                return
+            time.sleep(0.1)
+    finally:
+        r.close()
+    raise TimeoutError(f"{replicas} replica(s) of {primary} not in sync after {timeout:.0f}s")
+
+
+def sentinel_primary(cluster: Cluster) -> str | None:
+    """The primary the sentinels agree on now (address), asking each reachable one."""
+    import redis
+
+    for node in cluster.nodes.values():
+        if not node.name.startswith("s"):
+            continue
+        s = redis.Redis(node.address, SENTINEL_PORT, socket_timeout=0.5,
+                        socket_connect_timeout=0.5)
+        try:
+            addr = s.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
+            if addr:
+                return str(addr[0].decode() if isinstance(addr[0], bytes) else addr[0])
+        except redis.RedisError:
+            continue
+        finally:
+            s.close()
+    return None
+
+
+class RedisClient:
+    """Register (GET/SET) and set (SADD/SMEMBERS) operations on one Redis node.
+
+    Writes go to ``write_to()`` (the primary: fixed, or asked of the sentinels), reads to
+    ``read_from()``. A connection that was refused sent nothing: ``fail``. A timeout or a reset
+    after the command was sent is ``info``: it may have happened.
+    """
+
+    def __init__(self, write_to: Callable[[], str], read_from: Callable[[], str],
+                 timeout: float = 1.0, wait: tuple[int, int] | None = None, port: int = PORT):
+        import redis
+
+        self._redis = redis
+        self.write_to, self.read_from = write_to, read_from
+        self.timeout = timeout
+        self.port = port
+        self.wait = wait
+        self._conns: dict[str, Any] = {}
+
+    def _conn(self, address: str) -> Any:
+        c = self._conns.get(address)
+        if c is None:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # No retries of our own: redis-py's default retries with backoff would ride out an
+            # outage and hide it; the harness wants to see each call's real outcome.
+            c = self._conns[address] = self._redis.Redis(
+                address, self.port, socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0))
+        return c
+
+    def invoke(self, op: Invocation) -> Result:
+        redis = self._redis
+        target = self.read_from() if op.f == "read" else self.write_to()
+        node = target
+        try:
+            r = self._conn(target)
+            if op.f == "read" and isinstance(op.key, str) and op.key.startswith("set:"):
+                members = r.smembers(op.key)
+                return Result("ok", sorted(int(m) for m in members), node=node)
+            if op.f == "read":
+                raw = r.get(op.key)
+                return Result("ok", None if raw is None else int(raw), node=node)
+            if op.f == "add":
+                r.sadd(op.key, op.value)
+            else:
+                r.set(op.key, op.value)
+            extra = None
+            if self.wait is not None:
+                acked = r.execute_command("WAIT", *self.wait)
+                extra = {"replicas_acked": int(acked)}
+            return Result("ok", node=node, extra=extra)
+        except redis.ConnectionError as e:
+            if "refused" in str(e).lower() or op.f == "read":
+                return Result("fail", error=str(e), node=node)
+            return Result("info", error=str(e), node=node)
+        except redis.TimeoutError as e:
+            return Result("fail" if op.f == "read" else "info", error=str(e), node=node)
+        except redis.ResponseError as e:  # NOREPLICAS, READONLY...: refused, not applied
+            return Result("fail", error=str(e), node=node)
+
+    def close(self) -> None:
+        for c in self._conns.values():
+            c.close()

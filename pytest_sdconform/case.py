@@ -1,0 +1,193 @@
+"""One suite test's case: start a cluster, run a workload under faults, check, decide, record.
+
+This is what the ``sdconform`` fixture hands a suite test::
+
+    def test_replica_reads(sdconform):
+        cluster = sdconform.start(redis.Topology(replicas=2))
+        sdconform.run(Register(), clients, faults=[cluster.partition()],
+                      decide=["sessions"], config={"reads": "replica"})
+
+``run`` compares the outcome with the claim's expected one and fails the test when they differ
+(an inconclusive case skips, or fails under ``--sdconform-strict``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from .checkers import Checker
+from .checkers.availability import check_availability
+from .checkers.verdict import Verdict
+from .claims import Claim
+from .cluster import Cluster
+from .faults import Fault, FaultUnavailable
+from .history import History
+from .outcome import INCONCLUSIVE, decide, ok_during_faults
+from .recorder import Recorder
+from .runner import RunConfig, Runner
+from .runs import Run
+from .session import Session
+from .workloads import Client, Workload
+
+
+class Topology(Protocol):
+    def describe(self) -> dict[str, Any]: ...
+
+    def start(self, run: Run, block: Any, seed: int = 0) -> Cluster: ...
+
+
+@dataclass
+class CaseOutcome:
+    outcome: str
+    expected: str
+    reason: str
+    verdicts: dict[str, Verdict]
+    history: History
+    record: dict[str, Any]
+
+
+@dataclass
+class Case:
+    session: Session
+    claim: Claim | None
+    expected: str | None
+    backend: str | None
+    test: str
+    name: str
+    folder: Path
+    case_run: Run  # the case's own ledger, chains and cgroups
+    clusters: list[Cluster] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, topology: Topology) -> Cluster:
+        """Start a topology's nodes for this case; they are stopped when the test ends."""
+        self.config.update(topology.describe())
+        cluster = topology.start(self.case_run, self.session.block, seed=self.session.options.seed)
+        self.clusters.append(cluster)
+        return cluster
+
+    def fault(self, make: Callable[[], Fault]) -> Fault:
+        """Build a fault; skip the test with the reason when this machine cannot make it."""
+        try:
+            return make()
+        except FaultUnavailable as e:
+            pytest.skip(f"fault unavailable: {e}")
+
+    def run(
+        self,
+        workload: Workload,
+        client_factory: Callable[[int], Client],
+        faults: Sequence[Fault] = (),
+        *,
+        decide_by: Sequence[str] = (),
+        checkers: Sequence[Checker] | None = None,
+        config: dict[str, Any] | None = None,
+        duration: float | None = None,
+        judge: Callable[[History, dict[str, Verdict]], tuple[str, str]] | None = None,
+        converged: Callable[[], bool] | None = None,
+        need_overlap: bool = True,
+        **run_config: Any,
+    ) -> CaseOutcome:
+        opts = self.session.options
+        faults = [f for f in faults if not opts.faults or f.name in opts.faults]
+        self.config.update(config or {})
+        checks = list(checkers if checkers is not None else workload.checkers())
+        deciding = list(decide_by) or [c.name for c in checks]
+        cfg = RunConfig(duration=duration or opts.duration, concurrency=opts.concurrency,
+                        seed=opts.seed, **run_config)
+        started = time.monotonic()
+        with Recorder(self.folder / "history.jsonl") as recorder:
+            runner = Runner(workload, client_factory, recorder, faults, cfg,
+                            stop_when=self._refuted_early(checks, deciding),
+                            converged=converged)
+            history = runner.run()
+        verdicts = {c.name: c.check(history) for c in checks}
+        availability = check_availability(history)
+        if judge is not None:
+            outcome, reason = judge(history, verdicts)
+        else:
+            d = decide(verdicts, deciding, history, need_faults=bool(faults),
+                       need_overlap=need_overlap)
+            outcome, reason = d.outcome, d.reason
+        expected = self.expected or outcome
+        record = self._record(workload, faults, history, verdicts, availability, deciding,
+                              outcome, expected, reason, time.monotonic() - started)
+        self.session.record(record)
+        result = CaseOutcome(outcome, expected, reason, verdicts, history, record)
+        self._assert(result)
+        return result
+
+    def _refuted_early(self, checks: Sequence[Checker], deciding: Sequence[str]
+                       ) -> Callable[[History], bool] | None:
+        """A claim expected to be refuted runs until the counterexample shows (or time is up)."""
+        if self.expected != "refuted":
+            return None
+        early = [c for c in checks if c.name in deciding and c.name in ("linearizable", "sessions")]
+        if not early:
+            return None
+        return lambda h: any(c.check(h).result == "invalid" for c in early)
+
+    def _record(self, workload: Workload, faults: Sequence[Fault], history: History,
+                verdicts: dict[str, Verdict], availability: Verdict, deciding: Sequence[str],
+                outcome: str, expected: str, reason: str, duration: float) -> dict[str, Any]:
+        counts = {t: 0 for t in ("ok", "fail", "info")}
+        for c in history.complete():
+            counts[c.type] = counts.get(c.type, 0) + 1
+        anomalies = [dict(a.to_json(), checker=n) for n, v in verdicts.items() if n in deciding
+                     for a in v.anomalies[:50]]
+        claim = self.claim
+        return {
+            "case": self.name, "test": self.test,
+            "claim": claim.id if claim else None,
+            "title": claim.title if claim else self.test,
+            "backend": self.backend, "runtime": self.session.options.runtime,
+            "config": self.config, "faults": sorted({f.name for f in faults}),
+            "workload": getattr(workload, "name", type(workload).__name__),
+            "outcome": outcome, "expected": expected, "passed": outcome == expected,
+            "reason": reason,
+            "checkers": {n: v.result for n, v in verdicts.items()},
+            "anomalies": anomalies, "ops": counts,
+            "ok_during_faults": ok_during_faults(history),
+            "duration_s": round(duration, 1), "seed": self.session.options.seed,
+            "history": f"{self.name}/history.jsonl",
+            "metrics": _metrics(availability),
+        }
+
+    def _assert(self, result: CaseOutcome) -> None:
+        claim = self.claim.id if self.claim else self.test
+        where = f"report: {self.session.folder / 'index.html'}#{self.name}"
+        if result.outcome == result.expected:
+            return
+        if result.outcome == INCONCLUSIVE and not self.session.options.strict:
+            pytest.skip(f"{claim}: inconclusive: {result.reason}")
+        evidence = "; ".join(a.get("explanation", a["kind"])
+                             for a in result.record["anomalies"][:3])
+        pytest.fail(f"{claim}: {result.outcome}, expected {result.expected}: {result.reason}"
+                    + (f"\n  evidence: {evidence}" if evidence else "") + f"\n  {where}",
+                    pytrace=False)
+
+    def close(self) -> None:
+        for cluster in reversed(self.clusters):
+            cluster.stop()
+        self.clusters.clear()
+
+
+def _metrics(availability: Verdict) -> dict[str, Any]:
+    """The availability figures a report shows next to a case's outcome."""
+    d = availability.details
+    during, outside = d.get("during_faults") or {}, d.get("outside_faults") or {}
+    rtos = [w["heal_to_first_ok_s"] for w in d.get("fault_windows", [])
+            if w.get("heal_to_first_ok_s") is not None]
+    return {
+        "success_ratio_during_faults": during.get("success_ratio"),
+        "success_ratio_outside_faults": outside.get("success_ratio"),
+        "p99_ms_during_faults": during.get("p99_ms"),
+        "longest_unavailable_s": (d.get("longest_unavailable") or {}).get("length_s"),
+        "rto_s": max(rtos) if rtos else None,
+    }

@@ -1,0 +1,107 @@
+"""A harness session: the run folder, the seed, the address block, and the cases recorded so far.
+
+``verdicts.json`` is rewritten after every case, so an interrupted run keeps what it decided.
+Under pytest-xdist each worker writes ``verdicts.<worker>.json``; the controller merges them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .runs import Run, new_run
+from .runtimes.addresses import AddressBlock, allocate
+
+
+@dataclass
+class Options:
+    runtime: str = "local"
+    duration: float = 10.0
+    concurrency: int = 4
+    faults: tuple[str, ...] = ()  # empty: every fault a suite asks for
+    seed: int = 0
+    report: Path | None = None
+    strict: bool = False
+
+
+def worker_id() -> str | None:
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+@dataclass
+class Session:
+    options: Options
+    folder: Path
+    run_id: str
+    started: float = field(default_factory=time.time)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    systems: set[str] = field(default_factory=set)
+    _block: AddressBlock | None = None
+    _counter: int = 0
+
+    @classmethod
+    def create(cls, options: Options) -> Session:
+        run_id = time.strftime("%Y%m%d-%H%M%S")
+        folder = options.report or Path("reports") / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(options, folder, run_id)
+
+    @property
+    def block(self) -> AddressBlock:
+        if self._block is None:
+            self._block = allocate()
+        return self._block
+
+    def new_case(self, name_hint: str) -> tuple[str, Path, Run]:
+        """A case folder and a run of its own (ledger, chains, cgroups) for one test."""
+        self._counter += 1
+        prefix = f"{worker_id()}-" if worker_id() else ""
+        case = f"case-{prefix}{self._counter:03d}"
+        folder = self.folder / case
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "test.txt").write_text(name_hint + "\n")
+        run = new_run(folder, f"{self.run_id}-{prefix}{self._counter:03d}")
+        return case, folder, run
+
+    def record(self, case: dict[str, Any]) -> None:
+        self.cases.append(case)
+        if case.get("backend"):
+            self.systems.add(case["backend"])
+        self.write()
+
+    def verdicts_path(self) -> Path:
+        w = worker_id()
+        return self.folder / (f"verdicts.{w}.json" if w else "verdicts.json")
+
+    def write(self) -> None:
+        tmp = self.verdicts_path().with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.cases, indent=2, default=str))
+        tmp.replace(self.verdicts_path())
+        info = {
+            "run_id": self.run_id,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started)),
+            "seed": self.options.seed,
+            "runtime": self.options.runtime,
+            "duration_s": round(time.time() - self.started, 1),
+            "systems": sorted(self.systems),
+        }
+        if not worker_id():
+            (self.folder / "run.json").write_text(json.dumps(info, indent=2))
+
+    def merge_workers(self) -> None:
+        """On the xdist controller: gather the workers' verdicts into verdicts.json."""
+        merged = list(self.cases)
+        for path in sorted(self.folder.glob("verdicts.gw*.json")):
+            merged += json.loads(path.read_text())
+        self.cases = merged
+        self.systems |= {c["backend"] for c in merged if c.get("backend")}
+        self.write()
+
+    def close(self) -> None:
+        if self._block is not None:
+            self._block.release()
+            self._block = None
