@@ -99,8 +99,8 @@ class Case:
         self.config.update(config or {})
         checks = list(checkers if checkers is not None else workload.checkers())
         deciding = list(decide_by) or [c.name for c in checks]
-        cfg = RunConfig(duration=duration or opts.duration, concurrency=opts.concurrency,
-                        seed=opts.seed, **run_config)
+        cfg = RunConfig(**{"duration": duration or opts.duration,
+                           "concurrency": opts.concurrency, "seed": opts.seed, **run_config})
         started = time.monotonic()
         with Recorder(self.folder / "history.jsonl") as recorder:
             runner = Runner(workload, client_factory, recorder, faults, cfg,

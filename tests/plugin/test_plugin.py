@@ -1,0 +1,130 @@
+"""The pytest plugin, end to end with pytester: suites run in-process against an in-memory
+register (the plugin's glue is what is tested here, not a database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = '''
+import threading
+import pytest
+from pytest_sdconform.workloads import Invocation, Result
+from pytest_sdconform.workloads.register import Register
+
+STORE, LOCK = {}, threading.Lock()
+
+@pytest.fixture(autouse=True)
+def fresh_store():
+    STORE.clear()
+
+class Memory:
+    """An atomic register; ``stale`` makes reads return the first value ever written."""
+    def __init__(self, stale=False):
+        self.stale = stale
+    def invoke(self, op):
+        with LOCK:
+            if op.f == "read":
+                if self.stale:
+                    return Result("ok", STORE.get(("first", op.key)))
+                return Result("ok", STORE.get(op.key))
+            STORE.setdefault(("first", op.key), op.value)
+            STORE[op.key] = op.value
+            return Result("ok")
+    def close(self):
+        pass
+
+@pytest.mark.claim("redis-single-threaded")
+def test_upheld(sdconform):
+    sdconform.run(Register(keys=1), lambda i: Memory(), decide_by=["linearizable"], op_delay=0.001)
+
+@pytest.mark.claim("redis-single-threaded")
+def test_refuted_but_expected_upheld(sdconform):
+    sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
+                  op_delay=0.001)
+
+@pytest.mark.claim("redis-ha-replica-failover", expected="refuted")
+def test_refuted_as_expected(sdconform):
+    sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
+                  op_delay=0.001)
+
+class Breaks:
+    name = "breaks"
+    def start(self):
+        return {}
+    def stop(self):
+        return {}
+
+@pytest.mark.claim("redis-single-threaded")
+def test_inconclusive(sdconform):
+    # A fault whose window nothing overlaps (no client op at all): inconclusive.
+    sdconform.run(Register(keys=1), lambda i: Memory(), [Breaks()], decide_by=["linearizable"],
+                  duration=1.0, concurrency=0, quiet=0.1, fault_duration=0.2)
+
+@pytest.mark.claim("redis-persistance-no-loss")
+def test_typo(sdconform):
+    pass
+
+def test_not_a_suite():
+    assert True
+'''
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_suite=SUITE)
+    return pytester
+
+
+def test_without_the_flag_suites_skip_with_a_reason(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=5)
+    result.stdout.fnmatch_lines(["*run with --sdconform (starts real servers)*"])
+
+
+def test_a_run_decides_each_claim_and_writes_verdicts(suite: pytest.Pytester) -> None:
+    report = suite.path / "run"
+    result = suite.runpytest("--sdconform", "--sdconform-duration", "1", "--sdconform-seed",
+                             "7", "--sdconform-concurrency", "2", "--sdconform-report",
+                             str(report), "-rs")
+    result.stdout.fnmatch_lines([f"sdconform: seed 7, runtime local, 1s per case, report {report}"])
+    result.assert_outcomes(passed=3, failed=1, errors=1, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*unknown claim 'redis-persistance-no-loss'; did you mean*redis-persistence-no-loss*",
+        "*redis-single-threaded: refuted, expected upheld: linearizable: 1 anomaly*",
+        "*sdconform claims*",
+        "ok   redis-single-threaded: upheld (expected upheld)*",
+        "FAIL redis-single-threaded: refuted (expected upheld)*",
+        "ok   redis-ha-replica-failover: refuted (expected refuted)*",
+        "skip redis-single-threaded: inconclusive (expected upheld)*",
+        "*redis-single-threaded: inconclusive: no operation succeeded during the faults*",
+    ])
+    cases = json.loads((report / "verdicts.json").read_text())
+    assert [c["outcome"] for c in cases] == ["upheld", "refuted", "refuted", "inconclusive"]
+    assert [c["passed"] for c in cases] == [True, False, True, False]
+    refuted = cases[1]
+    assert refuted["anomalies"] and refuted["anomalies"][0]["kind"] == "nonlinearizable"
+    assert refuted["checkers"]["linearizable"] == "invalid" and refuted["seed"] == 7
+    history = report / refuted["history"]
+    assert history.exists() and len(history.read_text().splitlines()) > 10
+    run = json.loads((report / "run.json").read_text())
+    assert run["seed"] == 7 and run["systems"] == ["redis"]
+
+
+def test_strict_makes_inconclusive_fail(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--sdconform", "--sdconform-strict", "--sdconform-duration", "1",
+                             "-k", "inconclusive", "--sdconform-report", str(suite.path / "r"))
+    result.assert_outcomes(failed=1, deselected=5)
+    result.stdout.fnmatch_lines(["*inconclusive, expected upheld*"])
+
+
+def test_verdicts_survive_an_interrupted_run(suite: pytest.Pytester, tmp_path: Path) -> None:
+    # verdicts.json is rewritten after every case, so a run stopped after the first case keeps it.
+    report = tmp_path / "run"
+    suite.runpytest("--sdconform", "--sdconform-duration", "1", "-x", "-k", "refuted_but",
+                    "--sdconform-report", str(report))
+    assert len(json.loads((report / "verdicts.json").read_text())) == 1
