@@ -156,6 +156,47 @@ def sentinel_primary(cluster: Cluster) -> str | None:
     return None
 
 
+def converged(cluster: Cluster) -> bool:
+    """Every server answers, the sentinels name one primary, and every other server replicates
+    from it with its link up: the moment final reads mean something."""
+    import redis
+
+    primary = sentinel_primary(cluster)
+    if primary is None:
+        return False
+    for name, address in cluster.info["addresses"].items():
+        r = redis.Redis(address, PORT, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            info = r.info("replication")
+        except redis.RedisError:
+            return False
+        finally:
+            r.close()
+        if address == primary:
+            if info.get("role") != "master":
+                return False
+        elif info.get("master_host") != primary or info.get("master_link_status") != "up":
+            return False
+    return True
+
+
+class SentinelRouter:
+    """Where a Sentinel-aware client sends writes: the primary it last heard of, asked again of
+    the sentinels after an error (as real clients do: they cache, they do not ask every time)."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self._primary: str | None = None
+
+    def primary(self) -> str:
+        if self._primary is None:
+            self._primary = sentinel_primary(self.cluster) or self.cluster.info["addresses"]["n1"]
+        return self._primary
+
+    def forget(self) -> None:
+        self._primary = None
+
+
 class RedisClient:
     """Register (GET/SET) and set (SADD/SMEMBERS) operations on one Redis node.
 
@@ -165,11 +206,13 @@ class RedisClient:
     """
 
     def __init__(self, write_to: Callable[[], str], read_from: Callable[[], str],
-                 timeout: float = 1.0, wait: tuple[int, int] | None = None, port: int = PORT):
+                 timeout: float = 1.0, wait: tuple[int, int] | None = None, port: int = PORT,
+                 on_error: Callable[[], None] | None = None):
         import redis
 
         self._redis = redis
         self.write_to, self.read_from = write_to, read_from
+        self.on_error = on_error  # e.g. SentinelRouter.forget: look the primary up again
         self.timeout = timeout
         self.port = port
         self.wait = wait
@@ -189,6 +232,12 @@ class RedisClient:
         return c
 
     def invoke(self, op: Invocation) -> Result:
+        result = self._invoke(op)
+        if result.type != "ok" and self.on_error is not None:
+            self.on_error()
+        return result
+
+    def _invoke(self, op: Invocation) -> Result:
         redis = self._redis
         target = self.read_from() if op.f == "read" else self.write_to()
         node = target

@@ -119,3 +119,102 @@ def test_primary_reads_keep_read_your_writes_while_a_replica_is_cut(sdconform: A
     sdconform.run(Register(keys=2), lambda i: rb.RedisClient(fixed(primary), fixed(primary)),
                   [cut], decide_by=["sessions", "linearizable"],
                   config={"reads": "primary", "writes": "primary"})
+
+
+# --- Sentinel --------------------------------------------------------------------------------
+
+SENTINEL_RUN = {"duration": 16.0, "quiet": 2.0, "fault_duration": 7.0, "settle": 30.0,
+                "op_timeout": 2.0}
+
+
+def sentinel_clients(cluster: Any, timeout: float = 1.0) -> Any:
+    """Sentinel-aware clients: writes and reads go to the primary they last heard of."""
+
+    def client(i: int) -> rb.RedisClient:
+        router = rb.SentinelRouter(cluster)
+        return rb.RedisClient(router.primary, router.primary, timeout=timeout,
+                              on_error=router.forget)
+
+    return client
+
+
+def failover_happened(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
+    """Writes resumed on another node while the old primary was still down."""
+    windows = [w for w in history.fault_windows() if w.fault == "kill"]
+    if not windows:
+        return INCONCLUSIVE, "the primary was never killed"
+    old = {op.node for op in history if op.type == "ok" and op.time < windows[0].start}
+    for w in windows:
+        resumed = [c for c in history.complete() if c.type == "ok" and c.f == "add"
+                   and c.completion is not None and c.completion.node not in old
+                   and w.start <= c.invoke.time and (w.end is None or c.completion.time < w.end)]
+        if not resumed:
+            return REFUTED, "no write succeeded on another node while the primary was down"
+        rto = (resumed[0].completion.time - w.start) / 1e9  # type: ignore[union-attr]
+        return UPHELD, f"writes resumed on {resumed[0].completion.node} {rto:.1f}s after the kill"  # type: ignore[union-attr]
+    return INCONCLUSIVE, "no kill window"
+
+
+@pytest.mark.claim("redis-sentinel-failover")
+def test_sentinel_promotes_a_replica_when_the_primary_dies(sdconform: Any) -> None:
+    cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True))
+    sdconform.run(SetAdd(), sentinel_clients(cluster), [cluster.kill(["n1"])],
+                  judge=failover_happened, converged=lambda: rb.converged(cluster),
+                  **SENTINEL_RUN)
+
+
+@pytest.mark.claim("elasticache-multiaz", expected="refuted")
+def test_a_sentinel_failover_loses_acknowledged_writes(sdconform: Any) -> None:
+    """Pause the primary past down-after-milliseconds: a replica is promoted; when the old
+    primary wakes it still takes writes from clients that know no better, acknowledges them,
+    and drops them when Sentinel turns it into a replica of the new primary."""
+    cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True))
+    # Clients that wait out a stall (10 s socket timeout, as long as many defaults): a write
+    # that sat in the paused primary's socket buffer is acknowledged when it wakes up.
+    sdconform.run(SetAdd(), sentinel_clients(cluster, timeout=10.0), [cluster.pause(["n1"])],
+                  need_overlap=False, converged=lambda: rb.converged(cluster),
+                  config={"replication": "asynchronous", "client_timeout_s": 10},
+                  **{**SENTINEL_RUN, "fault_duration": 5.0, "op_timeout": 12.0,
+                     "duration": 20.0})
+
+
+def loss_within(bound_s: float) -> Any:
+    """Upheld when every lost acknowledged write was acknowledged within ``bound_s`` of the
+    paused primary waking up (what "stops accepting writes within max-lag" allows)."""
+
+    def judge(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
+        lost = verdicts["lost-writes"]
+        if lost.result != "invalid":
+            return (UPHELD, "no acknowledged write was lost") if lost.result == "valid" else (
+                INCONCLUSIVE, lost.reason)
+        wakes = [w.end for w in history.fault_windows() if w.fault == "pause" and w.end]
+        late = []
+        for a in lost.anomalies:
+            acks = [history[i].time for i in a.ops
+                    if history[i].type == "ok" and history[i].f == "add"]
+            if acks and not any(0 <= acks[0] - t <= bound_s * 1e9 for t in wakes):
+                late.append(acks[0])
+        n = len(lost.anomalies)
+        if late:
+            return REFUTED, f"{len(late)} of {n} lost writes were acknowledged more than " \
+                            f"{bound_s:g}s after the old primary woke"
+        return UPHELD, f"{n} acknowledged writes lost, all within {bound_s:g}s of the old " \
+                       "primary waking (it refuses writes after that)"
+
+    return judge
+
+
+@pytest.mark.claim("redis-sentinel-failover", expected="upheld")
+def test_min_replicas_to_write_refuses_writes_on_a_deposed_primary(sdconform: Any) -> None:
+    """With min-replicas-to-write 1 and max-lag 1 s, the old primary refuses writes once its
+    replicas are gone. Not at once: the writes that waited in its socket buffers are
+    acknowledged the instant it wakes, before its once-a-second replication cron notices the
+    replicas are gone; those are lost. The bound is max-lag plus that second."""
+    cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True, extra=(
+        "--min-replicas-to-write", "1", "--min-replicas-max-lag", "1")))
+    sdconform.run(SetAdd(), sentinel_clients(cluster, timeout=10.0), [cluster.pause(["n1"])],
+                  judge=loss_within(2.0),
+                  converged=lambda: rb.converged(cluster),
+                  config={"client_timeout_s": 10},
+                  **{**SENTINEL_RUN, "fault_duration": 5.0, "op_timeout": 12.0,
+                     "duration": 20.0})
