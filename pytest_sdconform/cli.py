@@ -161,6 +161,48 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .claims import claims_for, load_catalogue
+    from .claims.coverage import claim_markers
+
+    try:
+        claims = claims_for(args.system) if args.system else list(load_catalogue().values())
+    except KeyError as e:
+        raise HistoryError(str(e)) from None
+    tests = claim_markers(Path(args.suites))
+    rows = [
+        {"id": c.id, "system": c.system, "tier": c.tier, "tested": c.id in tests,
+         "expected": c.expected, "flags": list(c.flags), "title": c.title,
+         "source": f"{c.sources[0].file}:{c.sources[0].line}", "tests": tests.get(c.id, [])}
+        for c in claims
+    ]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    for r in rows:
+        flags = f" [{', '.join(r['flags'])}]" if r["flags"] else ""
+        print(f"{'tested ' if r['tested'] else 'no test'}  {r['tier']}  {r['id']}{flags}: "
+              f"{r['title']}")
+    tested = sum(r["tested"] for r in rows)
+    print(f"{tested} of {len(rows)} claims have a test (suites: {args.suites})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report import write_report
+
+    folder = Path(args.run)
+    if not (folder / "verdicts.json").exists():
+        raise HistoryError("not a run folder (no verdicts.json)", str(folder))
+    print(write_report(folder))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sdconform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -198,6 +240,14 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("provision", help="fetch and build what the faults and backends need")
     pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy")
     pr.set_defaults(func=cmd_provision)
+    cl = sub.add_parser("claims", help="list the claims catalogue and which claims have a test")
+    cl.add_argument("--system", help="only this system's claims (redis, cassandra, kafka...)")
+    cl.add_argument("--suites", default="suites", help="where the suites are (default: suites)")
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=cmd_claims)
+    rp = sub.add_parser("report", help="write (again) the HTML report of a run folder")
+    rp.add_argument("run", help="the run folder (reports/<run-id>)")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

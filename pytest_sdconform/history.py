@@ -32,6 +32,8 @@ class HistoryError(ValueError):
         super().__init__(self.describe())
 
     def describe(self) -> str:
+        if self.path is None and self.line is None:
+            return self.message
         where = self.path or "<history>"
         if self.line is not None:
             where = f"{where}:{self.line}"

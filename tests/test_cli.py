@@ -100,3 +100,17 @@ def test_console_script_runs_without_a_traceback(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 3 and "Traceback" not in proc.stderr and "nope.jsonl" in proc.stderr
+
+
+def test_claims_lists_the_catalogue_and_what_is_tested(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "claims", "--json", "--suites", str(ROOT / "suites"))
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 225
+    assert {"id", "system", "tier", "tested"} <= set(rows[0])
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["redis-single-threaded"]["tested"] is True
+    assert by_id["memcached-ha"]["tested"] is False
+    code, out, _ = run(capsys, "claims", "--system", "redis", "--suites", str(ROOT / "suites"))
+    assert code == 0 and "of 22 claims have a test" in out
+    code, _, err = run(capsys, "claims", "--system", "nope")
+    assert code == 3 and "unknown system 'nope'" in err
