@@ -1,0 +1,210 @@
+"""One case of a run as plain data for the page: its verdict fields, claim, links and charts."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..claims import Claim
+from ..formats import jsonl
+from ..history import Completed, History, HistoryError
+from .series import build_series
+from .timeline import MAX_OPS, OpRow, Timeline, build_timeline, op_rows, show
+
+OUTCOMES = ("upheld", "refuted", "inconclusive")
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass
+class AnomalyView:
+    kind: str
+    explanation: str
+    key: str
+    ops: list[OpRow]
+    checker: str = ""
+
+
+@dataclass
+class CaseView:
+    """A case as the page shows it; ``anchor`` is safe to use as an HTML id."""
+
+    anchor: str
+    case_id: str
+    title: str
+    test: str
+    claim_id: str
+    claim: Claim | None
+    backend: str
+    runtime: str
+    config: list[tuple[str, str]]
+    faults: list[str]
+    workload: str
+    outcome: str
+    expected: str
+    passed: bool | None
+    emulator: bool
+    reason: str
+    checkers: list[tuple[str, str]]
+    anomalies: list[AnomalyView]
+    ops: dict[str, Any]
+    ok_during_faults: Any
+    duration_s: Any
+    seed: Any
+    metrics: list[tuple[str, str]]
+    history_href: str | None
+    node_logs: list[tuple[str, str]] = field(default_factory=list)
+    timeline: Timeline | None = None
+    series: dict[str, Any] | None = None
+    history_note: str = ""
+
+    @property
+    def anomaly_summary(self) -> list[tuple[str, str, int]]:
+        """(kind, checker, how many), in order of first appearance."""
+        counted = Counter((a.kind, a.checker) for a in self.anomalies)
+        return [(kind, checker, n) for (kind, checker), n in counted.items()]
+
+    @property
+    def outcome_label(self) -> str:
+        if self.emulator and self.outcome == "inconclusive":
+            return "inconclusive (emulator)"
+        return self.outcome
+
+    @property
+    def outcome_class(self) -> str:
+        return self.outcome if self.outcome in OUTCOMES else "other"
+
+    def chart_data(self) -> dict[str, Any] | None:
+        if self.timeline is None:
+            return None
+        return {"timeline": self.timeline.to_json(), "series": self.series}
+
+
+def relative_link(run_folder: Path, target: Path) -> str | None:
+    """``target`` relative to the run folder, or None when it lies outside it or is missing."""
+    try:
+        rel = target.resolve().relative_to(run_folder.resolve())
+    except (ValueError, OSError):
+        return None
+    return rel.as_posix() if target.is_file() else None
+
+
+def node_logs(run_folder: Path, case_id: str) -> list[tuple[str, str]]:
+    if not SAFE_ID.fullmatch(case_id):
+        return []
+    logs = []
+    for log in sorted((run_folder / case_id / "nodes").glob("*/*.log")):
+        href = relative_link(run_folder, log)
+        if href is not None:
+            logs.append((f"{log.parent.name}/{log.name}", href))
+    return logs
+
+
+def read_history(path: Path | None) -> tuple[History | None, list[Completed], str]:
+    """The history and its paired operations, or a note saying why there is none."""
+    if path is None:
+        return None, [], "no history was recorded for this case"
+    try:
+        history = jsonl.read(str(path))
+        return history, history.complete(), ""
+    except HistoryError as e:
+        return None, [], f"the history could not be read: {e.describe()}"
+    except OSError as e:
+        return None, [], f"the history could not be read: {e.strerror or e}"
+
+
+def anomaly_views(
+    raw: Any, history: History | None, completed: list[Completed]
+) -> list[AnomalyView]:
+    views = []
+    for a in raw if isinstance(raw, list) else []:
+        if not isinstance(a, dict):
+            continue
+        indices = [i for i in a.get("ops") or [] if isinstance(i, int) and not isinstance(i, bool)]
+        rows = op_rows(history, completed, indices) if history is not None else []
+        views.append(
+            AnomalyView(
+                kind=str(a.get("kind", "anomaly")),
+                explanation=str(a.get("explanation", "")),
+                key=show(a.get("key")),
+                ops=rows,
+                checker=str(a.get("checker") or ""),
+            )
+        )
+    return views
+
+
+def pairs(d: Any) -> list[tuple[str, str]]:
+    """A mapping's items as text; an item whose value is null is left out (nothing measured)."""
+    if not isinstance(d, dict):
+        return []
+    return [(str(k), show(v)) for k, v in d.items() if v is not None]
+
+
+def case_view(
+    raw: dict[str, Any],
+    number: int,
+    run_folder: Path,
+    catalogue: Mapping[str, Claim],
+    max_ops: int = MAX_OPS,
+) -> CaseView:
+    """Build the view of one entry of ``verdicts.json`` (the ``number``-th, from 1)."""
+    case_id = str(raw.get("case") or f"case-{number:03d}")
+    anchor = case_id if SAFE_ID.fullmatch(case_id) else f"case-{number:03d}"
+    claim_id = str(raw.get("claim") or "")  # a test without a claim marker has "claim": null
+    outcome = str(raw.get("outcome", "inconclusive"))
+    expected = str(raw.get("expected", ""))
+    passed = raw.get("passed")
+    if not isinstance(passed, bool):
+        passed = (outcome == expected) if expected else None
+    history_path = None
+    if isinstance(raw.get("history"), str):
+        href = relative_link(run_folder, run_folder / raw["history"])
+        history_path = run_folder / href if href is not None else None
+    history, completed, note = read_history(history_path)
+    anomaly_ops = [
+        i
+        for a in raw.get("anomalies") or []
+        if isinstance(a, dict)
+        for i in a.get("ops") or []
+        if isinstance(i, int)
+    ]
+    timeline = series = None
+    if history is not None:
+        timeline = build_timeline(history, completed, anomaly_ops, max_ops)
+        times = [op.time for op in history.ops] or [0]
+        series = build_series(completed, min(times), max(times))
+    claim = catalogue.get(claim_id)
+    return CaseView(
+        anchor=anchor,
+        case_id=case_id,
+        title=str(raw.get("title") or (claim.title if claim else claim_id)),
+        test=str(raw.get("test", "")),
+        claim_id=claim_id,
+        claim=claim,
+        backend=str(raw.get("backend", "")),
+        runtime=str(raw.get("runtime", "")),
+        config=pairs(raw.get("config")),
+        faults=[show(f) for f in raw.get("faults") or []],
+        workload=str(raw.get("workload", "")),
+        outcome=outcome,
+        expected=expected,
+        passed=passed,
+        emulator=bool(raw.get("emulator")),
+        reason=str(raw.get("reason", "")),
+        checkers=pairs(raw.get("checkers")),
+        anomalies=anomaly_views(raw.get("anomalies"), history, completed),
+        ops=counts if isinstance(counts := raw.get("ops"), dict) else {},
+        ok_during_faults=raw.get("ok_during_faults"),
+        duration_s=raw.get("duration_s"),
+        seed=raw.get("seed"),
+        metrics=pairs(raw.get("metrics")),
+        history_href=None if history_path is None else relative_link(run_folder, history_path),
+        node_logs=node_logs(run_folder, case_id),
+        timeline=timeline,
+        series=series,
+        history_note=note,
+    )
