@@ -104,7 +104,7 @@ class Case:
         started = time.monotonic()
         with Recorder(self.folder / "history.jsonl") as recorder:
             runner = Runner(workload, client_factory, recorder, faults, cfg,
-                            stop_when=self._refuted_early(checks, deciding),
+                            stop_when=self._refuted_early(checks, deciding) if faults else None,
                             converged=converged)
             history = runner.run()
         verdicts = {c.name: c.check(history) for c in checks}
@@ -131,7 +131,9 @@ class Case:
         early = [c for c in checks if c.name in deciding and c.name in ("linearizable", "sessions")]
         if not early:
             return None
-        return lambda h: any(c.check(h).result == "invalid" for c in early)
+        # Stop only once a fault has been on: a case about a fault shows its refutation there.
+        return lambda h: bool(h.fault_windows()) and any(c.check(h).result == "invalid"
+                                                         for c in early)
 
     def _record(self, workload: Workload, faults: Sequence[Fault], history: History,
                 verdicts: dict[str, Verdict], availability: Verdict, deciding: Sequence[str],

@@ -172,7 +172,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     except KeyError as e:
         raise HistoryError(str(e)) from None
     tests = claim_markers(Path(args.suites))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": c.id, "system": c.system, "tier": c.tier, "tested": c.id in tests,
          "expected": c.expected, "flags": list(c.flags), "title": c.title,
          "source": f"{c.sources[0].file}:{c.sources[0].line}", "tests": tests.get(c.id, [])}

@@ -164,7 +164,7 @@ def converged(cluster: Cluster) -> bool:
     primary = sentinel_primary(cluster)
     if primary is None:
         return False
-    for name, address in cluster.info["addresses"].items():
+    for address in cluster.info["addresses"].values():
         r = redis.Redis(address, PORT, socket_timeout=0.5, socket_connect_timeout=0.5)
         try:
             info = r.info("replication")

@@ -66,7 +66,7 @@ def test_a_single_instance_is_a_single_point_of_failure(sdconform: Any) -> None:
     cluster = sdconform.start(rb.Topology())
     primary = fixed(cluster.info["addresses"]["n1"])
     sdconform.run(Register(keys=2), lambda i: rb.RedisClient(primary, primary, timeout=0.5),
-                  [cluster.kill()], judge=spof, fault_duration=2.0, quiet=1.0)
+                  [cluster.kill()], judge=spof, checkers=[], fault_duration=2.0, quiet=1.0)
 
 
 @pytest.mark.claim("redis-persistence-no-loss")
@@ -222,7 +222,7 @@ def failover_happened(history: History, verdicts: dict[str, Verdict]) -> tuple[s
 def test_sentinel_promotes_a_replica_when_the_primary_dies(sdconform: Any) -> None:
     cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True))
     sdconform.run(SetAdd(), sentinel_clients(cluster), [cluster.kill(["n1"])],
-                  judge=failover_happened, converged=lambda: rb.converged(cluster),
+                  judge=failover_happened, checkers=[], converged=lambda: rb.converged(cluster),
                   **SENTINEL_RUN)
 
 
