@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "bootstrap: installing pytest-sdconform and its development tools into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,all]'
 
 echo "bootstrap: building the pinned fault tools (toxiproxy, first time only)"
 .venv/bin/sdconform provision || echo "bootstrap: provisioning failed; faults that need it will skip" >&2

@@ -92,6 +92,43 @@ def go_binary(module: str, version: str, name: str) -> Path:
     return target
 
 
+def maven_classpath(artifacts: Sequence[str], name: str,
+                    exclusions: Sequence[str] = ()) -> Path:
+    """Fetch ``group:artifact:version`` coordinates and their runtime dependencies from Maven
+    Central into ``cache/maven/<name>/lib`` (first use only); returns that folder.
+
+    ``exclusions`` are ``group:artifact`` pairs left out of every artifact's dependencies.
+    """
+    folder = cache_dir() / "maven" / name
+    lib = folder / "lib"
+    done = folder / "complete"
+    if done.exists():
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ProvisionError(f"need Maven (mvn) to fetch {name} from Maven Central")
+    folder.mkdir(parents=True, exist_ok=True)
+    excl = "".join(
+        f"<exclusion><groupId>{e.split(':')[0]}</groupId>"
+        f"<artifactId>{e.split(':')[1]}</artifactId></exclusion>" for e in exclusions
+    )
+    deps = "".join(
+        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version>"
+        f"<exclusions>{excl}</exclusions></dependency>"
+        for g, a, v in (coord.split(":") for coord in artifacts)
+    )
+    (folder / "pom.xml").write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        f"<groupId>sdconform</groupId><artifactId>{name}</artifactId><version>1</version>"
+        f"<dependencies>{deps}</dependencies></project>\n"
+    )
+    progress(f"fetching {name} ({', '.join(artifacts)}) from Maven Central (first use only)")
+    run_logged([mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime",
+                f"-DoutputDirectory={lib}"], f"maven {name}", cwd=folder)
+    done.write_text("\n".join(artifacts) + "\n")
+    return lib
+
+
 def toxiproxy_server() -> Path:
     """The pinned toxiproxy server binary (built on first use)."""
     found = shutil.which("toxiproxy-server")
