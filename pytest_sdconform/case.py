@@ -65,9 +65,18 @@ class Case:
     clusters: list[Cluster] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, topology: Topology) -> Cluster:
-        """Start a topology's nodes for this case; they are stopped when the test ends."""
+    def start(self, topology: Topology, shared: bool = False) -> Cluster:
+        """Start a topology's nodes for this case; they are stopped when the test ends.
+
+        ``shared``: reuse one cluster of this topology for every test of the session that
+        asks for it (for servers whose start-up dominates, such as JVMs), stopped at the end
+        of the session. Tests sharing a cluster must use keys of their own (a key prefix).
+        """
         self.config.update(topology.describe())
+        if shared:
+            cluster = self.session.shared_cluster(topology)
+            self.config["shared_cluster"] = True
+            return cluster
         cluster = topology.start(self.case_run, self.session.block, seed=self.session.options.seed)
         self.clusters.append(cluster)
         return cluster

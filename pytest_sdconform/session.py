@@ -42,6 +42,7 @@ class Session:
     systems: set[str] = field(default_factory=set)
     _block: AddressBlock | None = None
     _counter: int = 0
+    _shared: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, options: Options) -> Session:
@@ -101,7 +102,21 @@ class Session:
         self.systems |= {c["backend"] for c in merged if c.get("backend")}
         self.write()
 
+    def shared_cluster(self, topology: Any) -> Any:
+        """One cluster per topology (by its description) for the whole session."""
+        key = f"{type(topology).__module__}.{type(topology).__name__}:" + json.dumps(
+            topology.describe(), sort_keys=True, default=str)
+        if key not in self._shared:
+            n = len(self._shared) + 1
+            prefix = f"{worker_id()}-" if worker_id() else ""
+            run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
+            self._shared[key] = topology.start(run, self.block, seed=self.options.seed)
+        return self._shared[key]
+
     def close(self) -> None:
+        for cluster in self._shared.values():
+            cluster.stop()
+        self._shared.clear()
         if self._block is not None:
             self._block.release()
             self._block = None

@@ -21,6 +21,7 @@ from . import Invocation
 class Register:
     name = "register"
     keys: int = 3
+    prefix: str = "k"  # tests that share a cluster use a prefix of their own
     read_ratio: float = 0.5
     cas_ratio: float = 0.0
     time_limit: float | None = 60.0
@@ -28,7 +29,7 @@ class Register:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key(self, rng: random.Random) -> str:
-        return f"k{rng.randrange(self.keys)}"
+        return f"{self.prefix}{rng.randrange(self.keys)}"
 
     def next_op(self, rng: random.Random) -> Invocation:
         r = rng.random()
@@ -41,7 +42,7 @@ class Register:
         return Invocation("write", self.key(rng), value)
 
     def final_ops(self) -> list[Invocation]:
-        return [Invocation("read", f"k{i}") for i in range(self.keys)]
+        return [Invocation("read", f"{self.prefix}{i}") for i in range(self.keys)]
 
     def checkers(self) -> list[Checker]:
         return [LinearizabilityChecker("cas-register", self.time_limit), SessionsChecker()]
