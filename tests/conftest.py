@@ -3,7 +3,6 @@ that nothing of ours (rule, cgroup, process) outlives the test session."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,13 +38,6 @@ def block(state: Path) -> Iterator[AddressBlock]:
     b = allocate()
     yield b
     b.release()
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def http_node(name: str, address: str, port: int = 8000) -> NodeSpec:

@@ -11,7 +11,6 @@ proxies (name, listen, upstream, enabled) and their toxics (type, stream, toxici
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +19,9 @@ from typing import Any
 
 from ..provision import ProvisionError, toxiproxy_server
 from ..runs import process_start_time
+from ..runtimes.addresses import free_port
 from ..runtimes.local import LocalNode, LocalRuntime, NodeSpec
+from ..runtimes.readiness import HttpGet
 from . import FaultUnavailable
 
 STREAMS = ("upstream", "downstream")  # upstream: client -> server; downstream: server -> client
@@ -167,32 +168,6 @@ class ToxiproxyClient:
         return True
 
 
-@dataclass
-class ApiAnswers:
-    """Readiness: the toxiproxy API answers ``GET /version``."""
-
-    url: str
-
-    def __call__(self) -> bool:
-        try:
-            ToxiproxyClient(self.url, timeout=0.5).version()
-            return True
-        except ToxiproxyError:
-            return False
-
-    def __str__(self) -> str:
-        return f"GET {self.url}/version"
-
-
-def free_port(address: str) -> int:
-    # Safe to close and reuse: the address belongs to this run's own loopback block, so only
-    # processes of this run bind there.
-    with socket.socket() as s:
-        s.bind((address, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class ToxiproxyServer:
     """The pinned toxiproxy server as a node of a run: its API and proxies on ``address``."""
 
@@ -225,7 +200,7 @@ class ToxiproxyServer:
             self.name,
             self.address,
             [str(binary), "-host", self.address, "-port", str(self.port)],
-            ready=ApiAnswers(self.url),
+            ready=HttpGet(f"{self.url}/version"),
             ready_timeout=30,
             # Its default level logs every connection's links at trace level: the log would
             # grow with the traffic.
@@ -248,5 +223,5 @@ class ToxiproxyServer:
         self.node.stop()
         if pid is not None and process_start_time(pid) is not None:
             raise RuntimeError(f"toxiproxy (pid {pid}) is still there after stop")
-        if ApiAnswers(self.url)():
+        if HttpGet(f"{self.url}/version")():
             raise RuntimeError(f"something still answers on {self.url} after stop")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -39,6 +40,15 @@ class AddressBlock:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def free_port(address: str) -> int:
+    """A port free on ``address`` now. Safe to close and reuse: the address belongs to this
+    run's own loopback block, so only processes of this run bind there."""
+    with socket.socket() as s:
+        s.bind((address, 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def allocate(start: int | None = None) -> AddressBlock:

@@ -61,6 +61,26 @@ class LogLine:
 
 
 @dataclass
+class HttpGet:
+    """Ready when ``GET url`` answers with a 2xx status."""
+
+    url: str
+
+    def __call__(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url, timeout=0.5) as r:
+                return 200 <= int(r.status) < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def __str__(self) -> str:
+        return f"GET {self.url}"
+
+
+@dataclass
 class Command:
     """Ready when a command exits 0 (e.g. ``redis-cli ping``)."""
 
