@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 
 from pytest_sdconform.checkers.linearizable import check_linearizable
 from pytest_sdconform.faults.process import Kill, Pause
@@ -22,7 +21,7 @@ from pytest_sdconform.history import NEMESIS, History
 from pytest_sdconform.recorder import Recorder
 from pytest_sdconform.runner import RunConfig, RunStopped, run
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock
+from pytest_sdconform.runtimes.addresses import AddressBlock, free_port
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
 from pytest_sdconform.runtimes.readiness import Command
 from pytest_sdconform.workloads import Invocation, Result
