@@ -208,7 +208,12 @@ def run_searches(
     max_states: int,
     stop_on_invalid: bool,
 ) -> dict[int, SearchResult]:
-    """Search every partition, taking turns, like Porcupine's one goroutine per partition."""
+    """Search every partition: on several cores when that pays (see parallel.py), otherwise
+    taking turns, a slice each, so that an invalid partition is found early either way."""
+    from . import parallel
+
+    if parallel.usable(parts):
+        return parallel.run_parallel(parts, model, deadline, max_states, stop_on_invalid)
     running = {i: search(p, model, deadline, max_states) for i, p in enumerate(parts)}
     done: dict[int, SearchResult] = {}
     while running:
