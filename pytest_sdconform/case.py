@@ -114,7 +114,7 @@ class Case:
         with Recorder(self.folder / "history.jsonl") as recorder:
             runner = Runner(workload, client_factory, recorder, faults, cfg,
                             stop_when=self._refuted_early(checks, deciding) if faults else None,
-                            converged=converged)
+                            converged=converged, progress=self.session.progress)
             history = runner.run()
         verdicts = {c.name: c.check(history) for c in checks}
         availability = check_availability(history)

@@ -58,7 +58,15 @@ def pytest_configure(config: pytest.Config) -> None:
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
     )
-    config.stash[SESSION] = Session.create(options)
+    session = Session.create(options)
+
+    def progress(message: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"sdconform: {message}")
+
+    session.progress = progress
+    config.stash[SESSION] = session
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

@@ -43,6 +43,9 @@ class Session:
     _block: AddressBlock | None = None
     _counter: int = 0
     _shared: dict[str, Any] = field(default_factory=dict)
+    # Where a run's progress lines go (the plugin points it at the terminal: pytest captures
+    # a test's own output, and a long chaos run must show that it is alive).
+    progress: Any = None
 
     @classmethod
     def create(cls, options: Options) -> Session:
