@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     seed = config.getoption("sdconform_seed")
     report = config.getoption("sdconform_report")
+    shared = getattr(config, "workerinput", {})  # an xdist worker: the controller's choices
+    seed = shared.get("sdconform_seed", seed)
+    report = shared.get("sdconform_report", report)
     options = Options(
         runtime=config.getoption("sdconform_runtime"),
         duration=config.getoption("sdconform_duration"),
@@ -58,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
     )
-    session = Session.create(options)
+    session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
     def progress(message: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -67,6 +70,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session.progress = progress
     config.stash[SESSION] = session
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """pytest-xdist: every worker writes into the controller's run folder, with its seed."""
+    session = node.config.stash.get(SESSION, None)  # type: ignore[attr-defined]
+    if session is not None:
+        node.workerinput.update(  # type: ignore[attr-defined]
+            sdconform_seed=session.options.seed,
+            sdconform_report=str(session.folder),
+            sdconform_run_id=session.run_id,
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

@@ -48,8 +48,8 @@ class Session:
     progress: Any = None
 
     @classmethod
-    def create(cls, options: Options) -> Session:
-        run_id = time.strftime("%Y%m%d-%H%M%S")
+    def create(cls, options: Options, run_id: str | None = None) -> Session:
+        run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
         folder = options.report or Path("reports") / run_id
         folder.mkdir(parents=True, exist_ok=True)
         return cls(options, folder, run_id)

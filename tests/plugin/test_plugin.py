@@ -128,3 +128,17 @@ def test_verdicts_survive_an_interrupted_run(suite: pytest.Pytester, tmp_path: P
     suite.runpytest("--sdconform", "--sdconform-duration", "1", "-x", "-k", "refuted_but",
                     "--sdconform-report", str(report))
     assert len(json.loads((report / "verdicts.json").read_text())) == 1
+
+
+def test_xdist_workers_write_their_own_verdicts_and_the_controller_merges(
+    suite: pytest.Pytester,
+) -> None:
+    result = suite.runpytest("--sdconform", "--sdconform-duration", "1", "-n", "2", "-p",
+                             "xdist", "-k", "upheld or refuted")
+    result.assert_outcomes(passed=2, failed=1)
+    (report,) = (suite.path / "reports").iterdir()  # one run folder for all workers
+    cases = json.loads((report / "verdicts.json").read_text())
+    assert sorted(c["outcome"] for c in cases) == ["refuted", "refuted", "upheld"]
+    assert len({c["case"] for c in cases}) == 3  # worker-prefixed case folders never collide
+    assert all((report / c["history"]).exists() for c in cases)
+    assert sorted(p.name for p in report.glob("verdicts.gw*.json"))
