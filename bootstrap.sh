@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # System packages the harness drives for real: iptables (partitions), faketime (clock skew),
-# Redis (the first backend), setpriv (util-linux, to run servers as another user), gcc (the
+# Redis, nginx and PostgreSQL (backends), setpriv (util-linux, to run servers as another user), gcc (the
 # clock shim), chromium (the report's browser test).
-SYSTEM_PACKAGES="iptables faketime redis-server redis-tools redis-sentinel util-linux gcc chromium"
+SYSTEM_PACKAGES="iptables faketime redis-server redis-tools redis-sentinel nginx-light postgresql util-linux gcc chromium"
 missing=""
-for cmd in iptables faketime redis-server redis-cli redis-sentinel setpriv gcc chromium; do
+for cmd in iptables faketime redis-server redis-cli redis-sentinel nginx setpriv gcc chromium; do
   command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
 done
 if [ -n "$missing" ]; then

@@ -184,9 +184,14 @@ class Case:
                     pytrace=False)
 
     def close(self) -> None:
-        for cluster in reversed(self.clusters):
-            cluster.stop()
-        self.clusters.clear()
+        try:
+            for cluster in reversed(self.clusters):
+                cluster.stop()
+        finally:
+            self.clusters.clear()
+            # Also when a topology failed before it had a cluster to stop: nothing of the
+            # case is left running, so its registry entry goes too.
+            self.case_run.forget()
 
 
 def _metrics(availability: Verdict) -> dict[str, Any]:
