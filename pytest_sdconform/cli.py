@@ -26,11 +26,12 @@ PROPERTY_CHECKERS: dict[str, tuple[str, str]] = {
     "lost-writes": ("pytest_sdconform.checkers.durability", "check_lost_writes"),
     "delivery": ("pytest_sdconform.checkers.delivery", "check_delivery"),
     "availability": ("pytest_sdconform.checkers.availability", "check_availability"),
+    "txn": ("pytest_sdconform.checkers.txn", "check_txn"),
 }
 
 # When --model is not given: the model a history's operation names point to.
 _MODEL_BY_F = (
-    ({"txn"}, "multi-register"),
+    ({"txn"}, "multi-register"),  # list-append transactions: use --model txn
     ({"acquire", "release"}, "mutex"),
     ({"enqueue", "dequeue"}, "queue"),
     ({"add"}, "set"),

@@ -1,0 +1,175 @@
+"""The psycopg 3 client: registers, sets and list-append transactions on PostgreSQL.
+
+One connection per role (writes, reads), opened lazily and dropped after a connection error.
+Writes name every node with ``target_session_attrs=read-write``, as a libpq client of a
+failover pair does: it connects to whichever node is the primary now. Nothing is retried.
+
+What a call's outcome means: a connection that could not be opened sent nothing (``fail``); an
+SQL error (serialization failure, read-only standby, statement timeout) rolled the transaction
+back (``fail``); a connection lost after sending may or may not have committed (``info``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ...workloads import Invocation, Result
+from .topology import PORT, USER
+
+ISOLATION = {
+    "read-committed": "READ COMMITTED",
+    "repeatable-read": "REPEATABLE READ",
+    "serializable": "SERIALIZABLE",
+}
+
+
+class PgClient:
+    """``writes``: the nodes a write may go to (the primary is found among them); ``reads``:
+    where reads go (a standby, say). A read whose invocation value is ``"primary"`` goes to
+    the write nodes. ``cancel_after``: cancel a write still running after that many seconds,
+    as a driver's query timeout does (``statement_timeout`` does not cover the wait for a
+    synchronous standby; a cancel does end it, and the server then reports success with a
+    WARNING: the commit stays committed locally)."""
+
+    def __init__(
+        self,
+        writes: Sequence[str],
+        reads: Sequence[str] | None = None,
+        timeout: float = 2.0,
+        isolation: str = "read-committed",
+        cancel_after: float | None = None,
+    ):
+        import psycopg
+
+        self._pg = psycopg
+        self.writes, self.reads = list(writes), list(reads or writes)
+        self.timeout = timeout
+        self.isolation = ISOLATION[isolation]
+        self.cancel_after = cancel_after
+        self._conns: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self._committing = False
+
+    def _conn(self, role: str) -> Any:
+        c = self._conns.get(role)
+        if c is None or c.closed:
+            hosts = self.writes if role == "write" else self.reads
+            c = self._pg.connect(
+                host=",".join(hosts),
+                port=",".join([str(PORT)] * len(hosts)),
+                user=USER,
+                dbname="postgres",
+                autocommit=True,
+                connect_timeout=max(2, int(self.timeout)),
+                target_session_attrs="read-write" if role == "write" else "any",
+                options=f"-c statement_timeout={int(self.timeout * 1000)}",
+            )
+            c.add_notice_handler(self._notice)
+            self._conns[role] = c
+        return c
+
+    def _notice(self, diag: Any) -> None:
+        if diag.severity in ("WARNING", "ERROR"):
+            self.warnings.append(str(diag.message_primary))
+
+    def invoke(self, op: Invocation) -> Result:
+        role = "read" if op.f == "read" and op.value != "primary" else "write"
+        try:
+            conn = self._conn(role)
+        except self._pg.OperationalError as e:  # never connected: nothing was sent
+            return Result("fail", error=_short(e))
+        node = str(conn.info.host)
+        self.warnings = []
+        timer = None
+        if self.cancel_after is not None and role == "write":
+            timer = threading.Timer(self.cancel_after, _cancel, (conn,))
+            timer.start()
+        self._committing = op.f != "txn"
+        try:
+            value = self._run(conn, op)
+        except self._pg.Error as e:
+            sqlstate = getattr(e, "sqlstate", None) or ""
+            if sqlstate and not sqlstate.startswith("57P") and not conn.broken:
+                # The server answered with an error: the transaction was rolled back.
+                self._rollback(role)
+                return Result("fail", error=_short(e), node=node)
+            # The connection broke (or the server shut the session down): a write whose
+            # commit was under way may have happened; a read, or a transaction that never
+            # sent COMMIT, did not.
+            self._drop(role)
+            sure = op.f == "read" or not self._committing
+            return Result("fail" if sure else "info", error=_short(e), node=node)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        extra = {"warning": self.warnings[0]} if self.warnings else None
+        return Result("ok", value, node=node, extra=extra)
+
+    def _run(self, conn: Any, op: Invocation) -> Any:
+        if op.f == "txn":
+            return self._txn(conn, op.value)
+        if op.f == "read" and str(op.key).startswith("set:"):
+            rows = conn.execute("SELECT v FROM sets WHERE k = %s", (op.key,)).fetchall()
+            return sorted(r[0] for r in rows)
+        if op.f == "read":
+            row = conn.execute("SELECT v FROM registers WHERE k = %s", (op.key,)).fetchone()
+            return None if row is None else row[0]
+        if op.f == "add":
+            conn.execute("INSERT INTO sets (k, v) VALUES (%s, %s)", (op.key, op.value))
+            return None
+        if op.f == "write":
+            conn.execute(
+                "INSERT INTO registers (k, v) VALUES (%s, %s) ON CONFLICT (k) "
+                "DO UPDATE SET v = excluded.v",
+                (op.key, op.value),
+            )
+            return None
+        raise ValueError(f"unsupported operation {op.f}")
+
+    def _txn(self, conn: Any, mops: list[list[Any]]) -> list[list[Any]]:
+        out: list[list[Any]] = []
+        conn.execute(f"BEGIN ISOLATION LEVEL {self.isolation}")
+        for f, k, v in mops:
+            if f == "append":
+                conn.execute(
+                    "INSERT INTO lists AS t (k, v) VALUES (%s, ARRAY[%s]::bigint[]) "
+                    "ON CONFLICT (k) DO UPDATE SET v = t.v || excluded.v",
+                    (str(k), v),
+                )
+                out.append([f, k, v])
+            else:
+                row = conn.execute("SELECT v FROM lists WHERE k = %s", (str(k),)).fetchone()
+                out.append([f, k, [] if row is None else list(row[0])])
+        self._committing = True
+        conn.execute("COMMIT")
+        return out
+
+    def _rollback(self, role: str) -> None:
+        conn = self._conns.get(role)
+        try:
+            if conn is not None and not conn.closed:
+                conn.execute("ROLLBACK")
+        except self._pg.Error:
+            self._drop(role)
+
+    def _drop(self, role: str) -> None:
+        conn = self._conns.pop(role, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection is dropped anyway
+                conn.close()
+
+    def close(self) -> None:
+        for role in list(self._conns):
+            self._drop(role)
+
+
+def _cancel(conn: Any) -> None:
+    with contextlib.suppress(Exception):  # the server may be gone: nothing to cancel
+        conn.cancel()
+
+
+def _short(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

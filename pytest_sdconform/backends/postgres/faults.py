@@ -1,0 +1,159 @@
+"""Faults made with PostgreSQL's own controls: a failover (kill the primary, promote the
+standby), and pausing WAL replay on a standby (it still receives and flushes WAL, so a
+``synchronous_commit = on`` commit returns while the standby does not show it yet)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ...cluster import Cluster
+from ...faults import FaultNotEffective
+from ...faults.partition import isolate
+from ...runtimes.local import LocalNode
+from .topology import connect
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+    return out
+
+
+def crash(node: LocalNode) -> None:
+    """SIGKILL the postmaster and every child of it. Each PostgreSQL child calls setsid(), so
+    a signal to the postmaster's process group (``LocalNode.kill``) leaves the backends
+    running until they notice the postmaster is gone, and meanwhile they still commit."""
+    pid = node.pid
+    if pid is not None and node.is_running():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)  # no more forks while we look
+        for child in children(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+    node.kill()
+
+
+class Crash:
+    """Kill every process of PostgreSQL nodes (a crash); ``stop`` restarts them on their data
+    (crash recovery from the WAL). Named ``kill`` like the generic process kill."""
+
+    name = "kill"
+
+    def __init__(self, nodes: Sequence[LocalNode]):
+        self.nodes = list(nodes)
+        self.victims: list[LocalNode] = []
+
+    def start(self) -> dict[str, Any]:
+        self.victims = list(self.nodes)
+        for node in self.victims:
+            crash(node)
+            if node.is_running():
+                raise FaultNotEffective(f"kill: {node.name} is still running")
+        return {"nodes": [n.name for n in self.victims], "how": "postmaster and children"}
+
+    def stop(self) -> dict[str, Any]:
+        restarted = []
+        for node in self.victims:
+            if not node.is_running():
+                node.start()
+                restarted.append(node.name)
+        self.victims = []
+        return {"restarted": restarted}
+
+
+class Failover:
+    """Kill the primary (n1) and promote the standby (n2), as an HA manager would, at once.
+
+    With ``lag_s``, the standby is first cut from the primary for that long while clients keep
+    writing: it lags, as a standby does behind a slow link. The old primary stays down (it is
+    fenced: it would come back as a second primary). Happens once per cluster; ``stop`` only
+    closes the window.
+    """
+
+    name = "failover"
+
+    def __init__(self, cluster: Cluster, lag_s: float = 0.0):
+        self.cluster, self.lag_s = cluster, lag_s
+        self.done = False
+        # Built now, so that a machine without partitions skips the test (FaultUnavailable).
+        self.cut = cluster.partition() if lag_s > 0 else None
+
+    def start(self) -> dict[str, Any]:
+        if self.done:
+            return {"skipped": "already failed over"}
+        began = time.monotonic()
+        record: dict[str, Any] = {"killed": "n1", "promoted": "n2"}
+        cut = self.cut
+        if cut is not None:
+            cut.start(isolate(["n1", "n2"], "n2"))
+            time.sleep(self.lag_s)
+            record["lag_s"] = self.lag_s
+        # The cut heals only after the promotion: a killed primary's kernel still holds the
+        # WAL in its socket buffers and would deliver it to the standby once the link is back,
+        # which a machine that died would not do.
+        try:
+            crash(self.cluster.node("n1"))
+            killed = time.monotonic()
+            self.done = True
+            promoted = time.monotonic()
+            with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
+                row = conn.execute("SELECT pg_promote(true, 30)").fetchone()
+            if not (row and row[0]):
+                raise FaultNotEffective("failover: pg_promote on n2 did not finish")
+            record["promote_s"] = round(time.monotonic() - promoted, 3)
+        finally:
+            if cut is not None:
+                cut.stop()
+        self.cluster.info["primary"] = "n2"
+        record["total_s"] = round(time.monotonic() - began, 3)
+        # The window opens when start() returns; the primary died this long before.
+        record["since_kill_s"] = round(time.monotonic() - killed, 3)
+        return record
+
+    def stop(self) -> dict[str, Any]:
+        return {"old_primary": "stays down (fenced)"} if self.done else {}
+
+
+class ReplayPause:
+    """``pg_wal_replay_pause()`` on a standby; ``stop`` resumes replay and proves it."""
+
+    name = "replay-pause"
+
+    def __init__(self, cluster: Cluster, node: str = "n2"):
+        self.cluster, self.node = cluster, node
+        self.active = False
+
+    def _state(self, conn: Any) -> str:
+        return str(conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0])
+
+    def start(self) -> dict[str, Any]:
+        with connect(self.cluster.info["addresses"][self.node]) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+            self.active = True
+            deadline = time.monotonic() + 5
+            while self._state(conn) != "paused":
+                if time.monotonic() > deadline:
+                    raise FaultNotEffective(f"replay-pause: {self.node} did not pause replay")
+                time.sleep(0.02)
+        return {"node": self.node}
+
+    def stop(self) -> dict[str, Any]:
+        if not self.active:
+            return {}
+        with connect(self.cluster.info["addresses"][self.node]) as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+            if self._state(conn) != "not paused":
+                raise FaultNotEffective(f"replay-pause: {self.node} did not resume replay")
+        self.active = False
+        return {"node": self.node}

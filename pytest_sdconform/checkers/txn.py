@@ -1,0 +1,591 @@
+"""Transactional isolation on list-append histories: Adya's anomalies found as dependency cycles.
+
+Elle's method (Kingsbury & Alvaro, "Elle: Inferring Isolation Anomalies from Experimental
+Observations", VLDB 2020), written afresh for this harness. The workload: transactions ``txn``
+whose value is a list of micro-ops ``["append", k, v]`` and ``["r", k, null]``; every appended
+value is unique per key; an ``ok`` completion carries the read lists (``["r", k, [1, 2]]``).
+A ``fail`` transaction did not commit; an ``info`` one may have (its appends count as committed
+once some read shows them).
+
+Because lists only grow, the longest read of a key shows the order its appends were applied
+(the version order), and every other read of it must be a prefix of that read (else
+``incompatible-order``). From it (Adya, "Weak Consistency", 1999, section 3):
+
+- ``ww`` T1 -> T2: T2 appended the element right after T1's in the version order;
+- ``wr`` T1 -> T2: T2 read a list whose last element T1 appended;
+- ``rw`` T1 -> T2 (anti-dependency): T1 read a list that T2's append extended next;
+- optionally ``po`` (process order) and ``rt`` (real time: T1 completed before T2 began).
+
+Cycles are found per strongly connected component (Tarjan), and each reported one is a shortest
+cycle through one edge (breadth-first search). Anomalies, with the isolation level that first
+forbids each (Adya's PL-1, PL-2, PL-2.99/SI, PL-3):
+
+- ``G0`` write cycle (ww only): forbidden from read uncommitted up;
+- ``G1a`` aborted read (a read shows an append of a failed transaction), ``G1b`` intermediate
+  read (a read ends on an append its transaction later followed with another to the same key),
+  ``G1c`` circular information flow (ww and wr edges, at least one wr): forbidden from read
+  committed up;
+- ``G-single`` (exactly one rw edge; read skew): forbidden from repeatable read (snapshot
+  isolation) up;
+- ``G2`` (a cycle that needs two or more rw edges; write skew): forbidden only by serializable.
+
+A cycle that needs a ``po`` or ``rt`` edge is named with a ``-process`` / ``-realtime`` suffix
+and is forbidden only by strict serializability. ``incompatible-order``, ``internal`` (a
+transaction's read does not show its own earlier append), ``duplicate-elements`` and
+``garbage`` (an element nobody appended) break every level.
+
+The verdict is ``invalid`` when an anomaly forbidden at ``level`` shows; ``details`` names the
+``strongest_level`` the history is consistent with and counts every anomaly kind found.
+Runs in time linear in the history and the read lists, except the G-single test inside each
+cycle component, which uses reachability bitsets (quadratic in a component's size, in bits).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..history import Completed, History, freeze, paused_gc
+from .verdict import Anomaly, Verdict
+
+NAME = "txn"
+LEVELS = (
+    "none",
+    "read-uncommitted",
+    "read-committed",
+    "repeatable-read",
+    "serializable",
+    "strict-serializable",
+)
+# The weakest level that forbids each anomaly kind.
+FORBIDDEN_FROM = {
+    "G0": "read-uncommitted",
+    "G1a": "read-committed",
+    "G1b": "read-committed",
+    "G1c": "read-committed",
+    "G-single": "repeatable-read",
+    "G2": "serializable",
+    "incompatible-order": "read-uncommitted",
+    "internal": "read-uncommitted",
+    "duplicate-elements": "read-uncommitted",
+    "garbage": "read-uncommitted",
+}
+WW, WR, RW, PO, RT = "ww", "wr", "rw", "po", "rt"
+# A read that shows a key's whole known version order precedes every committed append that no
+# read shows: rw edges to at most this many of them (fewer edges can only miss a cycle).
+UNSEEN_EDGES = 20
+_SUFFIX = {PO: "-process", RT: "-realtime"}
+
+
+_EMPTY: frozenset[Any] = frozenset()
+
+
+def _elements(value: Any) -> list[Any]:
+    """A read's list, its elements hashable (JSON lists inside become tuples)."""
+    if not value:
+        return []
+    items = list(value)
+    try:
+        hash(tuple(items))
+    except TypeError:
+        return [freeze(v) for v in items]
+    return items
+
+
+def forbidden_from(kind: str) -> str:
+    if kind.endswith(("-process", "-realtime")):
+        return "strict-serializable"
+    return FORBIDDEN_FROM[kind]
+
+
+@dataclass
+class _Txn:
+    c: Completed
+    mops: list[Any]
+
+    @property
+    def label(self) -> str:
+        return f"T{self.c.invoke.index}"
+
+
+@dataclass
+class _Graph:
+    n: int
+    out: list[list[tuple[int, str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out = [[] for _ in range(self.n)]
+
+    def add(self, a: int, b: int, kind: str, key: Any = None) -> None:
+        if a != b:
+            self.out[a].append((b, kind, key))
+
+    def succ(self, kinds: frozenset[str], within: set[int] | None = None) -> list[list[int]]:
+        return [
+            sorted({b for b, k, _ in edges if k in kinds and (within is None or b in within)})
+            for edges in self.out
+        ]
+
+
+def sccs(succ: Sequence[Sequence[int]], nodes: Iterable[int]) -> list[list[int]]:
+    """Tarjan's strongly connected components (iterative), in reverse topological order."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    out: list[list[int]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, i = work[-1]
+            edges = succ[v]
+            if i < len(edges):
+                work[-1] = (v, i + 1)
+                w = edges[i]
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                low[u] = min(low[u], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+    return out
+
+
+def _path(
+    graph: _Graph, src: int, dst: int, kinds: frozenset[str], within: set[int]
+) -> list[tuple[int, int, str, Any]] | None:
+    """A shortest path src -> dst over edges of ``kinds`` inside ``within`` (BFS)."""
+    parent: dict[int, tuple[int, str, Any]] = {}
+    seen = {src}
+    queue = deque([src])
+    while queue:
+        u = queue.popleft()
+        if u == dst and u != src:
+            break
+        for v, k, key in graph.out[u]:
+            if k in kinds and v in within and v not in seen:
+                seen.add(v)
+                parent[v] = (u, k, key)
+                if v == dst:
+                    queue.clear()
+                    break
+                queue.append(v)
+    if dst not in parent:
+        return None
+    steps = []
+    v = dst
+    while v != src:
+        u, k, key = parent[v]
+        steps.append((u, v, k, key))
+        v = u
+    return steps[::-1]
+
+
+class _Checker:
+    def __init__(
+        self, history: History, level: str, realtime: bool, process_order: bool, max_reports: int
+    ):
+        self.history = history
+        self.level = level
+        self.realtime, self.process_order = realtime, process_order
+        self.max_reports = max_reports
+        self.txns: list[_Txn] = []
+        self.anomalies: list[Anomaly] = []
+        self.counts: dict[str, int] = {}
+        self.cycles: list[dict[str, Any]] = []
+
+    # -- anomalies ------------------------------------------------------------------------
+
+    def report(
+        self,
+        kind: str,
+        txns: Sequence[int],
+        explanation: str,
+        key: Any = None,
+        cycle: list[tuple[int, int, str, Any]] | None = None,
+    ) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] > self.max_reports:
+            return
+        ops = sorted({i for t in txns for i in self.txns[t].c.indices})
+        self.anomalies.append(Anomaly(kind, ops, explanation, key))
+        if cycle is not None:
+            self.cycles.append(
+                {
+                    "kind": kind,
+                    "txns": [self.txns[a].c.invoke.index for a, _, _, _ in cycle],
+                    "edges": [
+                        [self.txns[a].c.invoke.index, self.txns[b].c.invoke.index, k, key]
+                        for a, b, k, key in cycle
+                    ],
+                }
+            )
+
+    def describe(self, cycle: list[tuple[int, int, str, Any]]) -> str:
+        parts = [self.txns[cycle[0][0]].label]
+        for _, b, k, key in cycle:
+            parts.append(f"-{k}{'' if key is None else f'({key!r})'}-> {self.txns[b].label}")
+        return " ".join(parts)
+
+    # -- the history ----------------------------------------------------------------------
+
+    def run(self) -> Verdict:
+        with paused_gc():
+            return self._run()
+
+    def _run(self) -> Verdict:
+        for c in self.history.complete():
+            if c.f == "txn":
+                mops = c.value if isinstance(c.value, list) else []
+                self.txns.append(_Txn(c, mops))
+        committed = [t for t, x in enumerate(self.txns) if x.c.type == "ok"]
+        if not committed:
+            return Verdict(NAME, "unknown", reason="no transaction completed ok")
+        writer, failed, finals = self.index_appends()
+        reads = self.reads(committed, writer, failed, finals)
+        order = self.version_orders(reads)
+        graph = self.build(writer, reads, order, committed)
+        self.cycles_of(graph)
+        return self.verdict(len(committed))
+
+    def index_appends(
+        self,
+    ) -> tuple[dict[tuple[Any, Any], int], dict[tuple[Any, Any], int], set[tuple[Any, Any]]]:
+        writer: dict[tuple[Any, Any], int] = {}
+        failed: dict[tuple[Any, Any], int] = {}
+        finals: set[tuple[Any, Any]] = set()  # (k, v): the last append of its txn to k
+        for t, x in enumerate(self.txns):
+            last: dict[Hashable, Any] = {}
+            for mop in x.mops:
+                if mop[0] == "append":
+                    k, v = freeze(mop[1]), freeze(mop[2])
+                    (failed if x.c.type == "fail" else writer)[(k, v)] = t
+                    last[k] = v
+            finals.update(last.items())
+        return writer, failed, finals
+
+    def reads(
+        self,
+        committed: list[int],
+        writer: dict[tuple[Any, Any], int],
+        failed: dict[tuple[Any, Any], int],
+        finals: set[tuple[Any, Any]],
+    ) -> list[tuple[int, Any, list[Any], list[Any]]]:
+        """Each ok read as (txn, key, full list, external part): the external part leaves out
+        the reader's own earlier appends, which must end the list."""
+        out = []
+        written: dict[Any, set[Any]] = {}
+        for k, v in writer:
+            written.setdefault(k, set()).add(v)
+        for t in committed:
+            own: dict[Hashable, list[Any]] = {}
+            for mop in self.txns[t].mops:
+                k = freeze(mop[1])
+                if mop[0] == "append":
+                    own.setdefault(k, []).append(freeze(mop[2]))
+                    continue
+                seen = _elements(mop[2])
+                mine = own.get(k, [])
+                external = seen
+                if mine:
+                    if seen[-len(mine) :] != mine:
+                        self.report(
+                            "internal",
+                            [t],
+                            f"{self.txns[t].label} read {seen} of "
+                            f"{k!r} after appending {mine} to it",
+                            k,
+                        )
+                        continue
+                    external = seen[: len(seen) - len(mine)]
+                distinct = set(seen)
+                if len(distinct) != len(seen):
+                    self.report(
+                        "duplicate-elements",
+                        [t],
+                        f"{self.txns[t].label} read {k!r} with a repeated element: {seen}",
+                        k,
+                    )
+                strange = distinct - written.get(k, _EMPTY)  # C speed for the common case
+                for v in external if strange else ():
+                    if v not in strange:
+                        continue
+                    if (k, v) in failed:
+                        w = failed[(k, v)]
+                        self.report(
+                            "G1a",
+                            [w, t],
+                            f"{self.txns[t].label} read {v!r} of {k!r},"
+                            f" appended by {self.txns[w].label}, which failed",
+                            k,
+                        )
+                    elif (k, v) not in writer:
+                        self.report(
+                            "garbage",
+                            [t],
+                            f"{self.txns[t].label} read {v!r} of "
+                            f"{k!r}, which no transaction appended",
+                            k,
+                        )
+                if external and (k, external[-1]) in writer and (k, external[-1]) not in finals:
+                    w = writer[(k, external[-1])]
+                    self.report(
+                        "G1b",
+                        [w, t],
+                        f"{self.txns[t].label} read {k!r} ending in "
+                        f"{external[-1]!r}, an intermediate append of "
+                        f"{self.txns[w].label}",
+                        k,
+                    )
+                out.append((t, k, seen, external))
+        return out
+
+    def version_orders(
+        self, reads: list[tuple[int, Any, list[Any], list[Any]]]
+    ) -> dict[Any, list[Any]]:
+        longest: dict[Any, tuple[int, list[Any]]] = {}
+        for t, k, seen, _ in reads:
+            if k not in longest or len(seen) > len(longest[k][1]):
+                longest[k] = (t, seen)
+        bad: set[Any] = set()
+        for t, k, seen, _ in reads:
+            u, order = longest[k]
+            if k not in bad and order[: len(seen)] != seen:
+                bad.add(k)
+                self.report(
+                    "incompatible-order",
+                    [u, t],
+                    f"{self.txns[t].label} read {seen} "
+                    f"of {k!r}, not a prefix of {self.txns[u].label}'s {order}",
+                    k,
+                )
+        return {k: v[1] for k, v in longest.items()}
+
+    def build(
+        self,
+        writer: dict[tuple[Any, Any], int],
+        reads: list[tuple[int, Any, list[Any], list[Any]]],
+        order: dict[Any, list[Any]],
+        committed: list[int],
+    ) -> _Graph:
+        g = _Graph(len(self.txns))
+        order_sets = {k: set(v) for k, v in order.items()}
+        unseen: dict[Any, list[int]] = {}
+        for (k, v), w in writer.items():
+            if self.txns[w].c.type == "ok" and v not in order_sets.get(k, _EMPTY):
+                unseen.setdefault(k, []).append(w)
+        for k, versions in order.items():
+            for a, b in itertools.pairwise(versions):
+                wa, wb = writer.get((k, a)), writer.get((k, b))
+                if wa is not None and wb is not None:
+                    g.add(wa, wb, WW, k)
+        for t, k, _, external in reads:
+            versions = order[k]
+            if versions[: len(external)] != external:
+                continue  # an incompatible read places nothing
+            if external:
+                source = writer.get((k, external[-1]))
+                if source is not None:
+                    g.add(source, t, WR, k)
+            if len(external) < len(versions):
+                successor = writer.get((k, versions[len(external)]))
+                if successor is not None:
+                    g.add(t, successor, RW, k)
+            else:  # every committed append nobody saw yet came after this read
+                for w in unseen.get(k, [])[:UNSEEN_EDGES]:
+                    g.add(t, w, RW, k)
+        if self.process_order:
+            last: dict[Any, int] = {}
+            for t in committed:
+                p = self.txns[t].c.process
+                if p in last:
+                    g.add(last[p], t, PO)
+                last[p] = t
+        if self.realtime:
+            self.realtime_edges(g, committed)
+        return g
+
+    def realtime_edges(self, g: _Graph, committed: list[int]) -> None:
+        """T1 -> T2 when T1 completed before T2 began, transitively reduced by a frontier:
+        once T2 completes, T1 is implied through it and leaves the frontier."""
+        events = []
+        for t in committed:
+            c = self.txns[t].c
+            assert c.completion is not None
+            events.append((c.invoke.index, 1, t))
+            events.append((c.completion.index, 0, t))
+        events.sort()
+        frontier: set[int] = set()
+        preds: dict[int, set[int]] = {}
+        for _, is_invoke, t in events:
+            if is_invoke:
+                preds[t] = set(frontier)
+                for p in frontier:
+                    g.add(p, t, RT)
+            else:
+                frontier -= preds.get(t, set())
+                frontier.add(t)
+
+    # -- cycles ---------------------------------------------------------------------------
+
+    def cycles_of(self, g: _Graph) -> None:
+        extra = {PO, RT}
+        dep = frozenset({WW, WR} | extra)
+        ww = frozenset({WW} | extra)
+        nodes = range(g.n)
+        explained: set[int] = set()
+        for comp in sccs(g.succ(ww), nodes):
+            if len(comp) > 1:
+                self.cycle_in(g, set(comp), ww, WW)
+                explained.update(comp)
+        for comp in sccs(g.succ(dep), nodes):
+            if len(comp) > 1 and not set(comp) <= explained:
+                self.cycle_in(g, set(comp), dep, WR)
+        for comp in sccs(g.succ(frozenset(dep | {RW})), nodes):
+            if len(comp) > 1:
+                self.rw_cycles(g, set(comp), dep)
+
+    def cycle_in(self, g: _Graph, comp: set[int], kinds: frozenset[str], through: str) -> None:
+        """A shortest cycle through one edge of type ``through`` inside a component."""
+        for a in comp:
+            for b, k, key in g.out[a]:
+                if k == through and b in comp:
+                    back = _path(g, b, a, kinds, comp)
+                    if back is not None:
+                        cycle = [(a, b, k, key), *back]
+                        self.report_cycle("G0" if through == WW else "G1c", cycle)
+                        return
+
+    def rw_cycles(self, g: _Graph, comp: set[int], dep: frozenset[str]) -> None:
+        """G-single where an rw edge closes a ww/wr path (reachability bitsets inside the
+        component), else G2 through the first rw edge of the component."""
+        rw = [(a, b, key) for a in comp for b, k, key in g.out[a] if k == RW and b in comp]
+        if not rw:
+            return
+        succ = g.succ(dep, comp)
+        inner = sccs(succ, sorted(comp))
+        where = {v: i for i, members in enumerate(inner) for v in members}
+        reach: list[int] = []
+        for i, members in enumerate(inner):  # reverse topological: successors come first
+            bits = 1 << i
+            for v in members:
+                for w in succ[v]:
+                    j = where[w]
+                    if j != i:
+                        bits |= reach[j]
+            reach.append(bits)
+        full = frozenset(dep | {RW})
+        found_single = False
+        for a, b, key in rw:
+            if reach[where[b]] >> where[a] & 1:
+                back = _path(g, b, a, dep, comp) if b != a else []
+                if back is not None:
+                    self.report_cycle("G-single", [(a, b, RW, key), *back])
+                    found_single = True
+                    if self.counts.get("G-single", 0) >= self.max_reports:
+                        break
+        if found_single:
+            return
+        for a, b, key in rw:
+            back = _path(g, b, a, full, comp)
+            if back is not None:
+                self.report_cycle("G2", [(a, b, RW, key), *back])
+                return
+
+    def report_cycle(self, kind: str, cycle: list[tuple[int, int, str, Any]]) -> None:
+        for k in (PO, RT):
+            if any(e[2] == k for e in cycle):
+                kind += _SUFFIX[k]
+                break
+        self.report(kind, [a for a, _, _, _ in cycle], self.describe(cycle), cycle=cycle)
+
+    # -- the verdict ----------------------------------------------------------------------
+
+    def verdict(self, committed: int) -> Verdict:
+        top = "strict-serializable" if self.realtime else "serializable"
+        strongest = LEVELS.index(top)
+        for kind in self.counts:
+            strongest = min(strongest, LEVELS.index(forbidden_from(kind)) - 1)
+        at = LEVELS.index(self.level)
+        forbidden = [a for a in self.anomalies if LEVELS.index(forbidden_from(a.kind)) <= at]
+        allowed = {k: n for k, n in self.counts.items() if LEVELS.index(forbidden_from(k)) > at}
+        details: dict[str, Any] = {
+            "strongest_level": LEVELS[strongest],
+            "level": self.level,
+            "transactions": len(self.txns),
+            "committed": committed,
+            "anomaly_counts": dict(self.counts),
+            "allowed_at_level": allowed,
+            "cycles": [c for c in self.cycles if LEVELS.index(forbidden_from(c["kind"])) <= at][
+                :20
+            ],
+        }
+        if forbidden:
+            kinds = sorted({a.kind for a in forbidden})
+            return Verdict(
+                NAME,
+                "invalid",
+                forbidden,
+                details,
+                reason=f"{', '.join(kinds)} forbidden at {self.level}; the history "
+                f"is at most {LEVELS[strongest]}",
+            )
+        return Verdict(
+            NAME,
+            "valid",
+            [],
+            details,
+            reason=f"consistent with {self.level} (strongest: {LEVELS[strongest]})",
+        )
+
+
+def check_txn(
+    history: History,
+    level: str = "serializable",
+    realtime: bool = False,
+    process_order: bool = False,
+    max_reports: int = 20,
+) -> Verdict:
+    """Check a list-append history at isolation ``level`` (one of ``LEVELS``)."""
+    if level not in LEVELS[1:]:
+        raise ValueError(f"unknown isolation level {level!r}; one of {', '.join(LEVELS[1:])}")
+    return _Checker(history, level, realtime, process_order, max_reports).run()
+
+
+@dataclass
+class TxnChecker:
+    """The list-append isolation checker at ``level``."""
+
+    level: str = "serializable"
+    realtime: bool = False
+    process_order: bool = False
+    name: str = NAME
+
+    def check(self, history: History) -> Verdict:
+        return check_txn(history, self.level, self.realtime, self.process_order)
