@@ -1,0 +1,1 @@
+"""Kafka: three KRaft brokers from Maven Central jars, confluent-kafka producers and consumers."""

@@ -1,0 +1,312 @@
+"""Kafka brokers: three combined broker/controller nodes (KRaft, static quorum) from Maven jars.
+
+Each node listens on its own loopback address and advertises it, so clients reach every broker
+directly (faults between clients and brokers are partitions or kills, not proxies). The JVMs
+are small (256-512 MB heap, serial GC, one "processor", C1 only) because the machine has two
+cores; broker session and ISR lag timeouts are short so that a fault is noticed in seconds.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...cluster import Cluster, start_cluster
+from ...provision import ProvisionError, maven_classpath, progress
+from ...runs import Run
+from ...runtimes.addresses import AddressBlock
+from ...runtimes.local import NodeSpec
+
+VERSION = "4.1.0"
+ARTIFACTS = [
+    f"org.apache.kafka:kafka_2.13:{VERSION}",
+    # Kafka 4.x logs through slf4j 1.7 -> log4j2; without a binding a broker prints nothing.
+    "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",
+    "org.apache.logging.log4j:log4j-core:2.24.3",
+]
+PORT = 9092
+CONTROLLER_PORT = 9093
+JVM = [
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:ActiveProcessorCount=1",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.awt.headless=true",
+    "-Djava.net.preferIPv4Stack=true",
+]
+LOG4J = """status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = OUT
+logger.server.name = kafka.server
+logger.server.level = INFO
+logger.raft.name = org.apache.kafka.raft
+logger.raft.level = WARN
+"""
+
+
+def provision() -> Path:
+    """The classpath folder (fetched from Maven Central on first use); needs Java 17+."""
+    lib = maven_classpath(ARTIFACTS, f"kafka-{VERSION}")
+    try:
+        subprocess.run(["java", "-version"], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise ProvisionError(f"Kafka {VERSION} needs Java 17 or later ({e})") from e
+    return lib
+
+
+@dataclass
+class Topic:
+    name: str
+    partitions: int = 1
+    replication: int = 3
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Started:
+    """Ready when the log says the server started since the latest (re)start."""
+
+    log: Path
+
+    def __call__(self) -> bool:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return False
+        return text.rfind("Kafka Server started") > text.rfind("--- sdconform: starting")
+
+    def __str__(self) -> str:
+        return "log line 'Kafka Server started'"
+
+
+@dataclass
+class Topology:
+    """``nodes`` combined broker+controller nodes and the topics a case uses."""
+
+    nodes: int = 3
+    min_isr: int = 2
+    unclean_leader_election: bool = False
+    topics: list[Topic] = field(default_factory=lambda: [Topic("log")])
+    properties: dict[str, str] = field(default_factory=dict)  # more broker settings
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kafka": VERSION,
+            "brokers": self.nodes,
+            "min.insync.replicas": self.min_isr,
+            "unclean.leader.election.enable": self.unclean_leader_election,
+            "topics": {
+                t.name: {
+                    "partitions": t.partitions,
+                    "replication.factor": t.replication,
+                    **t.config,
+                }
+                for t in self.topics
+            },
+        }
+        if self.properties:
+            d["broker"] = dict(self.properties)
+        return d
+
+    def server_properties(self, node_id: int, addresses: dict[str, str], logs: Path) -> str:
+        me = addresses[f"n{node_id}"]
+        voters = ",".join(f"{n[1:]}@{a}:{CONTROLLER_PORT}" for n, a in addresses.items())
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(node_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{me}:{PORT},CONTROLLER://{me}:{CONTROLLER_PORT}",
+            "advertised.listeners": f"PLAINTEXT://{me}:{PORT}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(logs),
+            "num.network.threads": "1",
+            "num.io.threads": "2",
+            "num.partitions": "1",
+            "default.replication.factor": str(min(3, self.nodes)),
+            "offsets.topic.replication.factor": str(min(3, self.nodes)),
+            "offsets.topic.num.partitions": "3",
+            "transaction.state.log.replication.factor": str(min(3, self.nodes)),
+            "transaction.state.log.min.isr": str(min(2, self.nodes)),
+            "transaction.state.log.num.partitions": "3",
+            "min.insync.replicas": str(self.min_isr),
+            "unclean.leader.election.enable": str(self.unclean_leader_election).lower(),
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.segment.bytes": "1048576",
+            # Notice a dead or cut broker in seconds (defaults: 9 s session, 30 s ISR lag).
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "500",
+            "replica.lag.time.max.ms": "3000",
+            "controller.quorum.election.timeout.ms": "1000",
+            "controller.quorum.fetch.timeout.ms": "2000",
+            "group.min.session.timeout.ms": "2000",
+            **self.properties,
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+        lib = provision()
+        began = time.monotonic()
+        names = [f"n{i}" for i in range(1, self.nodes + 1)]
+        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
+        cluster_id = _cluster_id(seed, run)
+        specs = []
+        for i, name in enumerate(names, 1):
+            folder = (run.folder / "nodes" / name).resolve()
+            data = folder / "data"
+            data.mkdir(parents=True, exist_ok=True)
+            (folder / "server.properties").write_text(
+                self.server_properties(i, addresses, data / "kafka-logs")
+            )
+            (folder / "log4j2.properties").write_text(LOG4J)
+            specs.append(
+                NodeSpec(
+                    name,
+                    addresses[name],
+                    [
+                        "java",
+                        *JVM,
+                        f"-Dlog4j2.configurationFile={folder / 'log4j2.properties'}",
+                        f"-Dkafka.logs.dir={data}",
+                        "-cp",
+                        f"{lib}/*",
+                        "kafka.Kafka",
+                        str(folder / "server.properties"),
+                    ],
+                    ready=Started(folder / "node.log"),
+                    ready_timeout=90,
+                    # the end of a case needs no clean shutdown (10 s per broker)
+                    stop_signal=signal.SIGKILL,
+                )
+            )
+        with ThreadPoolExecutor(len(specs)) as pool:
+            list(pool.map(lambda s: _format(lib, cluster_id, s), specs))
+        formatted = time.monotonic() - began
+        cluster = start_cluster(run, block, specs, seed=seed)
+        try:
+            bootstrap = ",".join(f"{a}:{PORT}" for a in addresses.values())
+            cluster.info.update(addresses=addresses, bootstrap=bootstrap, cluster_id=cluster_id)
+            create_topics(bootstrap, self.topics)
+        except BaseException:
+            cluster.stop()
+            raise
+        cluster.info["start_s"] = round(time.monotonic() - began, 1)
+        progress(
+            f"kafka: {self.nodes} brokers up in {cluster.info['start_s']}s "
+            f"(storage format {formatted:.1f}s)"
+        )
+        return cluster
+
+
+def _cluster_id(seed: int, run: Run) -> str:
+    """A KRaft cluster id (a base64 UUID, 22 characters), the same for every node."""
+    import base64
+
+    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"sdconform:{run.folder}:{seed}").bytes
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _format(lib: Path, cluster_id: str, spec: NodeSpec) -> None:
+    props = spec.command[-1]
+    argv = [
+        "java",
+        "-Xmx256m",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        "-cp",
+        f"{lib}/*",
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id}",
+        "-c",
+        props,
+        "--ignore-formatted",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"kafka storage format of {spec.name} failed: {(done.stdout + done.stderr)[-2000:]}"
+        )
+
+
+def create_topics(bootstrap: str, topics: list[Topic], timeout: float = 60) -> None:
+    """Create the topics once every broker is registered, and wait until each has a leader."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    while True:
+        brokers = admin.list_topics(timeout=5).brokers
+        if len(brokers) >= max(t.replication for t in topics):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(brokers)} brokers registered after {timeout:.0f}s")
+        time.sleep(0.2)
+    new = [NewTopic(t.name, t.partitions, t.replication, config=t.config) for t in topics]
+    for name, future in admin.create_topics(new, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except Exception as e:
+            if "already exists" not in str(e):
+                raise RuntimeError(f"creating topic {name}: {e}") from e
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=5).topics
+        if all(
+            t.name in md
+            and len(md[t.name].partitions) == t.partitions
+            and all(
+                p.leader >= 0 and len(p.isrs) == t.replication
+                for p in md[t.name].partitions.values()
+            )
+            for t in topics
+        ):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"topics {[t.name for t in topics]} have no full ISR after {timeout:.0f}s")
+
+
+def leader(bootstrap: str, topic: str, partition: int = 0) -> str:
+    """The node name (``n<id>``) leading a partition now, from the cluster's metadata."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            p = admin.list_topics(topic, timeout=5).topics[topic].partitions[partition]
+            if p.leader >= 0:
+                return f"n{p.leader}"
+        except Exception:  # a broker restarting: ask again
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"no leader for {topic}/{partition}")
+
+
+def converged(bootstrap: str, topics: list[Topic]) -> bool:
+    """Every partition has a leader and a full ISR again: the moment a drain means something."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2).topics
+    except Exception:
+        return False
+    return all(
+        t.name in md
+        and all(
+            p.leader >= 0 and len(p.isrs) == t.replication for p in md[t.name].partitions.values()
+        )
+        for t in topics
+    )
