@@ -1,0 +1,244 @@
+"""Cassandra 5.0 nodes from Maven Central: configuration, JVM command line, start and health.
+
+Each node is ``java ... org.apache.cassandra.service.CassandraDaemon`` on the jars of
+``cassandra-all`` (fetched once into the cache). Tokens are fixed (``num_tokens: 1`` plus an
+``initial_token`` per node) so that the nodes may start in parallel on an empty cluster, and
+the JVMs are sized for a small machine (512 MiB heaps, one processor each). Local JMX listens
+on a free port per node so that ``nodetool`` (in the same jars) can run repairs.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...cluster import Cluster, start_cluster
+from ...provision import apt_install, maven_classpath, progress
+from ...runs import Run
+from ...runtimes.addresses import AddressBlock
+from ...runtimes.local import NodeSpec
+from ...runtimes.readiness import TcpPort
+
+VERSION = "5.0.9"
+ARTIFACT = f"org.apache.cassandra:cassandra-all:{VERSION}"
+PORT = 9042
+STORAGE_PORT = 7000
+KEYSPACE = "sdconform"
+MAIN = "org.apache.cassandra.service.CassandraDaemon"
+
+# From conf/jvm17-server.options and conf/jvm-server.options of apache/cassandra 5.0: without
+# these module flags the Java 17 JVM refuses Cassandra's reflective access and dies.
+ADD_EXPORTS = [
+    "java.base/jdk.internal.misc",
+    "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+    "java.rmi/sun.rmi.registry",
+    "java.rmi/sun.rmi.server",
+    "java.sql/java.sql",
+    "java.base/java.lang.ref",
+    "jdk.unsupported/sun.misc",
+    "jdk.compiler/com.sun.tools.javac.file",
+    "jdk.attach/sun.tools.attach",
+]
+ADD_OPENS = [
+    "java.base/java.lang.module",
+    "java.base/jdk.internal.loader",
+    "java.base/jdk.internal.ref",
+    "java.base/jdk.internal.reflect",
+    "java.base/jdk.internal.math",
+    "java.base/jdk.internal.module",
+    "java.base/jdk.internal.util.jar",
+    "jdk.management/com.sun.management.internal",
+    "java.base/sun.nio.ch",
+    "java.base/java.io",
+    "java.base/java.lang.reflect",
+    "jdk.compiler/com.sun.tools.javac",
+    "java.base/java.lang",
+    "java.base/java.util",
+]
+JVM_FLAGS = [
+    "-ea",
+    "-Xss256k",
+    "-XX:+UseThreadPriorities",
+    "-XX:+PerfDisableSharedMem",
+    "-XX:+UseG1GC",
+    "-XX:+ParallelRefProcEnabled",
+    "-XX:MaxTenuringThreshold=1",
+    "-XX:G1HeapRegionSize=16m",
+    "-XX:MaxGCPauseMillis=300",
+    "-XX:+CrashOnOutOfMemoryError",
+    "-XX:ActiveProcessorCount=1",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.net.preferIPv4Stack=true",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dio.netty.allocator.useCacheForAllThreads=true",
+    "-Dio.netty.allocator.maxOrder=11",
+    "-Dchronicle.analytics.disable=true",
+    "-Dcassandra-foreground=yes",
+    "-Dcassandra.available_processors=1",
+    "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+    "-Dcassandra.ring_delay_ms=1000",
+    "-Dcassandra.superuser_setup_delay_ms=0",
+    *(f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS),
+    *(f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS),
+]
+LOGBACK = """<configuration>
+  <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <logger name="org.apache.cassandra.db.compaction" level="WARN"/>
+  <root level="INFO"><appender-ref ref="OUT"/></root>
+</configuration>
+"""
+
+
+def provision() -> Path:
+    """The folder of cassandra-all's jars (fetched from Maven Central on first use), with Java 17
+    and Maven from Debian when missing."""
+    apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
+    return maven_classpath([ARTIFACT], f"cassandra-{VERSION}")
+
+
+def tokens(n: int) -> list[int]:
+    """Evenly spaced Murmur3 tokens: each node owns an equal range."""
+    return [-(2**63) + i * (2**64 // n) for i in range(n)]
+
+
+def first_replica(key: str, nodes: int) -> int:
+    """The node (1-based) owning ``key``'s token: the first replica of every read and write."""
+    from cassandra.metadata import Murmur3Token
+
+    token = Murmur3Token.hash_fn(key.encode())
+    for i, t in enumerate(tokens(nodes), 1):
+        if token <= t:
+            return i
+    return 1  # past the last token: the ring wraps to the first node
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Topology:
+    """``nodes`` Cassandra nodes, one rack, SimpleSnitch; a keyspace with ``rf`` replicas."""
+
+    nodes: int = 3
+    rf: int = 3
+    heap: str = "512m"
+    max_hint_window: str = "3h"  # Cassandra's default
+    request_timeout_ms: int = 1000  # read, write, counter and CAS contention timeouts
+    phi_convict_threshold: int = 5  # 5..16, default 8: a cut peer is marked down sooner
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "nodes": self.nodes,
+            "rf": self.rf,
+            "heap": self.heap,
+            "max_hint_window": self.max_hint_window,
+            "phi_convict_threshold": self.phi_convict_threshold,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+
+    def yaml(self, address: str, token: int, seeds: str, folder: Path) -> str:
+        t = self.request_timeout_ms
+        return "\n".join(
+            [
+                "cluster_name: sdconform",
+                "num_tokens: 1",
+                f"initial_token: {token}",
+                "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
+                "commitlog_sync: periodic",
+                "commitlog_sync_period: 10000ms",
+                "endpoint_snitch: SimpleSnitch",
+                f"phi_convict_threshold: {self.phi_convict_threshold}",
+                "seed_provider:",
+                "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
+                "    parameters:",
+                f'      - seeds: "{seeds}"',
+                f"listen_address: {address}",
+                f"rpc_address: {address}",
+                f"storage_port: {STORAGE_PORT}",
+                f"native_transport_port: {PORT}",
+                "auto_bootstrap: false",
+                "concurrent_reads: 4",
+                "concurrent_writes: 4",
+                "concurrent_counter_writes: 2",
+                "concurrent_materialized_view_writes: 2",
+                "key_cache_size: 0MiB",
+                "memtable_heap_space: 64MiB",
+                "memtable_offheap_space: 64MiB",
+                "hinted_handoff_enabled: true",
+                f"max_hint_window: {self.max_hint_window}",
+                f"read_request_timeout: {t}ms",
+                f"write_request_timeout: {t}ms",
+                f"counter_write_request_timeout: {t}ms",
+                f"cas_contention_timeout: {t}ms",
+                f"range_request_timeout: {2 * t}ms",
+                f"truncate_request_timeout: {10 * t}ms",
+                f"request_timeout: {2 * t}ms",
+                f"hints_directory: {folder / 'data' / 'hints'}",
+                "",
+            ]
+        )
+
+    def spec(
+        self, lib: Path, run: Run, name: str, address: str, token: int, seeds: str, jmx_port: int
+    ) -> NodeSpec:
+        folder = (run.folder / "nodes" / name).resolve()
+        conf = folder / "conf"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "cassandra.yaml").write_text(self.yaml(address, token, seeds, folder))
+        (conf / "logback.xml").write_text(LOGBACK)
+        data = folder / "data"
+        argv = [
+            "java",
+            f"-javaagent:{lib / 'jamm-0.4.0.jar'}",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            *JVM_FLAGS,
+            f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
+            f"-Dcassandra.storagedir={data}",
+            f"-Dcassandra.logdir={folder / 'logs'}",
+            f"-Dlogback.configurationFile={conf / 'logback.xml'}",
+            f"-Dcassandra.jmx.local.port={jmx_port}",
+            "-cp",
+            f"{lib}/*",
+            MAIN,
+        ]
+        return NodeSpec(name, address, argv, ready=TcpPort(address, PORT), ready_timeout=180)
+
+    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+        lib = provision()
+        names = [f"n{i}" for i in range(1, self.nodes + 1)]
+        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
+        # Every node a seed: a non-seed gives up when no seed answers its shadow round within
+        # ring_delay, which parallel starts on two cores would hit.
+        seeds = ",".join(f"{addresses[n]}:{STORAGE_PORT}" for n in names)
+        jmx = {n: free_port() for n in names}
+        specs = [
+            self.spec(lib, run, n, addresses[n], t, seeds, jmx[n])
+            for n, t in zip(names, tokens(self.nodes), strict=True)
+        ]
+        began = time.monotonic()
+        progress(f"starting {self.nodes} Cassandra {VERSION} nodes")
+        cluster = start_cluster(run, block, specs, seed=seed)
+        try:
+            from .client import create_schema, wait_healthy
+
+            wait_healthy(list(addresses.values()), timeout=120, schema=False)
+            create_schema(addresses["n1"], self.rf)
+            wait_healthy(list(addresses.values()), timeout=60)
+        except BaseException:
+            cluster.stop()
+            raise
+        took = round(time.monotonic() - began, 1)
+        progress(f"Cassandra cluster up in {took}s")
+        cluster.info.update(addresses=addresses, jmx=jmx, lib=str(lib), start_s=took)
+        return cluster
