@@ -158,6 +158,7 @@ class Case:
             "claim": claim.id if claim else None,
             "title": claim.title if claim else self.test,
             "backend": self.backend, "runtime": self.session.options.runtime,
+            "emulator": bool(self.config.get("emulator")),
             "config": self.config, "faults": sorted({f.name for f in faults}),
             "workload": getattr(workload, "name", type(workload).__name__),
             "outcome": outcome, "expected": expected, "passed": outcome == expected,

@@ -7,6 +7,7 @@ unless ``--sdconform`` is given; without it, suite tests (those marked ``claim``
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sdconform", "system-design conformance runs")
     group.addoption("--sdconform", action="store_true", default=False,
                     help="run the sdconform suites against real backends (they skip without it)")
-    group.addoption("--sdconform-runtime", default="local", choices=("local",),
-                    help="how nodes are started (default: local processes on 127.x.y.z)")
+    group.addoption("--sdconform-runtime", default="local", choices=("local", "external"),
+                    help="local: real processes on 127.x.y.z (default); external: services "
+                    "the environment points to (the AWS suites: a real account)")
     group.addoption("--sdconform-duration", type=float, default=10.0, metavar="S",
                     help="seconds of client traffic per case (default: 10)")
     group.addoption("--sdconform-concurrency", type=int, default=4, metavar="N",
@@ -61,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
     )
+    if options.runtime == "external":  # read by backends that can target real services
+        os.environ.setdefault("SDCONFORM_AWS_RUNTIME", "external")
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
     def progress(message: str) -> None:

@@ -1,0 +1,233 @@
+"""boto3 clients for the harness (one per worker, each call one request, no retries), and
+the DynamoDB and S3 ones; SQS, SNS and Kinesis are in ``messaging.py``.
+
+History conventions: DynamoDB items and S3 objects are registers (``read``, ``write`` with
+``None`` meaning delete, ``cas`` ``[expected, new]`` as a conditional write, ``None`` expected
+meaning "does not exist yet"); S3 versions and DynamoDB transactions have their own ops below.
+SQS, SNS and Kinesis follow ``checkers/delivery.py``: ``send`` (key: the FIFO group or the
+partition key) and ``poll`` (a list of ``[partition, offset, message]``).
+
+``fail`` only when the request surely did not take effect (the connection was refused, or AWS
+answered with a client error such as ConditionalCheckFailed); a timeout, a dropped connection
+or a 5xx after sending is ``info``. A read that went wrong is always ``fail``: it changed
+nothing (an SQS receive is not a read: it hides the message and counts the receipt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ...workloads import Invocation, Result
+from . import Endpoint
+
+
+def boto(service: str, ep: Endpoint, timeout: float = 2.0) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # retries off: botocore's default retries would ride out an outage and hide it.
+    cfg = Config(
+        retries={"max_attempts": 1, "mode": "standard"},
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        s3={"addressing_style": "path"},
+    )
+    kw: dict[str, Any] = {}
+    if ep.url:
+        kw["endpoint_url"] = ep.url
+    if ep.emulator:  # moto takes any credentials; never look for real ones
+        kw.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.session.Session().client(service, region_name=ep.region, config=cfg, **kw)
+
+
+def error_code(e: Exception) -> str:
+    response = getattr(e, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", type(e).__name__))
+
+
+def outcome(e: Exception, changes: bool, node: str | None = None) -> Result:
+    """The Result of a call that raised ``e``; ``changes``: the call may modify state."""
+    from botocore import exceptions as bx
+
+    if isinstance(e, bx.ClientError):
+        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        definite = status < 500 or not changes
+        return Result("fail" if definite else "info", error=error_code(e), node=node)
+    if isinstance(e, bx.EndpointConnectionError | bx.ConnectTimeoutError):
+        return Result("fail", error=f"{type(e).__name__}: {e}", node=node)  # nothing was sent
+    if isinstance(e, bx.BotoCoreError | OSError):
+        return Result("info" if changes else "fail", error=f"{type(e).__name__}: {e}", node=node)
+    raise e
+
+
+class BotoClient:
+    service = ""
+    reads: frozenset[str] = frozenset(("read", "poll"))
+
+    def __init__(self, ep: Endpoint, timeout: float = 2.0):
+        self.ep = ep
+        self.client = boto(self.service, ep, timeout)
+
+    def invoke(self, op: Invocation) -> Result:
+        try:
+            return self.call(op)
+        except Exception as e:
+            return outcome(e, op.f not in self.reads, self.service)
+
+    def call(self, op: Invocation) -> Result:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class DynamoRegister(BotoClient):
+    """Items ``{k: key, v: value}`` of one table; reads with ``ConsistentRead`` on or off."""
+
+    service = "dynamodb"
+
+    def __init__(self, ep: Endpoint, table: str, consistent: bool = True, timeout: float = 2.0):
+        super().__init__(ep, timeout)
+        self.table, self.consistent = table, consistent
+
+    def call(self, op: Invocation) -> Result:
+        key = {"k": {"S": str(op.key)}}
+        c = self.client
+        if op.f == "read":
+            item = c.get_item(TableName=self.table, Key=key, ConsistentRead=self.consistent).get(
+                "Item"
+            )
+            value = int(item["v"]["N"]) if item and "v" in item else None
+            return Result(
+                "ok", value, node=self.service, extra={"consistent_read": self.consistent}
+            )
+        if op.f == "write" and op.value is None:
+            c.delete_item(TableName=self.table, Key=key)
+        elif op.f == "write":
+            c.put_item(TableName=self.table, Item={**key, "v": {"N": str(op.value)}})
+        elif op.f == "cas":
+            expected, new = op.value
+            cond: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(k)"}
+                if expected is None
+                else {
+                    "ConditionExpression": "v = :e",
+                    "ExpressionAttributeValues": {":e": {"N": str(expected)}},
+                }
+            )
+            c.put_item(TableName=self.table, Item={**key, "v": {"N": str(new)}}, **cond)
+        else:
+            raise ValueError(f"dynamodb register: unknown op {op.f}")
+        return Result("ok", node=self.service)
+
+
+class DynamoTransfers(BotoClient):
+    """Accounts ``{k, b}``: ``txn`` is a TransactWriteItems of ``[["add", account, delta]...]``
+    (a debit is conditional on the balance covering it: one short account cancels it all);
+    ``read`` of ``accounts`` is a TransactGetItems of every account (the balances, in order)."""
+
+    service = "dynamodb"
+
+    def __init__(
+        self,
+        ep: Endpoint,
+        table: str,
+        accounts: list[str],
+        timeout: float = 2.0,
+        token: Callable[[Invocation], str | None] | None = None,
+        submissions: int = 1,
+    ):
+        super().__init__(ep, timeout)
+        self.table, self.accounts = table, accounts
+        self.token = token  # a ClientRequestToken per op (idempotent retries), or none
+        self.submissions = submissions  # >1: send the same request again, as a retry would
+
+    def call(self, op: Invocation) -> Result:
+        c = self.client
+        if op.f == "read":
+            got = c.transact_get_items(
+                TransactItems=[
+                    {"Get": {"TableName": self.table, "Key": {"k": {"S": a}}}}
+                    for a in self.accounts
+                ]
+            )["Responses"]
+            balances = [int(r["Item"]["b"]["N"]) if r.get("Item") else None for r in got]
+            return Result("ok", balances, node=self.service)
+        items = []
+        for _, account, delta in op.value:
+            update: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": {"k": {"S": account}},
+                "UpdateExpression": "ADD b :d",
+                "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+            }
+            if delta < 0:
+                update["ConditionExpression"] = "b >= :need"
+                update["ExpressionAttributeValues"][":need"] = {"N": str(-delta)}
+            items.append({"Update": update})
+        kw: dict[str, Any] = {"TransactItems": items}
+        token = self.token(op) if self.token else None
+        if token:
+            kw["ClientRequestToken"] = token
+        for _ in range(self.submissions):
+            c.transact_write_items(**kw)
+        return Result(
+            "ok", node=self.service, extra={"items": len(items), "submissions": self.submissions}
+        )
+
+
+class S3Register(BotoClient):
+    """One object per key holding an integer; ``write`` ``None`` deletes it."""
+
+    service = "s3"
+
+    def __init__(self, ep: Endpoint, bucket: str, timeout: float = 2.0):
+        super().__init__(ep, timeout)
+        self.bucket = bucket
+
+    def call(self, op: Invocation) -> Result:
+        c = self.client
+        if op.f == "read":
+            try:
+                body = c.get_object(Bucket=self.bucket, Key=str(op.key))["Body"].read()
+            except c.exceptions.NoSuchKey:
+                return Result("ok", None, node=self.service)
+            return Result("ok", int(body), node=self.service)
+        if op.f != "write":
+            raise ValueError(f"s3 register: unknown op {op.f}")
+        if op.value is None:
+            c.delete_object(Bucket=self.bucket, Key=str(op.key))
+            return Result("ok", node=self.service)
+        answer = c.put_object(Bucket=self.bucket, Key=str(op.key), Body=str(op.value).encode())
+        return Result("ok", node=self.service, extra={"version": answer.get("VersionId")})
+
+
+class S3Versions(S3Register):
+    """A versioned bucket as a set per key: ``add`` puts a new version, ``read`` lists every
+    version of the key (ListObjectVersions) and reads each back by its version id."""
+
+    def call(self, op: Invocation) -> Result:
+        c = self.client
+        if op.f == "add":
+            answer = c.put_object(Bucket=self.bucket, Key=str(op.key), Body=str(op.value).encode())
+            return Result("ok", node=self.service, extra={"version": answer.get("VersionId")})
+        if op.f != "read":
+            raise ValueError(f"s3 versions: unknown op {op.f}")
+        pages = c.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=str(op.key)
+        )
+        ids = [
+            v["VersionId"] for page in pages for v in page.get("Versions", []) if v["Key"] == op.key
+        ]
+
+        def body(version: str) -> int:
+            got = c.get_object(Bucket=self.bucket, Key=str(op.key), VersionId=version)
+            return int(got["Body"].read())
+
+        # Hundreds of versions: read them back a few at a time (boto3 clients are
+        # thread-safe), or the read outlives the operation timeout.
+        with ThreadPoolExecutor(8) as pool:
+            values = list(pool.map(body, ids))
+        return Result("ok", sorted(values), node=self.service)

@@ -1,0 +1,171 @@
+"""SQS, SNS and Kinesis clients, recording as ``checkers/delivery.py`` expects: ``send`` (key:
+the FIFO group or the partition key) and ``poll`` (a list of ``[partition, offset, message]``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...workloads import Invocation, Result
+from . import Endpoint
+from .clients import BotoClient, boto, error_code
+
+
+class SqsClient(BotoClient):
+    """``send`` to the queue ``queues[None]`` (FIFO: ``key`` is the MessageGroupId and the
+    value the MessageDeduplicationId); ``poll`` receives from ``queues[key]``, holds the
+    messages ``hold`` seconds (a slow consumer), then deletes them unless ``delete`` is off.
+
+    ``resend``: each send is sent again with the same deduplication id, as a producer's retry
+    after a lost answer would (what FIFO deduplication must absorb).
+    """
+
+    service = "sqs"
+    # A receive is no read: it hides the message and counts the receipt, so a receive whose
+    # answer was lost may have happened (info).
+    reads: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        ep: Endpoint,
+        queues: dict[Any, str],
+        fifo: bool = False,
+        hold: float = 0.0,
+        delete: bool = True,
+        wait: int = 0,
+        batch: int = 10,
+        resend: bool = False,
+        timeout: float = 2.0,
+    ):
+        super().__init__(ep, timeout)
+        self.queues, self.fifo = queues, fifo
+        self.hold, self.delete, self.wait, self.batch = hold, delete, wait, batch
+        self.resend = resend
+
+    def call(self, op: Invocation) -> Result:
+        if op.f == "send":
+            return self.send(op)
+        if op.f == "poll":
+            return self.poll(op)
+        raise ValueError(f"sqs: unknown op {op.f}")
+
+    def send(self, op: Invocation) -> Result:
+        kw: dict[str, Any] = {"QueueUrl": self.queues[None], "MessageBody": str(op.value)}
+        if self.fifo:
+            kw.update(MessageGroupId=str(op.key), MessageDeduplicationId=str(op.value))
+        ids = [self.client.send_message(**kw)["MessageId"] for _ in range(2 if self.resend else 1)]
+        return Result("ok", node=self.service, extra={"message_ids": ids})
+
+    def poll(self, op: Invocation) -> Result:
+        began = time.monotonic()
+        got = self.client.receive_message(
+            QueueUrl=self.queues[op.key],
+            MaxNumberOfMessages=self.batch,
+            WaitTimeSeconds=self.wait,
+            MessageSystemAttributeNames=["MessageGroupId", "ApproximateReceiveCount"],
+        ).get("Messages", [])
+        received_ms = round((time.monotonic() - began) * 1000, 1)
+        if got and self.hold:
+            time.sleep(self.hold)
+        deleted: int | str | None = None
+        if got and self.delete:
+            # The messages were delivered whatever happens to the delete: a failed delete
+            # means they come back after the visibility timeout, which the checkers count.
+            try:
+                answer = self.client.delete_message_batch(
+                    QueueUrl=self.queues[op.key],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(got)
+                    ],
+                )
+                deleted = len(answer.get("Successful", []))
+            except Exception as e:
+                deleted = f"error: {error_code(e)}"
+        triples = [
+            [m["Attributes"].get("MessageGroupId") if self.fifo else op.key, None, int(m["Body"])]
+            for m in got
+        ]
+        return Result(
+            "ok",
+            triples,
+            node=self.service,
+            extra={
+                "received_ms": received_ms,
+                "deleted": deleted,
+                "receive_counts": [
+                    int(m["Attributes"].get("ApproximateReceiveCount", 0)) for m in got
+                ],
+            },
+        )
+
+
+class SnsClient(SqsClient):
+    """``send`` publishes to a topic; ``poll`` reads the subscriber queue named by ``key``."""
+
+    def __init__(
+        self, ep: Endpoint, topic_arn: str, queues: dict[Any, str], timeout: float = 2.0, **kw: Any
+    ):
+        super().__init__(ep, queues, timeout=timeout, **kw)
+        self.sns = boto("sns", ep, timeout)
+        self.topic_arn = topic_arn
+
+    def send(self, op: Invocation) -> Result:
+        answer = self.sns.publish(TopicArn=self.topic_arn, Message=str(op.value))
+        return Result("ok", node="sns", extra={"message_ids": [answer["MessageId"]]})
+
+    def close(self) -> None:
+        super().close()
+        self.sns.close()
+
+
+class KinesisClient(BotoClient):
+    """``send``: PutRecord with ``key`` as the partition key (the answer's shard and sequence
+    number become ``partition`` and ``offset``). ``poll``: one GetRecords per shard from this
+    consumer's own iterators, which start at TRIM_HORIZON (every consumer reads everything);
+    ``poll`` of ``"drain"`` reads every shard until it is empty."""
+
+    service = "kinesis"
+
+    def __init__(self, ep: Endpoint, stream: str, timeout: float = 2.0):
+        super().__init__(ep, timeout)
+        self.stream = stream
+        self.iterators: dict[str, str] = {}
+
+    def call(self, op: Invocation) -> Result:
+        c = self.client
+        if op.f == "send":
+            answer = c.put_record(
+                StreamName=self.stream, Data=str(op.value).encode(), PartitionKey=str(op.key)
+            )
+            return Result(
+                "ok",
+                node=self.service,
+                extra={"partition": answer["ShardId"], "offset": int(answer["SequenceNumber"])},
+            )
+        if op.f != "poll":
+            raise ValueError(f"kinesis: unknown op {op.f}")
+        if not self.iterators:
+            for shard in c.list_shards(StreamName=self.stream)["Shards"]:
+                self.iterators[shard["ShardId"]] = c.get_shard_iterator(
+                    StreamName=self.stream,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
+        triples: list[list[Any]] = []
+        for shard in sorted(self.iterators):
+            while True:
+                try:
+                    got = c.get_records(ShardIterator=self.iterators[shard], Limit=1000)
+                except Exception:
+                    if triples:  # what was read is read; this shard's iterator stays put
+                        return Result("ok", triples, node=self.service, extra={"partial": True})
+                    raise
+                self.iterators[shard] = got["NextShardIterator"]
+                triples += [
+                    [shard, int(r["SequenceNumber"]), int(r["Data"])] for r in got["Records"]
+                ]
+                if op.key != "drain" or not got["Records"]:
+                    break
+        return Result("ok", triples, node=self.service)

@@ -1,0 +1,221 @@
+"""The tables, buckets, queues, topics and streams a case creates, tagged with its run, and
+a guard that refuses to delete or purge anything without that tag.
+
+Against moto nothing else exists; against a real account the guard is what stands between a
+suite and someone's data: every resource is created with the tag ``sdconform-run=<run id>``,
+and ``delete_all`` and ``purge`` read the tag back from AWS before they act.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import Endpoint
+from .clients import boto
+
+TAG = "sdconform-run"
+
+
+class NotOurs(RuntimeError):
+    """A destructive call was refused: the resource does not carry this run's tag."""
+
+
+@dataclass
+class Resources:
+    ep: Endpoint
+    run_id: str
+    created: list[tuple[str, str]] = field(default_factory=list)  # (kind, id), in order
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto(service, self.ep, timeout=10)
+        return self._clients[service]
+
+    def name(self, base: str) -> str:
+        """A name unique to this run, valid for every service (lower case, digits, dashes)."""
+        return f"sdc-{hashlib.sha1(self.run_id.encode()).hexdigest()[:10]}-{base}"
+
+    # --- create ---------------------------------------------------------------------------
+
+    def table(self, base: str) -> str:
+        name = self.name(base)
+        ddb = self.client("dynamodb")
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            Tags=[{"Key": TAG, "Value": self.run_id}],
+        )
+        self.created.append(("table", name))
+        ddb.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        return name
+
+    def bucket(self, base: str, versioned: bool = False) -> str:
+        name = self.name(base)
+        s3 = self.client("s3")
+        kw: dict[str, Any] = {}
+        if self.ep.region != "us-east-1":
+            kw["CreateBucketConfiguration"] = {"LocationConstraint": self.ep.region}
+        s3.create_bucket(Bucket=name, **kw)
+        self.created.append(("bucket", name))
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": TAG, "Value": self.run_id}]})
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+    def queue(
+        self,
+        base: str,
+        fifo: bool = False,
+        visibility_s: int = 30,
+        dead_letter: tuple[str, int] | None = None,
+    ) -> str:
+        """A queue's URL. ``dead_letter``: (the DLQ's URL, maxReceiveCount)."""
+        sqs = self.client("sqs")
+        attrs = {"VisibilityTimeout": str(visibility_s)}
+        name = self.name(base)
+        if fifo:
+            name += ".fifo"
+            attrs["FifoQueue"] = "true"
+        if dead_letter is not None:
+            dlq_arn = self.queue_arn(dead_letter[0])
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(dead_letter[1])}
+            )
+        url = str(
+            sqs.create_queue(QueueName=name, Attributes=attrs, tags={TAG: self.run_id})["QueueUrl"]
+        )
+        self.created.append(("queue", url))
+        return url
+
+    def queue_arn(self, url: str) -> str:
+        return str(
+            self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+        )
+
+    def topic(self, base: str, subscribers: list[str]) -> str:
+        """A topic (its ARN) with each queue URL subscribed, raw delivery: the queues get the
+        published message itself, not SNS's JSON envelope."""
+        sns = self.client("sns")
+        arn = str(
+            sns.create_topic(Name=self.name(base), Tags=[{"Key": TAG, "Value": self.run_id}])[
+                "TopicArn"
+            ]
+        )
+        self.created.append(("topic", arn))
+        for url in subscribers:
+            sns.subscribe(
+                TopicArn=arn,
+                Protocol="sqs",
+                Endpoint=self.queue_arn(url),
+                Attributes={"RawMessageDelivery": "true"},
+            )
+        return arn
+
+    def stream(self, base: str, shards: int = 2) -> str:
+        kin = self.client("kinesis")
+        name = self.name(base)
+        kin.create_stream(StreamName=name, ShardCount=shards)
+        self.created.append(("stream", name))
+        kin.get_waiter("stream_exists").wait(
+            StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        kin.add_tags_to_stream(StreamName=name, Tags={TAG: self.run_id})
+        return name
+
+    # --- the guard ------------------------------------------------------------------------
+
+    def tag_of(self, kind: str, ident: str) -> str | None:
+        """This resource's ``sdconform-run`` tag as AWS has it now (None: untagged)."""
+        if kind == "table":
+            ddb = self.client("dynamodb")
+            arn = ddb.describe_table(TableName=ident)["Table"]["TableArn"]
+            tags = {
+                t["Key"]: t["Value"]
+                for t in ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+            }
+        elif kind == "bucket":
+            try:
+                tagset = self.client("s3").get_bucket_tagging(Bucket=ident)["TagSet"]
+            except self.client("s3").exceptions.ClientError:
+                return None  # NoSuchTagSet
+            tags = {t["Key"]: t["Value"] for t in tagset}
+        elif kind == "queue":
+            tags = self.client("sqs").list_queue_tags(QueueUrl=ident).get("Tags", {})
+        elif kind == "topic":
+            tags = {
+                t["Key"]: t["Value"]
+                for t in self.client("sns")
+                .list_tags_for_resource(ResourceArn=ident)
+                .get("Tags", [])
+            }
+        elif kind == "stream":
+            tags = {
+                t["Key"]: t["Value"]
+                for t in self.client("kinesis")
+                .list_tags_for_stream(StreamName=ident)
+                .get("Tags", [])
+            }
+        else:
+            raise ValueError(f"unknown resource kind {kind}")
+        return tags.get(TAG)
+
+    def check_ours(self, kind: str, ident: str) -> None:
+        tag = self.tag_of(kind, ident)
+        if tag != self.run_id:
+            raise NotOurs(
+                f"refusing to delete or purge {kind} {ident}: its {TAG} tag is "
+                f"{tag!r}, not this run's {self.run_id!r}"
+            )
+
+    def purge(self, url: str) -> None:
+        self.check_ours("queue", url)
+        self.client("sqs").purge_queue(QueueUrl=url)
+
+    def delete(self, kind: str, ident: str) -> None:
+        self.check_ours(kind, ident)
+        deleters: dict[str, Callable[[str], Any]] = {
+            "table": lambda i: self.client("dynamodb").delete_table(TableName=i),
+            "bucket": self._delete_bucket,
+            "queue": lambda i: self.client("sqs").delete_queue(QueueUrl=i),
+            "topic": lambda i: self.client("sns").delete_topic(TopicArn=i),
+            "stream": lambda i: self.client("kinesis").delete_stream(
+                StreamName=i, EnforceConsumerDeletion=True
+            ),
+        }
+        deleters[kind](ident)
+
+    def _delete_bucket(self, name: str) -> None:
+        s3 = self.client("s3")
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objects:
+                s3.delete_objects(Bucket=name, Delete={"Objects": objects})
+        s3.delete_bucket(Bucket=name)
+
+    def delete_all(self) -> list[str]:
+        """Delete what this run created, newest first; returns what could not be (and why)."""
+        problems = []
+        while self.created:
+            kind, ident = self.created.pop()
+            try:
+                self.delete(kind, ident)
+            except Exception as e:  # keep going: one stuck resource must not strand the rest
+                problems.append(f"{kind} {ident}: {type(e).__name__}: {e}")
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+        return problems
