@@ -34,6 +34,7 @@ class Partition:
     key: Any
     ops: list[Completed] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # invocation position in the history
     ends: list[int | None] = field(default_factory=list)  # completion position, None: unknown
 
 
@@ -64,6 +65,7 @@ def partitions(history: History, model: Model) -> list[Partition]:
             part = parts[key] = Partition(key)
         part.ops.append(c)
         part.steps.append(step)
+        part.starts.append(positions[c.invoke.index])
         unknown = step[2] is UNKNOWN or c.completion is None
         part.ends.append(None if unknown else positions[c.completion.index])  # type: ignore[union-attr]
     return list(parts.values())
@@ -86,7 +88,7 @@ def search(
         return SearchResult("valid", 0)
     big = 1 << 62
     events = sorted(
-        [(c.invoke.index, 0, i) for i, c in enumerate(part.ops)]
+        [(start, 0, i) for i, start in enumerate(part.starts)]
         + [(big + i if e is None else e, 1, i) for i, e in enumerate(part.ends)]
     )
     size = len(events)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 from collections.abc import Callable, Sequence
@@ -41,23 +40,6 @@ class TcpPort:
 
     def __str__(self) -> str:
         return f"tcp {self.address}:{self.port}"
-
-
-@dataclass
-class LogLine:
-    """Ready when the node's log has a line matching ``pattern``."""
-
-    log: Path
-    pattern: str
-
-    def __call__(self) -> bool:
-        try:
-            return re.search(self.pattern, self.log.read_text(errors="replace")) is not None
-        except OSError:
-            return False
-
-    def __str__(self) -> str:
-        return f"log line /{self.pattern}/"
 
 
 @dataclass

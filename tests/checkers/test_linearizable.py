@@ -338,3 +338,21 @@ def test_one_provably_stale_read_makes_it_invalid(args: tuple[int, int, int, str
     v = check_linearizable(h, "cas-register", time_limit=30)
     assert v.result == "invalid"
     assert v.anomalies[0].ops
+
+
+def test_indices_that_are_not_positions_give_the_same_verdict() -> None:
+    # A slice of a longer history keeps its original indices; the search must use positions.
+    events = (
+        "1 invoke write x 1",
+        "1 ok write x 1",
+        "1 invoke write x 2",
+        "1 ok write x 2",
+        "2 invoke read x",
+        "2 ok read x 1",
+    )
+    h = history(*events)
+    for op in h.ops:
+        op.index = 1000 - 10 * op.index  # unique, but neither positions nor increasing
+    assert check_linearizable(h, "register").result == "invalid"
+    h.ops[-1].value = 2
+    assert check_linearizable(h, "register").result == "valid"
