@@ -7,13 +7,17 @@ unless ``--sdconform`` is given; without it, suite tests (those marked ``claim``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from . import progress
 from .claims import UnknownClaim, get_claim
 from .outcome import OUTCOMES
 from .session import Options, Session, worker_id
@@ -67,12 +71,22 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("SDCONFORM_AWS_RUNTIME", "external")
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
-    def progress(message: str) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"sdconform: {message}")
+    terminal = threading.Lock()
 
-    session.progress = progress
+    def to_terminal(line: str) -> None:
+        """Past output capture, so that a long start or run shows as it happens."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with terminal:
+            if reporter is None:
+                print(line, file=sys.stderr, flush=True)
+                return
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                reporter.write_line(line)
+                reporter.flush()
+
+    progress.route(to_terminal)
+    session.progress = progress.progress
     config.stash[SESSION] = session
 
 
@@ -175,3 +189,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
         session.close()
+        progress.route(None)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from .progress import progress
 
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_VERSION = "v2.12.0"
@@ -25,10 +26,6 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("SDCONFORM_CACHE", Path.home() / ".cache" / "sdconform"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def progress(message: str) -> None:
-    print(f"sdconform: {message}", file=sys.stderr, flush=True)
 
 
 def run_logged(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 from .faults import Fault
 from .history import NEMESIS, History
+from .progress import progress as say
 from .recorder import Recorder
 from .workloads import Client, Invocation, Result, Workload
 
@@ -133,7 +133,7 @@ class Runner:
         self.config = config or RunConfig()
         self.stop_when = stop_when
         self.converged = converged
-        self.progress = progress or (lambda m: print(f"sdconform: {m}", file=sys.stderr))
+        self.progress = progress or say
         self.process_ids = itertools.count()
         self.stop_workers = threading.Event()
         self.stop_nemesis = threading.Event()

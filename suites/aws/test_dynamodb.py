@@ -11,7 +11,6 @@ import itertools
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,16 +32,6 @@ pytestmark = pytest.mark.backend("dynamodb")
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
 FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0, "settle": 1.0}
-
-
-@pytest.fixture
-def env(sdconform: Any) -> Iterator[tuple[Any, Resources]]:
-    """A cluster (moto, or the environment's AWS) and this case's tagged resources."""
-    cluster = sdconform.start(aws.Topology())
-    resources = Resources(aws.endpoint(cluster), cluster.info["run_id"])
-    yield cluster, resources
-    problems = resources.delete_all()
-    assert not problems, f"could not delete: {problems}"
 
 
 def proxied(sdconform: Any, cluster: Any) -> aws.Proxied:

@@ -15,7 +15,6 @@ import pytest
 
 from pytest_sdconform.backends import aws
 from pytest_sdconform.backends.aws import messaging
-from pytest_sdconform.backends.aws.resources import Resources
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.delivery import DeliveryChecker
 from pytest_sdconform.checkers.verdict import Verdict
@@ -26,15 +25,6 @@ from pytest_sdconform.workloads import Invocation
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
 FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0}
-
-
-@pytest.fixture
-def env(sdconform: Any) -> Iterator[tuple[Any, Resources]]:
-    cluster = sdconform.start(aws.Topology())
-    resources = Resources(aws.endpoint(cluster), cluster.info["run_id"])
-    yield cluster, resources
-    problems = resources.delete_all()
-    assert not problems, f"could not delete: {problems}"
 
 
 @dataclass

@@ -4,7 +4,6 @@ SDCONFORM_AWS_RUNTIME=external."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from pytest_sdconform.backends import aws
 from pytest_sdconform.backends.aws import clients
-from pytest_sdconform.backends.aws.resources import Resources
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.verdict import Verdict
 from pytest_sdconform.history import History
@@ -26,15 +24,6 @@ pytestmark = pytest.mark.backend("s3")
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
 FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0, "settle": 1.0}
-
-
-@pytest.fixture
-def env(sdconform: Any) -> Iterator[tuple[Any, Resources]]:
-    cluster = sdconform.start(aws.Topology())
-    resources = Resources(aws.endpoint(cluster), cluster.info["run_id"])
-    yield cluster, resources
-    problems = resources.delete_all()
-    assert not problems, f"could not delete: {problems}"
 
 
 @dataclass

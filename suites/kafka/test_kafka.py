@@ -8,6 +8,8 @@ Every case ends with a drain (a consumer that reads the topic to its end after h
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,16 +30,56 @@ NO_RETRIES = {"acks": "all", "retries": 0, "enable.idempotence": False}
 IDEMPOTENT = {"acks": "all", "enable.idempotence": True}
 
 
-def start(sdconform: Any, topology: ks.Topology | None = None) -> Any:
-    topology = topology or ks.Topology()
-    cluster = sdconform.start(topology)
-    sdconform.config["start_s"] = cluster.info["start_s"]
-    return cluster, lambda: ks.converged(cluster.info["bootstrap"], topology.topics)
+# One cluster for the whole suite (JVM start-up dominates on two cores); each test creates
+# topics, a consumer group and transactional ids of its own.
+TOPOLOGY = ks.Topology(topics=[])
+_numbers = itertools.count(1)
 
 
-def clients(cluster: Any, **settings: Any) -> Any:
-    s = kc.Settings(cluster.info["bootstrap"], **settings)
-    return lambda i: kc.KafkaClient(s, i)
+@dataclass
+class Kafka:
+    """The shared cluster and the topics of one test."""
+
+    cluster: Any
+    topic: str
+    output: str | None
+    topics: list[ks.Topic]
+
+    def converged(self) -> bool:
+        return ks.converged(self.cluster.info["bootstrap"], self.topics)
+
+    def clients(self, **settings: Any) -> Any:
+        s = kc.Settings(
+            self.cluster.info["bootstrap"],
+            topic=self.topic,
+            output=self.output,
+            group=f"{self.topic}-group",
+            **settings,
+        )
+        return lambda i: kc.KafkaClient(s, i)
+
+    def leader_kill(self) -> LeaderKill:
+        return LeaderKill(self.cluster, self.topic)
+
+    def leader_cut(self, sdconform: Any) -> Any:
+        return sdconform.fault(lambda: LeaderIsolation(self.cluster, self.topic))
+
+
+def start(sdconform: Any, partitions: int = 1, output_partitions: int = 0) -> Kafka:
+    cluster = sdconform.start(TOPOLOGY, shared=True)
+    n = next(_numbers)
+    topics = [ks.Topic(f"log{n}", partitions)]
+    if output_partitions:
+        topics.append(ks.Topic(f"out{n}", output_partitions))
+    ks.create_topics(cluster.info["bootstrap"], topics)
+    sdconform.config.update(
+        cluster_start_s=cluster.info["start_s"],
+        topics={
+            t.name: {"partitions": t.partitions, "replication.factor": t.replication}
+            for t in topics
+        },
+    )
+    return Kafka(cluster, topics[0].name, topics[1].name if output_partitions else None, topics)
 
 
 # --- durability of acknowledged messages ------------------------------------------------------
@@ -46,12 +88,12 @@ def clients(cluster: Any, **settings: Any) -> Any:
 @pytest.mark.claim("kafka-replication-no-loss")
 def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Any) -> None:
     """acks=all, min.insync.replicas=2, RF 3, clean elections: a leader kill loses nothing."""
-    cluster, converged = start(sdconform)
+    kafka = start(sdconform)
     sdconform.run(
         Log(poll_ratio=0, guarantees=["at-least-once"]),
-        clients(cluster, producer=NO_RETRIES),
-        [LeaderKill(cluster)],
-        converged=converged,
+        kafka.clients(producer=NO_RETRIES),
+        [kafka.leader_kill()],
+        converged=kafka.converged,
         config={"producer": NO_RETRIES},
         **FAULTY,
     )
@@ -61,14 +103,14 @@ def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Any) -> Non
 def test_acks_1_loses_acknowledged_messages_when_the_leader_is_cut_off(sdconform: Any) -> None:
     """acks=1: the leader acknowledges alone. Cut off from the other brokers (clients still reach
     it) it keeps acknowledging until it learns it was replaced, then truncates those writes."""
-    cluster, converged = start(sdconform)
+    kafka = start(sdconform)
     producer = {**NO_RETRIES, "acks": 1}
-    cut = sdconform.fault(lambda: LeaderIsolation(cluster))
+    cut = kafka.leader_cut(sdconform)
     sdconform.run(
         Log(poll_ratio=0, guarantees=["at-least-once"]),
-        clients(cluster, producer=producer),
+        kafka.clients(producer=producer),
         [cut],
-        converged=converged,
+        converged=kafka.converged,
         config={"producer": producer},
         # the cut outlasts the fencing of the old leader even on a loaded machine (seen: no
         # new leader within a 5 s cut at load 16, so nothing was truncated)
@@ -80,13 +122,13 @@ def test_acks_1_loses_acknowledged_messages_when_the_leader_is_cut_off(sdconform
 def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconform: Any) -> None:
     """The same cut with acks=all: the cut-off leader cannot reach min.insync.replicas=2 (and
     cannot shrink its ISR without the controller), so it acknowledges nothing it would lose."""
-    cluster, converged = start(sdconform)
-    cut = sdconform.fault(lambda: LeaderIsolation(cluster))
+    kafka = start(sdconform)
+    cut = kafka.leader_cut(sdconform)
     sdconform.run(
         Log(poll_ratio=0, guarantees=["at-least-once"]),
-        clients(cluster, producer=NO_RETRIES),
+        kafka.clients(producer=NO_RETRIES),
         [cut],
-        converged=converged,
+        converged=kafka.converged,
         config={"producer": NO_RETRIES},
         **FAULTY,
     )
@@ -122,15 +164,17 @@ def writes_continue(history: History, verdicts: dict[str, Verdict]) -> tuple[str
 def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
     """Availability with a broker gone: the other two elect a new leader and take writes. (MSK's
     automatic replacement of the broker is not tested: the killed broker is restarted.)"""
-    cluster, converged = start(sdconform)
+    kafka = start(sdconform)
     sdconform.run(
         Log(poll_ratio=0, guarantees=["at-least-once"]),
-        clients(cluster, producer=NO_RETRIES),
-        [LeaderKill(cluster)],
+        kafka.clients(producer=NO_RETRIES),
+        [kafka.leader_kill()],
         judge=writes_continue,
-        converged=converged,
+        converged=kafka.converged,
         config={"producer": NO_RETRIES},
-        **FAULTY,
+        # a new leader takes 4-5 s (3 s broker session timeout, then the producers' metadata
+        # refresh): the broker stays down well past that
+        **{**FAULTY, "duration": 12.0, "fault_duration": 9.0},
     )
 
 
@@ -139,13 +183,13 @@ def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
 
 @pytest.mark.claim("kafka-partition-order")
 def test_idempotent_producers_keep_partition_order_through_a_leader_change(sdconform: Any) -> None:
-    cluster, converged = start(sdconform)
-    cut = sdconform.fault(lambda: LeaderIsolation(cluster))
+    kafka = start(sdconform)
+    cut = kafka.leader_cut(sdconform)
     sdconform.run(
         Log(poll_ratio=0, keys=1, guarantees=["fifo", "log-order", "at-most-once"]),
-        clients(cluster, producer=IDEMPOTENT),
+        kafka.clients(producer=IDEMPOTENT),
         [cut],
-        converged=converged,
+        converged=kafka.converged,
         config={"producer": IDEMPOTENT},
         **FAULTY,
     )
@@ -155,13 +199,13 @@ def test_idempotent_producers_keep_partition_order_through_a_leader_change(sdcon
 def test_partition_order_without_idempotence_or_retries(sdconform: Any) -> None:
     """No idempotence, no client retries: each send waits for its report (one in flight), so
     nothing can overtake it; what fails is not resent."""
-    cluster, converged = start(sdconform)
-    cut = sdconform.fault(lambda: LeaderIsolation(cluster))
+    kafka = start(sdconform)
+    cut = kafka.leader_cut(sdconform)
     sdconform.run(
         Log(poll_ratio=0, keys=1, guarantees=["fifo", "log-order", "at-most-once"]),
-        clients(cluster, producer=NO_RETRIES),
+        kafka.clients(producer=NO_RETRIES),
         [cut],
-        converged=converged,
+        converged=kafka.converged,
         config={"producer": NO_RETRIES, "in_flight": 1},
         **FAULTY,
     )
@@ -170,13 +214,12 @@ def test_partition_order_without_idempotence_or_retries(sdconform: Any) -> None:
 @pytest.mark.claim("kafka-key-order")
 def test_same_key_keeps_its_order_across_three_partitions(sdconform: Any) -> None:
     """Keys hash to fixed partitions while the partition count is fixed (it is not changed)."""
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=3)])
-    cluster, converged = start(sdconform, topology)
+    kafka = start(sdconform, partitions=3)
     sdconform.run(
         Log(poll_ratio=0, keys=6, guarantees=["fifo", "log-order"]),
-        clients(cluster, producer=IDEMPOTENT),
-        [sdconform.fault(cluster.partition)],
-        converged=converged,
+        kafka.clients(producer=IDEMPOTENT),
+        [sdconform.fault(kafka.cluster.partition)],
+        converged=kafka.converged,
         config={"producer": IDEMPOTENT, "keys": 6},
         **FAULTY,
     )
@@ -184,13 +227,12 @@ def test_same_key_keeps_its_order_across_three_partitions(sdconform: Any) -> Non
 
 @pytest.mark.claim("kafka-consumer-order")
 def test_group_consumers_read_each_partition_in_offset_order(sdconform: Any) -> None:
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=3)])
-    cluster, converged = start(sdconform, topology)
+    kafka = start(sdconform, partitions=3)
     sdconform.run(
         Log(poll_ratio=0.4, guarantees=["log-order", "at-least-once"]),
-        clients(cluster, producer=IDEMPOTENT, commit="after", consume_from_start=True),
-        [sdconform.fault(cluster.partition)],
-        converged=converged,
+        kafka.clients(producer=IDEMPOTENT, commit="after", consume_from_start=True),
+        [sdconform.fault(kafka.cluster.partition)],
+        converged=kafka.converged,
         config={"producer": IDEMPOTENT, "consumer": "group, commit after processing"},
         **FAULTY,
     )
@@ -207,12 +249,10 @@ def test_commit_after_processing_delivers_every_message_through_crashes(sdconfor
     each one that got messages crashes (SIGKILL) after processing them, before committing.
     (Broker failover under acks=all is the leader-kill test above: on two loaded cores a
     partition on top of the crashes leaves too few messages flowing to crash anything.)"""
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=3)])
-    cluster, _ = start(sdconform, topology)
+    kafka = start(sdconform, partitions=3)
     sdconform.run(
         Log(poll_ratio=0.4, guarantees=["at-least-once"]),
-        clients(
-            cluster,
+        kafka.clients(
             producer={"acks": "all"},
             commit="after",
             crash_every=1,
@@ -232,11 +272,10 @@ def test_default_settings_redeliver_after_a_consumer_crash(sdconform: Any) -> No
     """Nothing configured (librdkafka's defaults: acks=all, retries without limit; consumers
     auto-commit every 5 s): a consumer that crashes between auto-commits has its messages
     delivered again. Duplicates: the default is at least once, not at most once."""
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=3)])
-    cluster, _ = start(sdconform, topology)
+    kafka = start(sdconform, partitions=3)
     sdconform.run(
         Log(poll_ratio=0.4, guarantees=["at-most-once"]),
-        clients(cluster, commit="auto", crash_every=2, consume_from_start=True),
+        kafka.clients(commit="auto", crash_every=2, consume_from_start=True),
         config={
             "producer": "librdkafka 2.16 defaults (documented: acks=all, "
             "retries=2147483647, enable.idempotence=false) except message.timeout.ms=5000",
@@ -253,13 +292,10 @@ def test_default_settings_redeliver_after_a_consumer_crash(sdconform: Any) -> No
 def test_commit_before_processing_never_redelivers(sdconform: Any) -> None:
     """The at-most-once configuration (commit before processing; a batch whose commit fails is
     dropped): crashes between commit and processing lose messages but never duplicate one."""
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=3)])
-    cluster, _ = start(sdconform, topology)
+    kafka = start(sdconform, partitions=3)
     sdconform.run(
         Log(poll_ratio=0.4, guarantees=["at-most-once"]),
-        clients(
-            cluster, producer=NO_RETRIES, commit="before", crash_every=1, consume_from_start=True
-        ),
+        kafka.clients(producer=NO_RETRIES, commit="before", crash_every=1, consume_from_start=True),
         config={
             "producer": NO_RETRIES,
             "commit": "before processing",
@@ -271,19 +307,16 @@ def test_commit_before_processing_never_redelivers(sdconform: Any) -> None:
 
 @pytest.mark.claim("kafka-eos")
 def test_transactions_copy_each_message_exactly_once(sdconform: Any) -> None:
-    """Kafka to Kafka: processors read ``log`` (read_committed) and write ``out`` in
-    transactions with their input offsets; every second transaction the processor is SIGKILLed
-    after sending, before committing (its restart fences the zombie). A read_committed reader
-    of ``out`` must see each acknowledged input exactly once."""
-    topology = ks.Topology(topics=[ks.Topic("log", partitions=2), ks.Topic("out", partitions=2)])
-    cluster, _ = start(sdconform, topology)
+    """Kafka to Kafka: processors read the test's input topic (read_committed) and write its
+    output topic in transactions with their input offsets; every second transaction the
+    processor is SIGKILLed after sending, before committing (its restart fences the zombie).
+    A read_committed reader of the output must see each acknowledged input exactly once."""
+    kafka = start(sdconform, partitions=2, output_partitions=2)
     sdconform.run(
         Log(poll_ratio=0.4, guarantees=["exactly-once"]),
-        clients(
-            cluster,
+        kafka.clients(
             producer=IDEMPOTENT,
             transactional=True,
-            output="out",
             crash_every=2,
             consume_from_start=True,
         ),

@@ -249,18 +249,36 @@ def resumed(bound_s: float, need_no_loss: bool) -> Any:
     return judge
 
 
+def failover(
+    sdconform: Any,
+    config: dict[str, Any],
+    *,
+    sync: bool = False,
+    lag_s: float = 0.0,
+    cancel_after: float | None = None,
+    **run: Any,
+) -> None:
+    """A primary + standby pair, writers that follow the primary, and one failover (after
+    ``lag_s`` of the standby cut off from the primary)."""
+    cluster, primary, standby = pair(sdconform, sync=sync)
+    sdconform.run(
+        SetAdd(),
+        writers(primary, standby, cancel_after=cancel_after),
+        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=lag_s))],
+        config=config,
+        **{**FAILOVER_RUN, **run},
+    )
+
+
 @pytest.mark.claim("pg-2safe-replication")
 def test_async_failover_loses_acknowledged_commits(sdconform: Any) -> None:
     """The default (asynchronous) standby falls behind (cut for 1.5 s), the primary dies, the
     standby is promoted: what the primary acknowledged meanwhile is gone."""
-    cluster, primary, standby = pair(sdconform)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=1.5))],
+    failover(
+        sdconform,
+        {"replication": "asynchronous"},
+        lag_s=1.5,
         need_overlap=False,
-        config={"replication": "asynchronous"},
-        **FAILOVER_RUN,
     )
 
 
@@ -268,14 +286,12 @@ def test_async_failover_loses_acknowledged_commits(sdconform: Any) -> None:
 def test_sync_failover_keeps_acknowledged_commits(sdconform: Any) -> None:
     """synchronous_standby_names = '*': while the standby is cut, commits wait (clients time
     out: unknown outcome, not acknowledged); after the failover no acknowledged one is lost."""
-    cluster, primary, standby = pair(sdconform, sync=True)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=1.5))],
+    failover(
+        sdconform,
+        {"replication": "synchronous"},
+        sync=True,
+        lag_s=1.5,
         need_overlap=False,
-        config={"replication": "synchronous"},
-        **FAILOVER_RUN,
     )
 
 
@@ -285,14 +301,13 @@ def test_a_cancelled_synchronous_commit_is_acknowledged_and_then_lost(sdconform:
     a commit that waits for a cut synchronous standby: PostgreSQL answers success with a
     WARNING (the commit is already local), the client counts it acknowledged, and the
     failover to the standby loses it."""
-    cluster, primary, standby = pair(sdconform, sync=True)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby, cancel_after=1.0),
-        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=2.5))],
+    failover(
+        sdconform,
+        {"replication": "synchronous", "client_cancel_after_s": 1.0},
+        sync=True,
+        lag_s=2.5,
+        cancel_after=1.0,
         need_overlap=False,
-        config={"replication": "synchronous", "client_cancel_after_s": 1.0},
-        **FAILOVER_RUN,
     )
 
 
@@ -326,27 +341,21 @@ def loss_within_lag(history: History, verdicts: dict[str, Verdict]) -> tuple[str
 
 @pytest.mark.claim("pg-async-promote-loss")
 def test_promoting_a_lagging_async_standby_loses_the_lag(sdconform: Any) -> None:
-    cluster, primary, standby = pair(sdconform)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=1.5))],
+    failover(
+        sdconform,
+        {"replication": "asynchronous"},
+        lag_s=1.5,
         judge=loss_within_lag,
-        config={"replication": "asynchronous"},
-        **FAILOVER_RUN,
     )
 
 
 @pytest.mark.claim("pg-sync-immediate-failover")
 def test_a_sync_standby_can_be_promoted_at_once_without_loss(sdconform: Any) -> None:
-    cluster, primary, standby = pair(sdconform, sync=True)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [pg.Failover(cluster)],
+    failover(
+        sdconform,
+        {"replication": "synchronous"},
+        sync=True,
         judge=resumed(5.0, need_no_loss=True),
-        config={"replication": "synchronous"},
-        **FAILOVER_RUN,
     )
 
 
@@ -354,14 +363,11 @@ def test_a_sync_standby_can_be_promoted_at_once_without_loss(sdconform: Any) -> 
 def test_writes_resume_through_one_endpoint_after_failover(sdconform: Any) -> None:
     """One endpoint (libpq host list + target_session_attrs=read-write), a synchronous standby:
     after the primary dies and the standby is promoted, writes resume with nothing lost."""
-    cluster, primary, standby = pair(sdconform, sync=True)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [pg.Failover(cluster)],
+    failover(
+        sdconform,
+        {"endpoint": "libpq host list, target_session_attrs=read-write"},
+        sync=True,
         judge=resumed(5.0, need_no_loss=True),
-        config={"endpoint": "libpq host list, target_session_attrs=read-write"},
-        **FAILOVER_RUN,
     )
 
 
@@ -384,14 +390,11 @@ def downtime_or_loss(history: History, verdicts: dict[str, Verdict]) -> tuple[st
 @pytest.mark.claim("pg-multi-az-prevents-loss")
 def test_a_standby_elsewhere_does_not_prevent_downtime(sdconform: Any) -> None:
     """Even with a synchronous standby (no loss), a failover is downtime for clients."""
-    cluster, primary, standby = pair(sdconform, sync=True)
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [pg.Failover(cluster)],
+    failover(
+        sdconform,
+        {"replication": "synchronous"},
+        sync=True,
         judge=downtime_or_loss,
-        config={"replication": "synchronous"},
-        **FAILOVER_RUN,
     )
 
 
@@ -399,7 +402,6 @@ def test_a_standby_elsewhere_does_not_prevent_downtime(sdconform: Any) -> None:
 def test_promotion_leaves_a_window_without_writes(sdconform: Any) -> None:
     """Single leader: between the primary's death and the promoted standby's first commit no
     write succeeds; measured as clients see it (promotion is immediate here, no detection)."""
-    cluster, primary, standby = pair(sdconform)
 
     def judge(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
         gap, node = recovery(history)
@@ -409,14 +411,7 @@ def test_promotion_leaves_a_window_without_writes(sdconform: Any) -> None:
             return REFUTED, "writes never stopped"
         return UPHELD, f"writes resumed on {node} {gap:.2f}s after the primary died"
 
-    sdconform.run(
-        SetAdd(),
-        writers(primary, standby),
-        [pg.Failover(cluster)],
-        judge=judge,
-        config={"replication": "asynchronous"},
-        **FAILOVER_RUN,
-    )
+    failover(sdconform, {"replication": "asynchronous"}, judge=judge)
 
 
 # --- isolation -----------------------------------------------------------------------------------

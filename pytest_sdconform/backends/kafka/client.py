@@ -204,7 +204,7 @@ class KafkaClient:
             "consumer": {**self.s.consumer_config(), "isolation.level": "read_committed"},
             "producer": {
                 **self.s.producer_config(),
-                "transactional.id": f"sdconform-processor-{name}",
+                "transactional.id": f"{self.s.group}-processor-{name}",
                 "transaction.timeout.ms": 10000,
             },
         }

@@ -199,7 +199,9 @@ class Topology:
         try:
             bootstrap = ",".join(f"{a}:{PORT}" for a in addresses.values())
             cluster.info.update(addresses=addresses, bootstrap=bootstrap, cluster_id=cluster_id)
-            create_topics(bootstrap, self.topics)
+            wait_for_brokers(bootstrap, self.nodes)
+            if self.topics:
+                create_topics(bootstrap, self.topics)
         except BaseException:
             cluster.stop()
             raise
@@ -242,19 +244,32 @@ def _format(lib: Path, cluster_id: str, spec: NodeSpec) -> None:
         )
 
 
-def create_topics(bootstrap: str, topics: list[Topic], timeout: float = 60) -> None:
-    """Create the topics once every broker is registered, and wait until each has a leader."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+def wait_for_brokers(bootstrap: str, count: int, timeout: float = 60) -> None:
+    """Wait until ``count`` brokers are registered (a restarted broker re-registers)."""
+    from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     deadline = time.monotonic() + timeout
     while True:
-        brokers = admin.list_topics(timeout=5).brokers
-        if len(brokers) >= max(t.replication for t in topics):
-            break
+        try:
+            brokers = len(admin.list_topics(timeout=5).brokers)
+        except Exception:  # no broker answered yet
+            brokers = 0
+        if brokers >= count:
+            return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(brokers)} brokers registered after {timeout:.0f}s")
+            raise TimeoutError(f"only {brokers} of {count} brokers registered after {timeout:.0f}s")
         time.sleep(0.2)
+
+
+def create_topics(bootstrap: str, topics: list[Topic], timeout: float = 60) -> None:
+    """Create the topics once enough brokers are registered, and wait until each partition
+    has a leader and a full ISR."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    deadline = time.monotonic() + timeout
+    wait_for_brokers(bootstrap, max(t.replication for t in topics), timeout)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     new = [NewTopic(t.name, t.partitions, t.replication, config=t.config) for t in topics]
     for name, future in admin.create_topics(new, request_timeout=30).items():
         try:
