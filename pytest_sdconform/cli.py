@@ -148,18 +148,26 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     from . import provision
+    from .backends.cassandra import topology as cassandra
+    from .backends.kafka import server as kafka
 
-    targets = {"toxiproxy": provision.toxiproxy_server}
-    for name in args.what or sorted(targets):
+    targets = {
+        "toxiproxy": provision.toxiproxy_server,
+        "cassandra": cassandra.provision,
+        "kafka": kafka.provision,
+    }
+    failed = 0
+    for name in args.what or list(targets):
         if name not in targets:
             raise HistoryError(f"unknown provision target {name!r}; known: {', '.join(targets)}")
         try:
             path = targets[name]()
         except provision.ProvisionError as e:
-            print(f"sdconform: error: {e}", file=sys.stderr)
-            return 1
+            print(f"sdconform: error: {name}: {e}", file=sys.stderr)
+            failed += 1
+            continue
         print(f"{name}: {path}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
@@ -239,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
     )
     k.set_defaults(func=cmd_cleanup)
     pr = sub.add_parser("provision", help="fetch and build what the faults and backends need")
-    pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy")
+    pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy, cassandra, kafka")
     pr.set_defaults(func=cmd_provision)
     cl = sub.add_parser("claims", help="list the claims catalogue and which claims have a test")
     cl.add_argument("--system", help="only this system's claims (redis, cassandra, kafka...)")

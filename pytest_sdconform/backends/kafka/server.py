@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...cluster import Cluster, start_cluster
-from ...provision import ProvisionError, maven_classpath, progress
+from ...provision import ProvisionError, apt_install, maven_classpath, progress
 from ...runs import Run
 from ...runtimes.addresses import AddressBlock
 from ...runtimes.local import NodeSpec
@@ -56,7 +56,9 @@ logger.raft.level = WARN
 
 
 def provision() -> Path:
-    """The classpath folder (fetched from Maven Central on first use); needs Java 17+."""
+    """The classpath folder (fetched from Maven Central on first use), with Java 17 and Maven
+    from Debian when missing."""
+    apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
     lib = maven_classpath(ARTIFACTS, f"kafka-{VERSION}")
     try:
         subprocess.run(["java", "-version"], capture_output=True, check=True)
