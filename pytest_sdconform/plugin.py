@@ -168,7 +168,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
     for c in session.cases:
         lenient = c["outcome"] == "inconclusive" and not session.options.strict
         mark = "ok  " if c["passed"] else "skip" if lenient else "FAIL"
-        tr.write_line(f"{mark} {c['claim'] or c['test']}: {c['outcome']} "
+        on = " on an emulator" if c.get("emulator") else ""
+        tr.write_line(f"{mark} {c['claim'] or c['test']}: {c['outcome']}{on} "
                       f"(expected {c['expected']})  {c['case']}")
     tr.write_line(f"report: {report or session.folder}")
 

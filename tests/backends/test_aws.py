@@ -1,0 +1,100 @@
+"""The AWS runtimes and the guard on destructive calls, against a real moto server: the local
+runtime starts it as a node; the external runtime is pointed at it through the environment, as
+a user points it at an AWS account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_sdconform.runs import Run
+from pytest_sdconform.runtimes.addresses import AddressBlock
+
+aws = pytest.importorskip("pytest_sdconform.backends.aws")
+boto3 = pytest.importorskip("boto3")
+from pytest_sdconform.backends.aws.resources import TAG, NotOurs, Resources  # noqa: E402
+from pytest_sdconform.faults import FaultUnavailable  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def moto(run: Run, block: AddressBlock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("SDCONFORM_AWS_RUNTIME", raising=False)
+    cluster = aws.Topology().start(run, block)
+    yield cluster
+    cluster.stop()
+
+
+def test_local_runtime_is_labelled_an_emulator(moto: Any) -> None:
+    assert aws.Topology().describe()["emulator"] is True
+    ep = aws.endpoint(moto)
+    assert ep.emulator and ep.url and ep.url.startswith("http://127.")
+    assert aws.expected("refuted") == "inconclusive"
+
+
+def test_resources_are_tagged_with_the_run_and_deleted(moto: Any) -> None:
+    res = Resources(aws.endpoint(moto), "run-a")
+    bucket, table = res.bucket("b"), res.table("t")
+    queue, stream = res.queue("q"), res.stream("s", shards=1)
+    for kind, ident in [("bucket", bucket), ("table", table), ("queue", queue), ("stream", stream)]:
+        assert res.tag_of(kind, ident) == "run-a"
+    assert res.delete_all() == []
+    s3 = res.client("s3")
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert table not in res.client("dynamodb").list_tables()["TableNames"]
+
+
+def test_the_guard_refuses_what_another_run_or_nobody_tagged(moto: Any) -> None:
+    ours = Resources(aws.endpoint(moto), "run-a")
+    theirs = Resources(aws.endpoint(moto), "run-b")
+    s3 = ours.client("s3")
+    s3.create_bucket(Bucket="someone-elses-data")
+    s3.put_object(Bucket="someone-elses-data", Key="k", Body=b"precious")
+    with pytest.raises(NotOurs, match="someone-elses-data"):
+        ours.delete("bucket", "someone-elses-data")
+    bucket = theirs.bucket("b")
+    with pytest.raises(NotOurs, match="'run-b'"):
+        ours.delete("bucket", bucket)
+    url = theirs.queue("q")
+    with pytest.raises(NotOurs):
+        ours.purge(url)
+    assert s3.get_object(Bucket="someone-elses-data", Key="k")["Body"].read() == b"precious"
+    assert theirs.delete_all() == []
+
+
+def test_external_runtime_uses_the_environment_and_starts_nothing(
+    moto: Any, run: Run, block: AddressBlock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    url = aws.endpoint(moto).url
+    monkeypatch.setenv("SDCONFORM_AWS_RUNTIME", "external")
+    monkeypatch.setenv("SDCONFORM_AWS_ENDPOINT", url)
+    monkeypatch.setenv("SDCONFORM_AWS_REGION", "eu-west-1")
+    from pytest_sdconform.runs import new_run
+
+    ext_run = new_run(tmp_path / "external")
+    try:
+        cluster = aws.Topology().start(ext_run, block)
+        assert cluster.nodes == {}
+        assert aws.Topology().describe() == {
+            "aws": "external",
+            "endpoint": url,
+            "region": "eu-west-1",
+        }
+        ep = aws.endpoint(cluster)
+        assert (ep.url, ep.region, ep.emulator) == (url, "eu-west-1", False)
+        assert aws.expected("refuted") == "refuted"
+        with pytest.raises(FaultUnavailable):
+            aws.proxied(cluster)
+        res = Resources(ep, ext_run.id)
+        bucket = res.bucket("b")  # outside us-east-1: created with a location constraint
+        tags = res.client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]
+        assert {"Key": TAG, "Value": ext_run.id} in tags
+        assert res.delete_all() == []
+        cluster.stop()
+    finally:
+        ext_run.forget()
