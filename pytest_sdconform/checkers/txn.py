@@ -43,12 +43,12 @@ cycle component, which uses reachability bitsets (quadratic in a component's siz
 from __future__ import annotations
 
 import itertools
-from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..history import Completed, History, freeze, paused_gc
+from .graph import Graph, sccs, shortest_path
 from .verdict import Anomaly, Verdict
 
 NAME = "txn"
@@ -109,102 +109,6 @@ class _Txn:
     @property
     def label(self) -> str:
         return f"T{self.c.invoke.index}"
-
-
-@dataclass
-class _Graph:
-    n: int
-    out: list[list[tuple[int, str, Any]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.out = [[] for _ in range(self.n)]
-
-    def add(self, a: int, b: int, kind: str, key: Any = None) -> None:
-        if a != b:
-            self.out[a].append((b, kind, key))
-
-    def succ(self, kinds: frozenset[str], within: set[int] | None = None) -> list[list[int]]:
-        return [
-            sorted({b for b, k, _ in edges if k in kinds and (within is None or b in within)})
-            for edges in self.out
-        ]
-
-
-def sccs(succ: Sequence[Sequence[int]], nodes: Iterable[int]) -> list[list[int]]:
-    """Tarjan's strongly connected components (iterative), in reverse topological order."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    out: list[list[int]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, i = work[-1]
-            edges = succ[v]
-            if i < len(edges):
-                work[-1] = (v, i + 1)
-                w = edges[i]
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, 0))
-                elif w in on_stack:
-                    low[v] = min(low[v], index[w])
-                continue
-            work.pop()
-            if work:
-                u = work[-1][0]
-                low[u] = min(low[u], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                out.append(comp)
-    return out
-
-
-def _path(
-    graph: _Graph, src: int, dst: int, kinds: frozenset[str], within: set[int]
-) -> list[tuple[int, int, str, Any]] | None:
-    """A shortest path src -> dst over edges of ``kinds`` inside ``within`` (BFS)."""
-    parent: dict[int, tuple[int, str, Any]] = {}
-    seen = {src}
-    queue = deque([src])
-    while queue:
-        u = queue.popleft()
-        if u == dst and u != src:
-            break
-        for v, k, key in graph.out[u]:
-            if k in kinds and v in within and v not in seen:
-                seen.add(v)
-                parent[v] = (u, k, key)
-                if v == dst:
-                    queue.clear()
-                    break
-                queue.append(v)
-    if dst not in parent:
-        return None
-    steps = []
-    v = dst
-    while v != src:
-        u, k, key = parent[v]
-        steps.append((u, v, k, key))
-        v = u
-    return steps[::-1]
 
 
 class _Checker:
@@ -393,8 +297,8 @@ class _Checker:
         reads: list[tuple[int, Any, list[Any], list[Any]]],
         order: dict[Any, list[Any]],
         committed: list[int],
-    ) -> _Graph:
-        g = _Graph(len(self.txns))
+    ) -> Graph:
+        g = Graph(len(self.txns))
         order_sets = {k: set(v) for k, v in order.items()}
         unseen: dict[Any, list[int]] = {}
         for (k, v), w in writer.items():
@@ -431,7 +335,7 @@ class _Checker:
             self.realtime_edges(g, committed)
         return g
 
-    def realtime_edges(self, g: _Graph, committed: list[int]) -> None:
+    def realtime_edges(self, g: Graph, committed: list[int]) -> None:
         """T1 -> T2 when T1 completed before T2 began, transitively reduced by a frontier:
         once T2 completes, T1 is implied through it and leaves the frontier."""
         events = []
@@ -454,7 +358,7 @@ class _Checker:
 
     # -- cycles ---------------------------------------------------------------------------
 
-    def cycles_of(self, g: _Graph) -> None:
+    def cycles_of(self, g: Graph) -> None:
         extra = {PO, RT}
         dep = frozenset({WW, WR} | extra)
         ww = frozenset({WW} | extra)
@@ -471,18 +375,18 @@ class _Checker:
             if len(comp) > 1:
                 self.rw_cycles(g, set(comp), dep)
 
-    def cycle_in(self, g: _Graph, comp: set[int], kinds: frozenset[str], through: str) -> None:
+    def cycle_in(self, g: Graph, comp: set[int], kinds: frozenset[str], through: str) -> None:
         """A shortest cycle through one edge of type ``through`` inside a component."""
         for a in comp:
             for b, k, key in g.out[a]:
                 if k == through and b in comp:
-                    back = _path(g, b, a, kinds, comp)
+                    back = shortest_path(g, b, a, kinds, comp)
                     if back is not None:
                         cycle = [(a, b, k, key), *back]
                         self.report_cycle("G0" if through == WW else "G1c", cycle)
                         return
 
-    def rw_cycles(self, g: _Graph, comp: set[int], dep: frozenset[str]) -> None:
+    def rw_cycles(self, g: Graph, comp: set[int], dep: frozenset[str]) -> None:
         """G-single where an rw edge closes a ww/wr path (reachability bitsets inside the
         component), else G2 through the first rw edge of the component."""
         rw = [(a, b, key) for a in comp for b, k, key in g.out[a] if k == RW and b in comp]
@@ -504,7 +408,7 @@ class _Checker:
         found_single = False
         for a, b, key in rw:
             if reach[where[b]] >> where[a] & 1:
-                back = _path(g, b, a, dep, comp) if b != a else []
+                back = shortest_path(g, b, a, dep, comp) if b != a else []
                 if back is not None:
                     self.report_cycle("G-single", [(a, b, RW, key), *back])
                     found_single = True
@@ -513,7 +417,7 @@ class _Checker:
         if found_single:
             return
         for a, b, key in rw:
-            back = _path(g, b, a, full, comp)
+            back = shortest_path(g, b, a, full, comp)
             if back is not None:
                 self.report_cycle("G2", [(a, b, RW, key), *back])
                 return

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_sdconform.backends.kafka import client as kc
 from pytest_sdconform.backends.kafka import server as ks
-from pytest_sdconform.backends.kafka.faults import LeaderIsolation, LeaderKill
+from pytest_sdconform.backends.kafka.faults import LeaderIsolation, LeaderKill, StaleFailover
 from pytest_sdconform.checkers.verdict import Verdict
 from pytest_sdconform.history import History
 from pytest_sdconform.outcome import INCONCLUSIVE, REFUTED, UPHELD
@@ -65,17 +65,18 @@ class Kafka:
         return sdconform.fault(lambda: LeaderIsolation(self.cluster, self.topic))
 
 
-def start(sdconform: Any, partitions: int = 1, output_partitions: int = 0) -> Kafka:
+def start(sdconform: Any, partitions: int = 1, output_partitions: int = 0, **topic: Any) -> Kafka:
+    """The shared cluster and this test's topics (``topic``: more ``ks.Topic`` settings)."""
     cluster = sdconform.start(TOPOLOGY, shared=True)
     n = next(_numbers)
-    topics = [ks.Topic(f"log{n}", partitions)]
+    topics = [ks.Topic(f"log{n}", partitions, **topic)]
     if output_partitions:
         topics.append(ks.Topic(f"out{n}", output_partitions))
     ks.create_topics(cluster.info["bootstrap"], topics)
     sdconform.config.update(
         cluster_start_s=cluster.info["start_s"],
         topics={
-            t.name: {"partitions": t.partitions, "replication.factor": t.replication}
+            t.name: {"partitions": t.partitions, "replication.factor": t.replication, **t.config}
             for t in topics
         },
     )
@@ -132,6 +133,40 @@ def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconf
         config={"producer": NO_RETRIES},
         **FAULTY,
     )
+
+
+def stale_failover(sdconform: Any, unclean: bool) -> None:
+    """Two replicas, min.insync.replicas=1, acks=all: the follower stalls out of the ISR, the
+    leader acknowledges alone and dies, the stale follower wakes (``StaleFailover``)."""
+    settings = {"min.insync.replicas": "1", "unclean.leader.election.enable": str(unclean).lower()}
+    kafka = start(sdconform, replicas=[1, 2], config=settings)
+    sdconform.run(
+        Log(poll_ratio=0, guarantees=["at-least-once"]),
+        kafka.clients(producer=NO_RETRIES),
+        [StaleFailover(kafka.cluster, kafka.topic)],
+        converged=kafka.converged,
+        config={"producer": NO_RETRIES, "topic": settings},
+        # the fault's own start takes 6 s (the stall); then the stale replica is alone
+        **{**FAULTY, "duration": 16.0, "fault_duration": 6.0},
+    )
+
+
+@pytest.mark.claim("kafka-replication-no-loss", expected="refuted")
+def test_unclean_leader_election_loses_what_the_old_leader_acknowledged_alone(
+    sdconform: Any,
+) -> None:
+    """unclean.leader.election.enable=true: the stale replica is elected and the messages the
+    old leader acknowledged alone are truncated away when it comes back."""
+    stale_failover(sdconform, unclean=True)
+
+
+@pytest.mark.claim("kafka-replication-no-loss")
+def test_without_unclean_election_the_partition_waits_for_its_last_in_sync_replica(
+    sdconform: Any,
+) -> None:
+    """The same failure with unclean election off (the default): no stale leader is elected;
+    the partition is offline until the old leader is back, and nothing acknowledged is lost."""
+    stale_failover(sdconform, unclean=False)
 
 
 def writes_continue(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:

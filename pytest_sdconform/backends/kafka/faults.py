@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ...cluster import Cluster
+from ...faults import FaultNotEffective
 from ...faults.partition import isolate
-from ...faults.process import Kill
-from .server import leader
+from ...faults.process import Kill, Pause
+from .server import leader, replicas
 
 
 class LeaderKill:
@@ -47,3 +49,48 @@ class LeaderIsolation:
 
     def stop(self) -> dict[str, Any]:
         return self.cut.stop()
+
+
+class StaleFailover:
+    """Leave a stale replica as the only one alive: the leader's follower stalls (SIGSTOP)
+    until it is fenced and dropped from the ISR, the leader goes on acknowledging alone (as
+    min.insync.replicas=1 lets it), then the leader dies (SIGKILL) and the follower wakes.
+
+    With unclean leader election the stale follower becomes leader, and what the old leader
+    acknowledged alone is gone; without it the partition waits, offline, for the old leader,
+    which ``stop`` restarts on its data. Meant for a topic with two replicas.
+    """
+
+    name = "stale-failover"
+
+    def __init__(self, cluster: Cluster, topic: str, stall_s: float = 6.0):
+        self.cluster, self.topic, self.stall_s = cluster, topic, stall_s
+        nodes = list(cluster.nodes.values())
+        self.pause, self.kill = Pause(nodes, 1, cluster.rng), Kill(nodes, 1, cluster.rng)
+
+    def start(self) -> dict[str, Any]:
+        bootstrap = self.cluster.info["bootstrap"]
+        before = replicas(bootstrap, self.topic)
+        old = before["leader"] or leader(bootstrap, self.topic)
+        followers = [r for r in before["replicas"] if r != old]
+        if not followers:
+            raise FaultNotEffective(f"stale-failover: {self.topic} has no follower ({before})")
+        stale = followers[0]
+        self.pause.start([self.cluster.node(stale)])
+        try:
+            time.sleep(self.stall_s)
+            shrunk = replicas(bootstrap, self.topic)
+            self.kill.start([self.cluster.node(old)])
+        finally:
+            self.pause.stop()
+        if stale in shrunk["isr"]:
+            raise FaultNotEffective(f"stale-failover: {stale} was still in the ISR {shrunk}")
+        return {"stalled": stale, "killed": old, "isr_before_kill": shrunk["isr"]}
+
+    def stop(self) -> dict[str, Any]:
+        self.pause.stop()  # nothing left to resume unless start was interrupted
+        try:
+            leader_now = replicas(self.cluster.info["bootstrap"], self.topic)["leader"]
+        except Exception as e:  # metadata unavailable: still restart the old leader
+            leader_now = f"unknown ({type(e).__name__})"
+        return {**self.kill.stop(), "leader_before_restart": leader_now}

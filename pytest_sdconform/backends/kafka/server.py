@@ -69,10 +69,26 @@ def provision() -> Path:
 
 @dataclass
 class Topic:
+    """A topic; ``replicas`` pins every partition to those broker ids (its replication factor
+    is then their number), otherwise the controller places ``replication`` replicas."""
+
     name: str
     partitions: int = 1
     replication: int = 3
     config: dict[str, str] = field(default_factory=dict)
+    replicas: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.replicas is not None:
+            self.replication = len(self.replicas)
+
+    def new_topic(self) -> Any:
+        from confluent_kafka.admin import NewTopic
+
+        if self.replicas is not None:
+            assignment = [list(self.replicas) for _ in range(self.partitions)]
+            return NewTopic(self.name, replica_assignment=assignment, config=self.config)
+        return NewTopic(self.name, self.partitions, self.replication, config=self.config)
 
 
 @dataclass
@@ -267,12 +283,12 @@ def wait_for_brokers(bootstrap: str, count: int, timeout: float = 60) -> None:
 def create_topics(bootstrap: str, topics: list[Topic], timeout: float = 60) -> None:
     """Create the topics once enough brokers are registered, and wait until each partition
     has a leader and a full ISR."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout
     wait_for_brokers(bootstrap, max(t.replication for t in topics), timeout)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = [NewTopic(t.name, t.partitions, t.replication, config=t.config) for t in topics]
+    new = [t.new_topic() for t in topics]
     for name, future in admin.create_topics(new, request_timeout=30).items():
         try:
             future.result(timeout=30)
@@ -310,6 +326,19 @@ def leader(bootstrap: str, topic: str, partition: int = 0) -> str:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"no leader for {topic}/{partition}")
+
+
+def replicas(bootstrap: str, topic: str, partition: int = 0) -> dict[str, Any]:
+    """A partition's leader, replicas and ISR as node names (``n<id>``), from the metadata."""
+    from confluent_kafka.admin import AdminClient
+
+    p = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=5)
+    md = p.topics[topic].partitions[partition]
+    return {
+        "leader": f"n{md.leader}" if md.leader >= 0 else None,
+        "replicas": [f"n{r}" for r in md.replicas],
+        "isr": [f"n{r}" for r in md.isrs],
+    }
 
 
 def converged(bootstrap: str, topics: list[Topic]) -> bool:
