@@ -14,14 +14,19 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 
-def reachable(address: str, port: int, timeout: float) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
+def reachable(address: str, port: int, timeout: float, attempts: int = 2) -> bool:
+    """Blocked only when every attempt times out: a listener whose accept queue is full drops
+    a SYN too (seen once on a loaded machine), and a fresh attempt sends a new one at once
+    rather than waiting a second for the kernel's retransmission."""
+    for _ in range(attempts):
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                return True
+        except ConnectionRefusedError:
             return True
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
+        except OSError:
+            continue
+    return False
 
 
 def main(argv: list[str]) -> None:

@@ -32,7 +32,9 @@ IDEMPOTENT = {"acks": "all", "enable.idempotence": True}
 
 # One cluster for the whole suite (JVM start-up dominates on two cores); each test creates
 # topics, a consumer group and transactional ids of its own.
-TOPOLOGY = ks.Topology(topics=[])
+# Retention is enforced every second (default: every 5 minutes), for the retention case; every
+# other topic keeps the default retention of 7 days, so this changes nothing for them.
+TOPOLOGY = ks.Topology(topics=[], properties={"log.retention.check.interval.ms": "1000"})
 _numbers = itertools.count(1)
 
 
@@ -360,5 +362,66 @@ def test_transactions_copy_each_message_exactly_once(sdconform: Any) -> None:
             "processor": "transactional.id per worker, send_offsets_to_transaction, read_committed",
             "processor_crash": "every 2nd transaction, before commit",
         },
+        **CRASHY,
+    )
+
+
+def duplicates_delivered(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
+    """Upheld when some message was delivered more than once (so a consumer must be idempotent)
+    and none acknowledged was lost."""
+    v = verdicts["delivery"]
+    kinds = [a.kind for a in v.anomalies]
+    if "lost-message" in kinds:
+        return REFUTED, f"{kinds.count('lost-message')} acknowledged messages never delivered"
+    dups = v.details["guarantees"]["at-most-once"]
+    if not dups.get("duplicated_messages"):
+        return INCONCLUSIVE, "no message was delivered twice in this run"
+    return (
+        UPHELD,
+        f"{dups['duplicated_messages']} messages delivered more than once "
+        f"({dups['duplicates']} extra deliveries) after consumer crashes; none lost",
+    )
+
+
+@pytest.mark.claim("es-consumer-idempotency")
+def test_a_consumer_crash_before_its_commit_delivers_events_twice(sdconform: Any) -> None:
+    """Consumers commit after processing and crash (SIGKILL) between the two: their group's
+    next member is handed the same events again. A consumer that applies them twice without
+    a dedupe step double-applies; the events carry unique ids for that step."""
+    kafka = start(sdconform, partitions=3)
+    sdconform.run(
+        Log(poll_ratio=0.4, guarantees=["at-least-once", "at-most-once"]),
+        kafka.clients(producer=IDEMPOTENT, commit="after", crash_every=1, consume_from_start=True),
+        judge=duplicates_delivered,
+        config={
+            "producer": IDEMPOTENT,
+            "commit": "after processing",
+            "consumer_crash": "every batch, after processing and before commit",
+        },
+        **CRASHY,
+    )
+
+
+def deleted_by_retention(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
+    lost = verdicts["delivery"].details.get("lost")
+    if lost:
+        return REFUTED, f"{lost} acknowledged messages were deleted by retention before any read"
+    if lost is None:
+        return INCONCLUSIVE, "the drain did not finish"
+    return UPHELD, "every acknowledged message was still in the stream"
+
+
+@pytest.mark.claim("stream-data-not-deleted", expected="refuted")
+def test_retention_deletes_messages_nobody_has_read(sdconform: Any) -> None:
+    """A topic with retention.ms=2000 and 1 s segments; producers write, no consumer reads
+    until the end. The drain starts at the log's start offset: what retention removed is gone,
+    acknowledged or not (Kafka's default retention is 7 days, Kinesis's 24 hours)."""
+    settings = {"retention.ms": "2000", "segment.ms": "1000"}
+    kafka = start(sdconform, config=settings)
+    sdconform.run(
+        Log(poll_ratio=0, guarantees=["at-least-once"]),
+        kafka.clients(producer=NO_RETRIES),
+        judge=deleted_by_retention,
+        config={"producer": NO_RETRIES, "topic": settings, "consumer": "none until the drain"},
         **CRASHY,
     )
