@@ -154,8 +154,12 @@ def unexpected(t: Traffic) -> list[Anomaly]:
 
 def drain_problem(t: Traffic, history: History) -> str:
     """Why the consumers cannot be taken to have drained, or ""."""
-    if any(c.is_final for c in t.consumers):
+    final = [c for c in t.consumers if c.is_final]
+    if any(c.type == "ok" for c in final):
         return ""
+    if final:
+        errors = sorted({str(c.completion.error) for c in final if c.completion is not None})
+        return f"the final drain did not succeed ({'; '.join(errors) or 'no answer'})"
     windows = history.fault_windows()
     if any(w.end is None for w in windows):
         return "no drain: no consumer op is marked final and a fault was never healed"

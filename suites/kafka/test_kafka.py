@@ -147,6 +147,9 @@ def stale_failover(sdconform: Any, unclean: bool) -> None:
         kafka.clients(producer=NO_RETRIES),
         [StaleFailover(kafka.cluster, kafka.topic)],
         converged=kafka.converged,
+        # the writes at risk are those the leader acknowledged alone during the stall, before
+        # the kill; after it, without unclean election, nothing can succeed until the heal
+        need_overlap=False,
         config={"producer": NO_RETRIES, "topic": settings},
         # the fault's own start takes 6 s (the stall); then the stale replica is alone
         **{**FAULTY, "duration": 16.0, "fault_duration": 6.0},

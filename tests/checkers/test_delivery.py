@@ -101,6 +101,21 @@ def test_without_a_drain_at_least_once_is_unknown() -> None:
     assert v.details["guarantees"]["at-least-once"]["not_received"] == 1
 
 
+def test_a_failed_final_drain_is_no_drain() -> None:
+    """A drain that timed out read nothing: the acknowledged message is not lost, unknown."""
+    h = hist(
+        *send(1, "a"),
+        ("nemesis", "info", "kill-start", None, None),
+        ("nemesis", "info", "kill-stop", None, None),
+        (2, "invoke", "poll", None, "drain", FINAL),
+        (2, "fail", "poll", None, "drain", FINAL),
+    )
+    v = check_delivery(h, guarantees=("at-least-once",))
+    assert v.result == "unknown"
+    assert "final drain did not succeed" in v.reason
+    assert v.details["lost"] is None
+
+
 def test_a_fault_never_healed_means_no_drain() -> None:
     h = hist(*send(1, "a"), ("nemesis", "info", "kill-start", None, None), *dequeue(2, None))
     assert "never healed" in check_delivery(h, guarantees=("at-least-once",)).reason

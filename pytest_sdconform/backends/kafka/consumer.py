@@ -21,7 +21,8 @@ import sys
 import time
 from typing import Any
 
-BATCH = 100
+BATCH = 100  # a poll op reads at most this many messages
+DRAIN_BATCH = 10_000  # the drain reads a backlog of tens of thousands
 
 
 def triples(msgs: list[Any]) -> tuple[list[list[Any]], list[str]]:
@@ -44,11 +45,13 @@ def drain(consumer: Any, topic: str, limit: float) -> dict[str, Any]:
     idle = 0
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        batch, _ = triples(consumer.consume(BATCH, 0.5))
+        batch, _ = triples(consumer.consume(DRAIN_BATCH, 0.5))
         got += batch
-        parts = list(consumer.list_topics(topic, timeout=2).topics[topic].partitions)
-        if batch or len(consumer.assignment()) < len(parts):
+        if batch:  # still reading: ask where the end is only once nothing comes
             idle = 0
+            continue
+        parts = list(consumer.list_topics(topic, timeout=2).topics[topic].partitions)
+        if len(consumer.assignment()) < len(parts):
             continue
         idle += 1
         tps = [TopicPartition(topic, p) for p in parts]

@@ -8,6 +8,7 @@ cores; broker session and ISR lag timeouts are short so that a fault is noticed 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import time
@@ -87,7 +88,10 @@ class Topic:
 
         if self.replicas is not None:
             assignment = [list(self.replicas) for _ in range(self.partitions)]
-            return NewTopic(self.name, replica_assignment=assignment, config=self.config)
+            # librdkafka wants the partition count with an assignment, and no replication factor
+            return NewTopic(
+                self.name, self.partitions, -1, replica_assignment=assignment, config=self.config
+            )
         return NewTopic(self.name, self.partitions, self.replication, config=self.config)
 
 
@@ -218,6 +222,7 @@ class Topology:
             bootstrap = ",".join(f"{a}:{PORT}" for a in addresses.values())
             cluster.info.update(addresses=addresses, bootstrap=bootstrap, cluster_id=cluster_id)
             wait_for_brokers(bootstrap, self.nodes)
+            create_offsets_topic(bootstrap, self.nodes)
             if self.topics:
                 create_topics(bootstrap, self.topics)
         except BaseException:
@@ -277,6 +282,24 @@ def wait_for_brokers(bootstrap: str, count: int, timeout: float = 60) -> None:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {brokers} of {count} brokers registered after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def create_offsets_topic(bootstrap: str, nodes: int, timeout: float = 60) -> None:
+    """Have the brokers create ``__consumer_offsets`` now (a group coordinator lookup does it)
+    and wait for its full ISR, rather than on a case's first consumer group, which may come
+    while a fault is on or a broker is catching up."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    offsets = Topic("__consumer_offsets", 3, min(3, nodes))
+    deadline = time.monotonic() + timeout
+    while not converged(bootstrap, [offsets]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"__consumer_offsets has no full ISR after {timeout:.0f}s")
+        with contextlib.suppress(Exception):  # the coordinator is not there yet: ask again
+            for future in admin.describe_consumer_groups(["sdconform-warmup"]).values():
+                future.result(timeout=5)
         time.sleep(0.2)
 
 
