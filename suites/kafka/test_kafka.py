@@ -218,6 +218,24 @@ def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
     )
 
 
+@pytest.mark.claim("msk-broker-replacement")
+def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Any) -> None:
+    """Availability under a partition: the leader is cut off from the other two brokers (the
+    clients still reach all three). The majority fences it and elects a new leader; writes
+    (acks=all, min.insync.replicas=2) resume there while the cut is still on."""
+    kafka = start(sdconform)
+    sdconform.run(
+        Log(poll_ratio=0, guarantees=["at-least-once"]),
+        kafka.clients(producer=NO_RETRIES),
+        [kafka.leader_cut(sdconform)],
+        judge=writes_continue,
+        converged=kafka.converged,
+        config={"producer": NO_RETRIES},
+        # writes stop for ~5.7 s (fencing after 3 s, then the producers' 5 s message timeout)
+        **{**FAULTY, "duration": 13.0, "fault_duration": 10.0},
+    )
+
+
 # --- order -------------------------------------------------------------------------------------
 
 
