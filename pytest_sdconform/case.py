@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -34,6 +34,8 @@ from .runner import RunConfig, Runner
 from .runs import Run
 from .session import Session
 from .workloads import Client, Workload
+
+F = TypeVar("F")
 
 
 class Topology(Protocol):
@@ -81,8 +83,9 @@ class Case:
         self.clusters.append(cluster)
         return cluster
 
-    def fault(self, make: Callable[[], Fault]) -> Fault:
-        """Build a fault; skip the test with the reason when this machine cannot make it."""
+    def fault(self, make: Callable[[], F]) -> F:
+        """Build a fault (or what makes faults); skip the test with the reason when this
+        machine cannot make it."""
         try:
             return make()
         except FaultUnavailable as e:

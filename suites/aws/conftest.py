@@ -21,3 +21,12 @@ def env(sdconform: Any) -> Iterator[tuple[Any, Resources]]:
     yield cluster, resources
     problems = resources.delete_all()
     assert not problems, f"could not delete: {problems}"
+
+
+@pytest.fixture
+def path(sdconform: Any, env: tuple[Any, Resources]) -> aws.ClientPath:
+    """The clients' path to the service and the faults it can carry (none on the external
+    runtime: the case then runs without injected faults)."""
+    cluster, _ = env
+    made: aws.ClientPath = sdconform.fault(lambda: aws.client_path(cluster))
+    return made

@@ -34,11 +34,6 @@ pytestmark = pytest.mark.backend("dynamodb")
 FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0, "settle": 1.0}
 
 
-def proxied(sdconform: Any, cluster: Any) -> aws.Proxied:
-    proxy: aws.Proxied = sdconform.fault(lambda: aws.proxied(cluster))
-    return proxy
-
-
 @dataclass
 class ConditionalCreate:
     """Create-if-absent races: every few operations a new key, which all workers then try to
@@ -68,34 +63,34 @@ class ConditionalCreate:
 
 @pytest.mark.claim("ddb-conditional-put")
 def test_conditional_put_has_one_winner_under_latency_and_timeouts(
-    sdconform: Any, env: Any
+    sdconform: Any, env: Any, path: aws.ClientPath
 ) -> None:
-    cluster, resources = env
+    _, resources = env
     table = resources.table("urls")
-    proxy = proxied(sdconform, cluster)
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         ConditionalCreate(),
         lambda i: clients.DynamoRegister(ep, table, timeout=1.0),
-        [proxy.latency_then_timeouts()],
+        path.latency_then_timeouts(),
         decide_by=["linearizable"],
-        config={"path": "boto3 -> toxiproxy -> moto", "condition": "attribute_not_exists(k)"},
+        config={"path": path.describe(), "condition": "attribute_not_exists(k)"},
         **FAULTY,
     )
 
 
 @pytest.mark.claim("ddb-occ-versioning")
-def test_version_conditioned_updates_lose_no_update(sdconform: Any, env: Any) -> None:
+def test_version_conditioned_updates_lose_no_update(
+    sdconform: Any, env: Any, path: aws.ClientPath
+) -> None:
     """Read-modify-write guarded by ``v = :expected``: a conflicting update fails, none is lost
     (the history must be linearizable as a compare-and-set register)."""
-    cluster, resources = env
+    _, resources = env
     table = resources.table("occ")
-    proxy = proxied(sdconform, cluster)
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Register(keys=2, read_ratio=0.3, cas_ratio=0.5),
         lambda i: clients.DynamoRegister(ep, table, timeout=1.0),
-        [proxy.latency_then_timeouts()],
+        path.latency_then_timeouts(),
         decide_by=["linearizable"],
         config={"condition": "v = :expected"},
         **FAULTY,
@@ -103,15 +98,14 @@ def test_version_conditioned_updates_lose_no_update(sdconform: Any, env: Any) ->
 
 
 @pytest.mark.claim("ddb-ryw-consistentread")
-def test_consistent_reads_read_your_writes(sdconform: Any, env: Any) -> None:
-    cluster, resources = env
+def test_consistent_reads_read_your_writes(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
+    _, resources = env
     table = resources.table("ryw")
-    proxy = proxied(sdconform, cluster)
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Register(keys=2, read_ratio=0.6),
         lambda i: clients.DynamoRegister(ep, table, consistent=True, timeout=1.0),
-        [proxy.latency()],
+        path.latency(),
         decide_by=["sessions", "linearizable"],
         config={"ConsistentRead": True},
         **FAULTY,
@@ -233,19 +227,20 @@ def all_or_nothing(history: History, verdicts: dict[str, Verdict]) -> tuple[str,
 
 
 @pytest.mark.claim("ddb-transactions")
-def test_transactions_are_all_or_nothing_and_exceed_ten_items(sdconform: Any, env: Any) -> None:
-    cluster, resources = env
+def test_transactions_are_all_or_nothing_and_exceed_ten_items(
+    sdconform: Any, env: Any, path: aws.ClientPath
+) -> None:
+    _, resources = env
     table = resources.table("bank")
     seed_accounts(resources, table)
-    proxy = proxied(sdconform, cluster)
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Transfers(),
         lambda i: clients.DynamoTransfers(ep, table, ACCOUNTS, 1.0),
         # Timeouts make transactions of unknown outcome, which must still be all or nothing.
         # (No latency here: 16-item transactions keep moto so busy that the latency proof,
         # a round trip through moto, cannot tell the delay from the queue.)
-        [proxy.timeouts()],
+        path.timeouts(),
         judge=all_or_nothing,
         checkers=[],
         config={"accounts": len(ACCOUNTS), "items_per_txn": f"2-{len(ACCOUNTS)}"},

@@ -73,15 +73,16 @@ def acked(history: History) -> set[Any]:
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-standard-at-least-once")
-def test_standard_queue_delivers_every_acknowledged_message(sdconform: Any, env: Any) -> None:
-    cluster, resources = env
+def test_standard_queue_delivers_every_acknowledged_message(
+    sdconform: Any, env: Any, path: aws.ClientPath
+) -> None:
+    _, resources = env
     queue = resources.queue("standard", visibility_s=2)
-    proxy: aws.Proxied = sdconform.fault(lambda: aws.proxied(cluster))
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Messages(),
         lambda i: messaging.SqsClient(ep, {None: queue}, timeout=1.0),
-        [proxy.latency_then_timeouts()],
+        path.latency_then_timeouts(),
         decide_by=["delivery"],
         config={"visibility_timeout_s": 2},
         settle=2.5,
@@ -189,19 +190,18 @@ GROUPS = ("g0", "g1", "g2")
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-fifo-order")
-def test_fifo_queue_keeps_order_per_group(sdconform: Any, env: Any) -> None:
+def test_fifo_queue_keeps_order_per_group(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
     """Latency only, and clients that wait it out: a receive whose answer is lost (timeouts)
     leaves its messages in flight unrecorded, and then moto once (1 run in 9) delivered a
     later message of a group before an earlier one came back: moto's group blocking on
     redelivery, not checked against AWS, so not part of this case."""
-    cluster, resources = env
+    _, resources = env
     queue = resources.queue("ordered", fifo=True, visibility_s=2)
-    proxy: aws.Proxied = sdconform.fault(lambda: aws.proxied(cluster))
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Messages(groups=GROUPS, guarantees=("fifo", "at-least-once")),
         lambda i: messaging.SqsClient(ep, {None: queue}, fifo=True, timeout=3.0),
-        [proxy.latency()],
+        path.latency(),
         decide_by=["delivery"],
         config={"groups": len(GROUPS), "visibility_timeout_s": 2},
         settle=2.5,
@@ -346,16 +346,17 @@ def every_subscriber(history: History, verdicts: dict[str, Verdict]) -> tuple[st
 
 @pytest.mark.backend("sns")
 @pytest.mark.claim("sns-fanout")
-def test_sns_delivers_every_publish_to_every_subscribed_queue(sdconform: Any, env: Any) -> None:
-    cluster, resources = env
+def test_sns_delivers_every_publish_to_every_subscribed_queue(
+    sdconform: Any, env: Any, path: aws.ClientPath
+) -> None:
+    _, resources = env
     queues = {q: resources.queue(f"sub-{q}", visibility_s=2) for q in SUBSCRIBERS}
     topic = resources.topic("fanout", list(queues.values()))
-    proxy: aws.Proxied = sdconform.fault(lambda: aws.proxied(cluster))
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Messages(polls=SUBSCRIBERS),
         lambda i: messaging.SnsClient(ep, topic, dict(queues), timeout=1.0),
-        [proxy.latency_then_timeouts()],
+        path.latency_then_timeouts(),
         judge=every_subscriber,
         checkers=[],
         settle=2.5,
@@ -371,15 +372,14 @@ KEYS = ("p0", "p1", "p2", "p3")
 
 @pytest.mark.backend("kinesis")
 @pytest.mark.claim("kds-shard-order")
-def test_kinesis_keeps_order_within_a_shard(sdconform: Any, env: Any) -> None:
-    cluster, resources = env
+def test_kinesis_keeps_order_within_a_shard(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
+    _, resources = env
     stream = resources.stream("events", shards=2)
-    proxy: aws.Proxied = sdconform.fault(lambda: aws.proxied(cluster))
-    ep = aws.endpoint(cluster, proxy.endpoint)
+    ep = path.endpoint
     sdconform.run(
         Messages(groups=KEYS, drain=("drain",), guarantees=("log-order", "fifo", "at-least-once")),
         lambda i: messaging.KinesisClient(ep, stream, timeout=1.0),
-        [proxy.latency_then_timeouts()],
+        path.latency_then_timeouts(),
         decide_by=["delivery"],
         config={"shards": 2, "producer": "PutRecord, one at a time"},
         settle=1.0,

@@ -14,6 +14,7 @@ from pytest_sdconform.runtimes.addresses import AddressBlock
 
 aws = pytest.importorskip("pytest_sdconform.backends.aws")
 boto3 = pytest.importorskip("boto3")
+from pytest_sdconform.backends.aws.clients import boto  # noqa: E402
 from pytest_sdconform.backends.aws.resources import TAG, NotOurs, Resources  # noqa: E402
 from pytest_sdconform.faults import FaultUnavailable  # noqa: E402
 
@@ -35,6 +36,14 @@ def test_local_runtime_is_labelled_an_emulator(moto: Any) -> None:
     ep = aws.endpoint(moto)
     assert ep.emulator and ep.url and ep.url.startswith("http://127.")
     assert aws.expected("refuted") == "inconclusive"
+
+
+def test_local_client_path_goes_through_toxiproxy(moto: Any) -> None:
+    path = aws.client_path(moto)  # its toxiproxy is a node of the cluster, stopped with it
+    assert path.proxy is not None and path.endpoint.url != aws.endpoint(moto).url
+    assert [f.name for f in path.latency_then_timeouts()] == ["latency"]
+    s3 = boto("s3", path.endpoint)
+    assert "Buckets" in s3.list_buckets()  # requests reach moto through the proxy
 
 
 def test_resources_are_tagged_with_the_run_and_deleted(moto: Any) -> None:
@@ -90,6 +99,9 @@ def test_external_runtime_uses_the_environment_and_starts_nothing(
         assert aws.expected("refuted") == "refuted"
         with pytest.raises(FaultUnavailable):
             aws.proxied(cluster)
+        path = aws.client_path(cluster)  # straight to the service, nothing injected
+        assert path.endpoint == ep and path.latency_then_timeouts() == [] and path.timeouts() == []
+        assert "no fault" in path.describe()
         res = Resources(ep, ext_run.id)
         bucket = res.bucket("b")  # outside us-east-1: created with a location constraint
         tags = res.client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]

@@ -205,13 +205,11 @@ class Alternating:
         self.faults = list(faults)
         self.turn = 0
         self.current = self.faults[0]
-
-    @property
-    def name(self) -> str:
-        return str(self.current.name)
+        self.name = str(self.current.name)
 
     def start(self) -> dict[str, Any]:
         self.current = self.faults[self.turn % len(self.faults)]
+        self.name = str(self.current.name)
         self.turn += 1
         return self.current.start()
 
@@ -221,6 +219,39 @@ class Alternating:
 
 def proxied(cluster: Cluster) -> Proxied:
     return Proxied(cluster)
+
+
+@dataclass
+class ClientPath:
+    """Where clients send their requests, and the faults that can be put on that path."""
+
+    endpoint: Endpoint
+    proxy: Proxied | None
+
+    def describe(self) -> str:
+        if self.proxy is not None:
+            return "boto3 -> toxiproxy -> moto"
+        return f"boto3 -> {self.endpoint.url or 'AWS'} (no fault on the path)"
+
+    def latency(self) -> list[Fault]:
+        return [self.proxy.latency()] if self.proxy else []
+
+    def timeouts(self) -> list[Fault]:
+        return [self.proxy.timeouts()] if self.proxy else []
+
+    def latency_then_timeouts(self) -> list[Fault]:
+        return [self.proxy.latency_then_timeouts()] if self.proxy else []
+
+
+def client_path(cluster: Cluster) -> ClientPath:
+    """Through toxiproxy in front of moto, where client latency and timeouts are injected; on
+    the external runtime straight to the service with nothing injected (no proxy can stand in
+    an HTTPS path to AWS): such a case checks the API under its clients' concurrency alone, and
+    its record lists no fault."""
+    if not is_emulator(cluster):
+        return ClientPath(endpoint(cluster), None)
+    proxy = Proxied(cluster)
+    return ClientPath(endpoint(cluster, proxy.endpoint), proxy)
 
 
 def kill_emulator(cluster: Cluster) -> Kill:
