@@ -4,6 +4,8 @@ a user points it at an AWS account."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +46,41 @@ def test_local_client_path_goes_through_toxiproxy(moto: Any) -> None:
     assert [f.name for f in path.latency_then_timeouts()] == ["latency"]
     s3 = boto("s3", path.endpoint)
     assert "Buckets" in s3.list_buckets()  # requests reach moto through the proxy
+
+
+def test_clients_make_one_attempt_per_call(moto: Any) -> None:
+    """A reply the proxy drops after the put was applied (a downstream timeout, healed) must
+    reach the history as an unknown outcome, not be retried into a condition failure."""
+    path = aws.client_path(moto)
+    client = boto("dynamodb", path.endpoint, timeout=1.0)
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    res = Resources(aws.endpoint(moto), "run-a")
+    table = res.table("t")
+    client.get_item(TableName=table, Key={"k": {"S": "warm"}})
+    (stalled,) = path.timeouts()
+    stalled.start()
+    answer: dict[str, str] = {}
+
+    def put() -> None:
+        try:
+            client.put_item(
+                TableName=table,
+                Item={"k": {"S": "a"}, "v": {"N": "1"}},
+                ConditionExpression="attribute_not_exists(k)",
+            )
+            answer["r"] = "ok"
+        except Exception as e:
+            answer["r"] = type(e).__name__
+
+    worker = threading.Thread(target=put)
+    worker.start()
+    time.sleep(0.3)
+    stalled.stop()
+    worker.join()
+    direct = boto("dynamodb", aws.endpoint(moto))
+    assert direct.get_item(TableName=table, Key={"k": {"S": "a"}}, ConsistentRead=True)["Item"]
+    assert answer["r"] in ("ok", "ConnectionClosedError", "ReadTimeoutError"), answer
+    assert res.delete_all() == []
 
 
 def test_resources_are_tagged_with_the_run_and_deleted(moto: Any) -> None:

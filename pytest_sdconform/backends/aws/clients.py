@@ -27,9 +27,12 @@ def boto(service: str, ep: Endpoint, timeout: float = 2.0) -> Any:
     import boto3
     from botocore.config import Config
 
-    # retries off: botocore's default retries would ride out an outage and hide it.
+    # Retries off: botocore's retries would ride out an outage and hide it, and a retried
+    # request whose first attempt was applied answers for the second (a conditional put
+    # reported as failed although it was written). Config's ``max_attempts`` counts retries,
+    # not attempts (botocore adds one): the total must be given as ``total_max_attempts``.
     cfg = Config(
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=timeout,
         read_timeout=timeout,
         s3={"addressing_style": "path"},
