@@ -1,8 +1,11 @@
 """Loopback address blocks: each run (and each pytest-xdist worker) gets its own 127.A.B.0/24.
 
 All of 127.0.0.0/8 is local on Linux, so no interface alias is needed. A block is held with an
-exclusive flock on a file in the state folder for as long as the run lives, so concurrent runs
-never share addresses, and a killed run's block frees itself when its process dies.
+exclusive flock on a file for as long as the run lives, so concurrent runs never share addresses,
+and a killed run's block frees itself when its process dies. The lock files are machine-wide
+(``$SDCONFORM_ADDRESS_LOCKS``, default ``<tmp>/sdconform-addresses``), not in the state folder:
+two runs with different state folders (the harness's own tests use private ones) still share
+the machine's loopback addresses.
 """
 
 from __future__ import annotations
@@ -10,13 +13,22 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
-
-from ..runs import state_dir
 
 FIRST_BLOCK = 64 * 256  # 127.64.0.0/24: well clear of 127.0.0.1 and 127.0.0.53
 LAST_BLOCK = 128 * 256
+
+
+def lock_dir() -> Path:
+    path = Path(
+        os.environ.get("SDCONFORM_ADDRESS_LOCKS")
+        or Path(tempfile.gettempdir()) / "sdconform-addresses"
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @dataclass
@@ -53,8 +65,7 @@ def free_port(address: str) -> int:
 
 def allocate(start: int | None = None) -> AddressBlock:
     """Take the first free block (or the first free one from ``start``)."""
-    locks = state_dir() / "addresses"
-    locks.mkdir(parents=True, exist_ok=True)
+    locks = lock_dir()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     first = start if start is not None else FIRST_BLOCK + 16 * int(worker.lstrip("gw") or 0)
     for block in range(first, LAST_BLOCK):
