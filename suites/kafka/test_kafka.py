@@ -98,7 +98,8 @@ def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Any) -> Non
         [kafka.leader_kill()],
         converged=kafka.converged,
         config={"producer": NO_RETRIES},
-        **FAULTY,
+        # the window outlasts the election (4-5 s: seen once with no send back within 5 s)
+        **{**FAULTY, "duration": 12.0, "fault_duration": 9.0},
     )
 
 
