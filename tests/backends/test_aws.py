@@ -135,7 +135,7 @@ def test_external_runtime_uses_the_environment_and_starts_nothing(
         assert (ep.url, ep.region, ep.emulator) == (url, "eu-west-1", False)
         assert aws.expected("refuted") == "refuted"
         with pytest.raises(FaultUnavailable):
-            aws.proxied(cluster)
+            aws.Proxied(cluster)
         path = aws.client_path(cluster)  # straight to the service, nothing injected
         assert path.endpoint == ep and path.latency_then_timeouts() == [] and path.timeouts() == []
         assert "no fault" in path.describe()

@@ -217,10 +217,6 @@ class Alternating:
         return self.current.stop()
 
 
-def proxied(cluster: Cluster) -> Proxied:
-    return Proxied(cluster)
-
-
 @dataclass
 class ClientPath:
     """Where clients send their requests, and the faults that can be put on that path."""
