@@ -23,12 +23,13 @@ import pytest
 
 from .checkers import Checker
 from .checkers.availability import check_availability
+from .checkers.judge import Checkers, ExerciseRule, Judge, ok_in_every_window, some_ok
 from .checkers.verdict import Verdict
 from .claims import Claim
 from .cluster import Cluster
 from .faults import Fault, FaultUnavailable
 from .history import History
-from .outcome import INCONCLUSIVE, decide, ok_during_faults
+from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults
 from .recorder import Recorder
 from .runner import RunConfig, Runner
 from .runs import Run
@@ -64,6 +65,8 @@ class Case:
     name: str
     folder: Path
     case_run: Run  # the case's own ledger, chains and cgroups
+    configuration: str | None = None  # the catalogue's configuration the test runs under
+    expected_why: str = ""  # why that is the expected outcome there
     clusters: list[Cluster] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -99,18 +102,37 @@ class Case:
         *,
         decide_by: Sequence[str] = (),
         checkers: Sequence[Checker] | None = None,
+        judge: Judge | None = None,
+        exercise: ExerciseRule | None = None,
+        emulator_limit: str | None = None,
         config: dict[str, Any] | None = None,
         duration: float | None = None,
-        judge: Callable[[History, dict[str, Verdict]], tuple[str, str]] | None = None,
         converged: Callable[[], bool] | None = None,
-        need_overlap: bool = True,
         **run_config: Any,
     ) -> CaseOutcome:
+        """Run ``workload`` under ``faults`` and decide the claim.
+
+        The case is decided by ``judge``, or by the checkers named in ``decide_by`` (all of
+        them by default) once ``exercise`` says the behaviour was exercised (default: operations
+        succeeded during every fault window; with no fault, that the workload ran).
+        ``emulator_limit``: why the emulator this case runs on cannot exhibit the claim.
+        """
         opts = self.session.options
-        faults = [f for f in faults if not opts.faults or f.name in opts.faults]
+        if opts.faults and faults:
+            kept = [f for f in faults if f.name in opts.faults]
+            if not kept:
+                names = ", ".join(sorted({f.name for f in faults}))
+                pytest.skip(f"every fault of this case ({names}) is filtered out by "
+                            f"--sdconform-faults {','.join(opts.faults)}")
+            faults = kept
         self.config.update(config or {})
         checks = list(checkers if checkers is not None else workload.checkers())
-        deciding = list(decide_by) or [c.name for c in checks]
+        if judge is None:
+            deciding = list(decide_by) or [c.name for c in checks]
+            rule = exercise or (ok_in_every_window() if faults else some_ok)
+            judge = Checkers(deciding, rule, getattr(rule, "__doc__", "") or
+                             "operations succeed during every fault window")
+        deciding = list(getattr(judge, "deciding", [])) or [c.name for c in checks]
         cfg = RunConfig(**{"duration": duration or opts.duration,
                            "concurrency": opts.concurrency, "seed": opts.seed, **run_config})
         started = time.monotonic()
@@ -121,17 +143,14 @@ class Case:
             history = runner.run()
         verdicts = {c.name: c.check(history) for c in checks}
         availability = check_availability(history)
-        if judge is not None:
-            outcome, reason = judge(history, verdicts)
-        else:
-            d = decide(verdicts, deciding, history, need_faults=bool(faults),
-                       need_overlap=need_overlap)
-            outcome, reason = d.outcome, d.reason
-        expected = self.expected or outcome
-        record = self._record(workload, faults, history, verdicts, availability, deciding,
-                              outcome, expected, reason, time.monotonic() - started)
+        decision = decide(history, verdicts, judge, faults=sorted({f.name for f in faults}),
+                          emulator_limit=emulator_limit)
+        expected = self.expected or decision.outcome
+        record = self._record(workload, history, verdicts, availability, decision, expected,
+                              time.monotonic() - started)
         self.session.record(record)
-        result = CaseOutcome(outcome, expected, reason, verdicts, history, record)
+        result = CaseOutcome(decision.outcome, expected, decision.reason, verdicts, history,
+                             record)
         self._assert(result)
         return result
 
@@ -147,27 +166,31 @@ class Case:
         return lambda h: bool(h.fault_windows()) and any(c.check(h).result == "invalid"
                                                          for c in early)
 
-    def _record(self, workload: Workload, faults: Sequence[Fault], history: History,
-                verdicts: dict[str, Verdict], availability: Verdict, deciding: Sequence[str],
-                outcome: str, expected: str, reason: str, duration: float) -> dict[str, Any]:
+    def _record(self, workload: Workload, history: History, verdicts: dict[str, Verdict],
+                availability: Verdict, decision: Decision, expected: str, duration: float
+                ) -> dict[str, Any]:
         counts = {t: 0 for t in ("ok", "fail", "info")}
         for c in history.complete():
             counts[c.type] = counts.get(c.type, 0) + 1
-        anomalies = [dict(a.to_json(), checker=n) for n, v in verdicts.items() if n in deciding
-                     for a in v.anomalies[:50]]
         claim = self.claim
+        passed = decision.outcome == expected and decision.attributed
         return {
             "case": self.name, "test": self.test,
             "claim": claim.id if claim else None,
             "title": claim.title if claim else self.test,
+            "configuration": self.configuration,
+            "expected_why": self.expected_why,
             "backend": self.backend, "runtime": self.session.options.runtime,
             "emulator": bool(self.config.get("emulator")),
-            "config": self.config, "faults": sorted({f.name for f in faults}),
+            "config": self.config,
+            "faults": [r.to_json() for r in decision.faults],
             "workload": getattr(workload, "name", type(workload).__name__),
-            "outcome": outcome, "expected": expected, "passed": outcome == expected,
-            "reason": reason,
+            "outcome": decision.outcome, "expected": expected, "passed": passed,
+            "reason": decision.reason, "judge": decision.judge,
+            "exercised": decision.exercised, "exercised_why": decision.exercised_why,
+            "attributed": decision.attributed,
             "checkers": {n: v.result for n, v in verdicts.items()},
-            "anomalies": anomalies, "ops": counts,
+            "anomalies": decision.anomalies, "ops": counts,
             "ok_during_faults": ok_during_faults(history),
             "duration_s": round(duration, 1), "seed": self.session.options.seed,
             "history": f"{self.name}/history.jsonl",
@@ -177,7 +200,7 @@ class Case:
     def _assert(self, result: CaseOutcome) -> None:
         claim = self.claim.id if self.claim else self.test
         where = f"report: {self.session.folder / 'index.html'}#{self.name}"
-        if result.outcome == result.expected:
+        if result.outcome == result.expected and result.record["attributed"]:
             return
         if result.outcome == INCONCLUSIVE and not self.session.options.strict:
             pytest.skip(f"{claim}: inconclusive: {result.reason}")

@@ -1,28 +1,97 @@
-"""From verdicts to a claim's outcome: upheld, refuted or inconclusive.
+"""The one decision path: from a case's history, verdicts and judge to upheld, refuted or
+inconclusive, with the reasons a user can check.
 
-- refuted: a deciding checker found a violation (its anomalies are the evidence);
-- inconclusive: a deciding checker could not finish (unknown), or the faults never overlapped
-  a successful operation (nothing was tested while things were broken), or the backend is an
-  emulator that cannot exhibit what the claim is about;
-- upheld: otherwise; no violation was found while faults really overlapped the traffic.
+Every case goes through ``decide``, which enforces, whatever the judge:
+
+- **faults proven**: each fault the case names must have been started (its start proved it
+  took effect) and healed (its stop proved the heal) at least once; otherwise the case cannot
+  be upheld: inconclusive, naming the fault.
+- **exercised before upheld**: the judge states what the claim needs the history to show
+  (``Judge.exercises``); an "upheld" without it is inconclusive with the judge's reason.
+- **refutations attributed**: every anomaly is placed against the fault windows (``during``,
+  ``after``, ``before``, or ``none`` when the history has no fault). A case about faults that
+  is refuted only by anomalies before any fault (or with no fault at all) is flagged
+  ``attributed: false``; the case then fails even where a refutation is expected, since that
+  is a harness bug or a finding, never the fault's doing.
+- **emulators**: a claim an emulator cannot exhibit is ``inconclusive (emulator)``, neither
+  upheld nor refuted: what one strongly consistent process shows says nothing about replicas.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from .checkers.verdict import Verdict
-from .history import NEMESIS, History, window_lookup
+from .checkers.judge import (
+    INCONCLUSIVE,
+    NS,
+    OUTCOMES,
+    REFUTED,
+    UPHELD,
+    Judge,
+)
+from .checkers.verdict import Anomaly, Verdict
+from .history import NEMESIS, FaultWindow, History, window_lookup
 
-UPHELD, REFUTED, INCONCLUSIVE = "upheld", "refuted", "inconclusive"
-OUTCOMES = (UPHELD, REFUTED, INCONCLUSIVE)
+__all__ = ["INCONCLUSIVE", "OUTCOMES", "REFUTED", "UPHELD", "Decision", "FaultRecord",
+           "decide", "fault_records", "ok_during_faults", "relative_to_faults"]
 
 
-@dataclass
-class Decision:
-    outcome: str
-    reason: str
+@dataclass(frozen=True)
+class FaultRecord:
+    """One fault window as verdicts.json shows it: seconds since the run began."""
+
+    name: str
+    start_s: float
+    stop_s: float | None
+    proven: bool  # started (start proved it took effect) and healed (stop proved the heal)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "start_s": round(self.start_s, 3),
+                "stop_s": None if self.stop_s is None else round(self.stop_s, 3),
+                "proven": self.proven}
+
+
+def fault_records(history: History) -> list[FaultRecord]:
+    """The history's fault windows; a window is proven when it closed without a failed heal
+    (a fault is recorded started only after its start proved it took effect)."""
+    failed = [op for op in history if op.process == NEMESIS and op.f.endswith("-heal-failed")]
+    out = []
+    for w in history.fault_windows():
+        heal_failed = any(op.f == f"{w.fault}-heal-failed" and op.time >= w.start
+                          and (w.end is None or op.time <= w.end + 60 * NS) for op in failed)
+        out.append(FaultRecord(w.fault, w.start / NS, None if w.end is None else w.end / NS,
+                               w.end is not None and not heal_failed))
+    return out
+
+
+def relative_to_faults(anomaly: Anomaly, history: History, windows: Sequence[FaultWindow]
+                       ) -> str:
+    """Where an anomaly's operations lie relative to the fault windows: ``during`` (they span
+    or touch a window), ``after`` (they begin after a window closed), ``before`` (they end
+    before the first window opened) or ``none`` (the history has no fault)."""
+    if not windows:
+        return "none"
+    times = _times(history)
+    ts = [times[i] for i in anomaly.ops if i in times]
+    if not ts:
+        return "none"
+    lo, hi = min(ts), max(ts)
+    for w in windows:
+        if lo <= (w.end if w.end is not None else hi) and hi >= w.start:
+            return "during"
+    if any(w.end is not None and lo >= w.end for w in windows):
+        return "after"
+    return "before"
+
+
+def _times(history: History) -> dict[int, int]:
+    cached = history.meta.get("_times")
+    if cached is None or len(cached) != len(history):
+        cached = {op.index: op.time for op in history}
+        history.meta["_times"] = cached
+    return cached
 
 
 def ok_during_faults(history: History) -> int:
@@ -39,38 +108,61 @@ def ok_during_faults(history: History) -> int:
     )
 
 
-def decide(
-    verdicts: Mapping[str, Verdict],
-    deciding: Sequence[str],
-    history: History,
-    *,
-    need_faults: bool = True,
-    need_overlap: bool = True,
-    emulator_limit: str | None = None,
-) -> Decision:
-    """The outcome of one case; ``deciding`` names the checkers whose verdicts count.
+@dataclass
+class Decision:
+    outcome: str
+    reason: str
+    exercised: bool
+    exercised_why: str
+    faults: list[FaultRecord] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)  # with relative_to_faults
+    attributed: bool = True  # False: refuted only by anomalies away from the faults
+    judge: str = ""
 
-    ``need_overlap``: some operation must have succeeded while a fault was active (for claims
-    about behaviour during faults). A durability claim tested by a crash sets it False: there
-    the faults must happen, but nothing needs to succeed while the node is down.
-    """
-    missing = [name for name in deciding if name not in verdicts]
-    if missing:
-        raise ValueError(f"no verdict from deciding checker(s) {missing}")
-    invalid = [n for n in deciding if verdicts[n].result == "invalid"]
-    if invalid:
-        kinds = sorted({a.kind for n in invalid for a in verdicts[n].anomalies})
-        count = sum(len(verdicts[n].anomalies) for n in invalid)
-        return Decision(REFUTED, f"{', '.join(invalid)}: {count} anomal"
-                        f"{'y' if count == 1 else 'ies'} ({', '.join(kinds)})")
-    if emulator_limit:
-        return Decision(INCONCLUSIVE, f"inconclusive (emulator): {emulator_limit}")
-    unknown = [n for n in deciding if verdicts[n].result == "unknown"]
-    if unknown:
-        why = "; ".join(f"{n}: {verdicts[n].reason or 'unknown'}" for n in unknown)
-        return Decision(INCONCLUSIVE, why)
-    if need_faults and not history.fault_windows():
-        return Decision(INCONCLUSIVE, "no fault was injected")
-    if need_faults and need_overlap and ok_during_faults(history) == 0:
-        return Decision(INCONCLUSIVE, "no operation succeeded during the faults")
-    return Decision(UPHELD, f"{', '.join(deciding)}: valid")
+
+def decide(
+    history: History,
+    verdicts: Mapping[str, Verdict],
+    judge: Judge,
+    *,
+    faults: Sequence[str] = (),
+    emulator_limit: str | None = None,
+    max_anomalies: int = 50,
+) -> Decision:
+    """The outcome of one case. ``faults``: the names of the faults the case injects."""
+    records = fault_records(history)
+    windows = history.fault_windows()
+    ruling = judge.rule(history, verdicts)
+    exercise = judge.exercised(history, verdicts)
+    anomalies = [dict(a.to_json(), relative_to_faults=relative_to_faults(a, history, windows))
+                 for a in ruling.anomalies[:max_anomalies]]
+    d = Decision(ruling.outcome, ruling.reason, exercise.done, exercise.why, records,
+                 anomalies, judge=judge.name)
+
+    if emulator_limit:  # what an emulator shows about this claim says nothing either way
+        return _inconclusive(d, f"inconclusive (emulator): {emulator_limit}")
+    if ruling.outcome == REFUTED:
+        where = {a["relative_to_faults"] for a in anomalies}
+        if faults and anomalies and not where & {"during", "after"}:
+            d.attributed = False
+            d.reason = (f"refuted only by anomalies away from the faults "
+                        f"({', '.join(sorted(where))}): a harness bug or a finding, not the "
+                        f"faults' doing: {ruling.reason}")
+        return d
+    if ruling.outcome == INCONCLUSIVE:
+        return d
+    for name in faults:
+        mine = [r for r in records if r.name == name]
+        if not mine:
+            return _inconclusive(d, f"the {name} fault was never started")
+        if not all(r.proven for r in mine):
+            return _inconclusive(d, f"the {name} fault's heal was not proven")
+    if not exercise.done:
+        return _inconclusive(d, f"not exercised: {exercise.why} "
+                                f"(needed: {judge.exercises})")
+    return d
+
+
+def _inconclusive(d: Decision, reason: str) -> Decision:
+    d.outcome, d.reason = INCONCLUSIVE, reason
+    return d

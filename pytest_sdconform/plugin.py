@@ -19,7 +19,7 @@ import pytest
 
 from . import progress
 from .claims import UnknownClaim, get_claim
-from .outcome import OUTCOMES
+from .claims.configurations import UnknownConfiguration, get_configuration
 from .session import Options, Session, worker_id
 
 SESSION = pytest.StashKey[Session]()
@@ -48,8 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "claim(id, expected=None): the catalogue claim a suite test checks; "
-        "expected overrides the catalogue's outcome for this configuration")
+        "markers", "claim(id, config=None): the catalogue claim a suite test checks, and the "
+        "catalogue configuration it runs under (its expected outcome and why)")
     config.addinivalue_line("markers", "backend(name): the backend a suite test needs")
     if not config.getoption("sdconform"):
         return
@@ -128,24 +128,32 @@ def sdconform(request: pytest.FixtureRequest) -> Iterator[object]:
     session = request.config.stash.get(SESSION, None)
     if session is None:
         pytest.skip("sdconform suite: run with --sdconform (starts real servers)")
-    claim, expected = None, None
+    claim, configuration, why = None, None, ""
+    expected: str | None = None
     marker = request.node.get_closest_marker("claim")
     if marker is not None:
         problem: str | None = None
         try:
             claim = get_claim(marker.args[0])
-        except UnknownClaim as e:
+            configuration = marker.kwargs.get("config")
+            if "expected" in marker.kwargs:
+                problem = ("expected= is not allowed: name the configuration (config=...) and "
+                           "give its expected outcome and reason in "
+                           "pytest_sdconform/claims/configurations/")
+            elif configuration is None:
+                expected, why = claim.expected, claim.expected_note or "as the documents state it"
+            else:
+                c = get_configuration(claim.id, configuration)
+                expected, why = c.expected, c.why
+        except (UnknownClaim, UnknownConfiguration) as e:
             problem = str(e)  # failed outside the handler: no "during handling" chain
         if problem or claim is None:
             pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
-        expected = marker.kwargs.get("expected", claim.expected)
-        if expected not in OUTCOMES:
-            pytest.fail(f"{request.node.nodeid}: expected must be one of {OUTCOMES}",
-                        pytrace=False)
     backend_marker = request.node.get_closest_marker("backend")
     backend = backend_marker.args[0] if backend_marker else (claim.system if claim else None)
     name, folder, run = session.new_case(request.node.nodeid)
-    case = Case(session, claim, expected, backend, request.node.nodeid, name, folder, run)
+    case = Case(session, claim, expected, backend, request.node.nodeid, name, folder, run,
+                configuration=configuration, expected_why=why)
     if claim is not None:
         session.systems.add(claim.system)
     try:

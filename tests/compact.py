@@ -26,3 +26,15 @@ def event(pos: int, text: str) -> Operation:
 
 def history(*events: str, **meta: Any) -> History:
     return History([event(i, e) for i, e in enumerate(events)], meta=dict(meta))
+
+
+def timed(*events: str, **meta: Any) -> History:
+    """Like ``history``, with each event's time in seconds first: ``"1.5 1 ok write x 1"``.
+    Events must be given in time order."""
+    ops = []
+    for i, text in enumerate(events):
+        t, rest = text.split(maxsplit=1)
+        op = event(i, rest)
+        op.time = int(float(t) * 1e9)
+        ops.append(op)
+    return History(ops, meta=dict(meta))

@@ -26,6 +26,7 @@ class AnomalyView:
     key: str
     ops: list[OpRow]
     checker: str = ""
+    relative_to_faults: str = ""
 
 
 @dataclass
@@ -48,6 +49,10 @@ class CaseView:
     passed: bool | None
     emulator: bool
     reason: str
+    exercised: bool | None
+    exercised_why: str
+    configuration: str
+    expected_why: str
     checkers: list[tuple[str, str]]
     anomalies: list[AnomalyView]
     ops: dict[str, Any]
@@ -132,9 +137,32 @@ def anomaly_views(
                 key=show(a.get("key")),
                 ops=rows,
                 checker=str(a.get("checker") or ""),
+                relative_to_faults=str(a.get("relative_to_faults") or ""),
             )
         )
     return views
+
+
+def fault_texts(raw: Any) -> list[str]:
+    """One line per fault: its name, how many windows, when, and whether each was proven
+    (started and healed); older run folders list bare names."""
+    if not isinstance(raw, list):
+        return []
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    out = []
+    for f in raw:
+        if isinstance(f, dict):
+            grouped.setdefault(str(f.get("name", "?")), []).append(f)
+        else:
+            out.append(show(f))
+    for name, windows in grouped.items():
+        spans = ", ".join(f"{w.get('start_s', 0):.1f}-"
+                          f"{'end' if w.get('stop_s') is None else format(w['stop_s'], '.1f')} s"
+                          for w in windows[:6]) + (" ..." if len(windows) > 6 else "")
+        unproven = sum(1 for w in windows if not w.get("proven"))
+        proof = f"{unproven} not proven" if unproven else "all proven"
+        out.append(f"{name} x{len(windows)} ({spans}; {proof})")
+    return out
 
 
 def pairs(d: Any) -> list[tuple[str, str]]:
@@ -188,13 +216,17 @@ def case_view(
         backend=str(raw.get("backend", "")),
         runtime=str(raw.get("runtime", "")),
         config=pairs(raw.get("config")),
-        faults=[show(f) for f in raw.get("faults") or []],
+        faults=fault_texts(raw.get("faults")),
         workload=str(raw.get("workload", "")),
         outcome=outcome,
         expected=expected,
         passed=passed,
         emulator=bool(raw.get("emulator")),
         reason=str(raw.get("reason", "")),
+        exercised=raw.get("exercised") if isinstance(raw.get("exercised"), bool) else None,
+        exercised_why=str(raw.get("exercised_why") or ""),
+        configuration=str(raw.get("configuration") or ""),
+        expected_why=str(raw.get("expected_why") or ""),
         checkers=pairs(raw.get("checkers")),
         anomalies=anomaly_views(raw.get("anomalies"), history, completed),
         ops=counts if isinstance(counts := raw.get("ops"), dict) else {},

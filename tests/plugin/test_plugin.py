@@ -47,7 +47,7 @@ def test_refuted_but_expected_upheld(sdconform):
     sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
                   op_delay=0.001)
 
-@pytest.mark.claim("redis-ha-replica-failover", expected="refuted")
+@pytest.mark.claim("redis-ha-replica-failover", config="reads-from-replicas")
 def test_refuted_as_expected(sdconform):
     sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
                   op_delay=0.001)
@@ -101,18 +101,58 @@ def test_a_run_decides_each_claim_and_writes_verdicts(suite: pytest.Pytester) ->
         "FAIL redis-single-threaded: refuted (expected upheld)*",
         "ok   redis-ha-replica-failover: refuted (expected refuted)*",
         "skip redis-single-threaded: inconclusive (expected upheld)*",
-        "*redis-single-threaded: inconclusive: no operation succeeded during the faults*",
+        "*redis-single-threaded: inconclusive: not exercised: no operation succeeded during*",
     ])
     cases = json.loads((report / "verdicts.json").read_text())
     assert [c["outcome"] for c in cases] == ["upheld", "refuted", "refuted", "inconclusive"]
     assert [c["passed"] for c in cases] == [True, False, True, False]
     refuted = cases[1]
+    assert cases[2]["configuration"] == "reads-from-replicas" and cases[2]["expected_why"]
+    assert cases[0]["exercised"] is True and cases[0]["faults"] == []
+    inconclusive = cases[3]
+    assert not inconclusive["exercised"] and "no operation succeeded" in inconclusive[
+        "exercised_why"]
+    assert {f["name"] for f in inconclusive["faults"]} == {"breaks"}
+    assert all(set(f) == {"name", "start_s", "stop_s", "proven"} and f["proven"]
+               for f in inconclusive["faults"])
+    assert refuted["anomalies"][0]["relative_to_faults"] == "none"
     assert refuted["anomalies"] and refuted["anomalies"][0]["kind"] == "nonlinearizable"
     assert refuted["checkers"]["linearizable"] == "invalid" and refuted["seed"] == 7
     history = report / refuted["history"]
     assert history.exists() and len(history.read_text().splitlines()) > 10
     run = json.loads((report / "run.json").read_text())
     assert run["seed"] == 7 and run["systems"] == ["redis"]
+
+
+BAD_MARKERS = '''
+import pytest
+
+@pytest.mark.claim("redis-ha-replica-failover", expected="refuted")
+def test_free_expected(sdconform):
+    pass
+
+@pytest.mark.claim("redis-ha-replica-failover", config="no-such-setup")
+def test_unknown_configuration(sdconform):
+    pass
+'''
+
+
+def test_expectations_come_from_the_catalogue(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bad=BAD_MARKERS)
+    result = pytester.runpytest("--sdconform", "--sdconform-report", str(pytester.path / "r"))
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*test_free_expected: expected= is not allowed*",
+        "*claim 'redis-ha-replica-failover' has no configuration 'no-such-setup'*",
+    ])
+
+
+def test_a_case_whose_faults_are_all_filtered_out_skips(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--sdconform", "--sdconform-faults", "partition", "-k",
+                             "inconclusive", "-rs", "--sdconform-report", str(suite.path / "r"))
+    result.assert_outcomes(skipped=1, deselected=5)
+    result.stdout.fnmatch_lines(["*every fault of this case (breaks) is filtered out by "
+                                 "--sdconform-faults partition*"])
 
 
 def test_strict_makes_inconclusive_fail(suite: pytest.Pytester) -> None:
