@@ -174,6 +174,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .claims import claims_for, load_catalogue
+    from .claims.configurations import untestable
     from .claims.coverage import claim_markers
 
     try:
@@ -181,8 +182,10 @@ def cmd_claims(args: argparse.Namespace) -> int:
     except KeyError as e:
         raise HistoryError(str(e)) from None
     tests = claim_markers(Path(args.suites))
+    cannot = untestable()
     rows: list[dict[str, Any]] = [
         {"id": c.id, "system": c.system, "tier": c.tier, "tested": c.id in tests,
+         "untestable": cannot[c.id].why if c.id in cannot else None,
          "expected": c.expected, "flags": list(c.flags), "title": c.title,
          "source": f"{c.sources[0].file}:{c.sources[0].line}", "tests": tests.get(c.id, [])}
         for c in claims
@@ -193,8 +196,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         flags = f" [{', '.join(r['flags'])}]" if r["flags"] else ""
-        print(f"{'tested ' if r['tested'] else 'no test'}  {r['tier']}  {r['id']}{flags}: "
-              f"{r['title']}")
+        status = "tested " if r["tested"] else "cannot " if r["untestable"] else "no test"
+        why = f" (cannot be tested here: {r['untestable']})" if r["untestable"] else ""
+        print(f"{status}  {r['tier']}  {r['id']}{flags}: {r['title']}{why}")
     tested = sum(r["tested"] for r in rows)
     print(f"{tested} of {len(rows)} claims have a test (suites: {args.suites})")
     return 0

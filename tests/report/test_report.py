@@ -270,3 +270,15 @@ def test_a_case_without_a_claim_is_shown_as_such(tmp_path: Path) -> None:
     assert report.cases[2].metrics == [("availability", "0.5")]
     html = write_report(folder).read_text(encoding="utf-8")
     assert "the test names no claim" in html and "None" not in html
+
+
+def test_a_case_says_what_it_exercised_and_where_its_faults_and_anomalies_were(
+    run_folder: Run,
+) -> None:
+    html = write_report(run_folder[0]).read_text(encoding="utf-8")
+    assert "kill x2 (1.0-2.5 s, 4.0-end s; 1 not proven)" in html
+    assert "exercised</dt><dd>yes: 120 acknowledged adds before the 2 faults" in html
+    assert "<code>rdb-defaults</code>: snapshots only" in html
+    assert "(during the faults)" in html
+    # an older folder's bare fault names still show
+    assert "partition-halves" in html
