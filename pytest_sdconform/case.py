@@ -29,7 +29,7 @@ from .claims import Claim
 from .cluster import Cluster
 from .faults import Fault, FaultUnavailable
 from .history import History
-from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults
+from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults, relative_to_faults
 from .recorder import Recorder
 from .runner import RunConfig, Runner
 from .runs import Run
@@ -132,7 +132,8 @@ class Case:
             rule = exercise or (ok_in_every_window() if faults else some_ok)
             judge = Checkers(deciding, rule, getattr(rule, "__doc__", "") or
                              "operations succeed during every fault window")
-        deciding = list(getattr(judge, "deciding", [])) or [c.name for c in checks]
+        # Only a case decided by checkers alone may stop at their first counterexample.
+        deciding = list(judge.deciding) if isinstance(judge, Checkers) else []
         cfg = RunConfig(**{"duration": duration or opts.duration,
                            "concurrency": opts.concurrency, "seed": opts.seed, **run_config})
         started = time.monotonic()
@@ -162,9 +163,20 @@ class Case:
         early = [c for c in checks if c.name in deciding and c.name in ("linearizable", "sessions")]
         if not early:
             return None
-        # Stop only once a fault has been on: a case about a fault shows its refutation there.
-        return lambda h: bool(h.fault_windows()) and any(c.check(h).result == "invalid"
-                                                         for c in early)
+        # Stop only on a counterexample the faults account for (during or after one).
+        def decided(h: History) -> bool:
+            windows = h.fault_windows()
+            if not windows:
+                return False
+            for c in early:
+                v = c.check(h)
+                if v.result == "invalid" and any(
+                        relative_to_faults(a, h, windows) in ("during", "after")
+                        for a in v.anomalies):
+                    return True
+            return False
+
+        return decided
 
     def _record(self, workload: Workload, history: History, verdicts: dict[str, Verdict],
                 availability: Verdict, decision: Decision, expected: str, duration: float
