@@ -5,20 +5,32 @@ group (so its children, such as PostgreSQL backends, are signalled with it), and
 cgroup (for partitions: outgoing traffic of the cgroup is rewritten to the node's address) and
 run as another user. Every process is written in the run's ledger by pid and start time, and is
 stopped by pid: never by name.
+
+A node that runs as another user (PostgreSQL runs as ``postgres``) cannot be trusted to reach
+the run folder: the report folder is the user's, and may be closed to everyone else
+(``mktemp -d``, a umask of 077). Such a node keeps its data in the run's registry instead
+(``$SDCONFORM_STATE/runs/<run>/nodes/<node>/data``), a folder of the user's own (mode 0700);
+the harness's folders above it get the execute bit for others (enter, not list: nothing is
+made readable that was not), and the user's report folder is left as it is. Its log stays in
+the case folder (the harness writes it). The registry goes with the run (``Run.forget``, also
+from ``sdconform cleanup`` after a killed run), so the data goes with it, and the ledger names
+the folder.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs import Run, is_same_process, process_start_time
+from ..runs import Run, is_same_process, process_start_time, state_dir
 from .readiness import NodeStartError, Readiness, log_tail
 
 
@@ -44,9 +56,13 @@ class LocalNode:
         self.run = run
         self.cgroup = cgroup
         self.folder = run.folder / "nodes" / spec.name
-        self.data = self.folder / "data"
         self.log = self.folder / "node.log"
-        self.data.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if spec.user:
+            self.data = user_data_folder(run, spec.name, spec.user)
+        else:
+            self.data = self.folder / "data"
+            self.data.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
         self.paused = False
 
@@ -87,8 +103,7 @@ class LocalNode:
         if self.is_running():
             return
         if self.spec.user:
-            for path in (self.folder, self.data):
-                subprocess.run(["chown", "-R", f"{self.spec.user}:", str(path)], check=False)
+            subprocess.run(["chown", "-R", f"{self.spec.user}:", str(self.data)], check=False)
         with open(self.log, "ab") as log:
             log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
             log.flush()
@@ -182,6 +197,50 @@ class LocalNode:
             return True
         except subprocess.TimeoutExpired:
             return False
+
+
+def user_data_folder(run: Run, node: str, user: str) -> Path:
+    """A node's data folder for a node that runs as ``user``: in the run's registry, owned by
+    ``user`` with mode 0700, on a path ``user`` can enter (raises NodeStartError naming the
+    folder in the way when it cannot: ``$SDCONFORM_STATE`` inside a private folder)."""
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise NodeStartError(f"{node} runs as {user}, a user this machine does not have") from None
+    home = run.registry / "nodes" / node
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    # Enter, not list: others get the execute bit on the harness's own folders above the node's.
+    ours = [state_dir(), state_dir() / "runs", run.registry, run.registry / "nodes"]
+    for folder in ours:
+        _allow_entry(folder)
+    for path in (home, data):
+        os.chown(path, account.pw_uid, account.pw_gid)
+        os.chmod(path, 0o700)
+    run.record("folder", name=node, path=str(data), user=user)
+    if not _user_can_enter(user, data):
+        blocked = next((p for p in reversed(data.parents) if not _user_can_enter(user, p)), data)
+        raise NodeStartError(
+            f"{node} runs as {user}, who cannot enter {data}: {blocked} is closed to {user}. "
+            f"Point SDCONFORM_STATE at a folder {user} can enter (it is {state_dir()})"
+        )
+    return data
+
+
+def _allow_entry(folder: Path) -> None:
+    try:
+        st = folder.stat()
+    except OSError:
+        return
+    if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IXOTH:
+        os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
+
+def _user_can_enter(user: str, folder: Path) -> bool:
+    probe = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
+             "/bin/sh", "-c", 'cd "$1"', "sdconform-probe", str(folder)]
+    return subprocess.run(probe, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 class LocalRuntime:
