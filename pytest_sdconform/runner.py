@@ -1,6 +1,11 @@
 """The runner: worker threads drive clients, one nemesis thread breaks things on a seeded schedule,
 then everything is healed, the system settles, and final reads close the history.
 
+A fault, once started, stays on for its whole ``fault_duration``: when the traffic's duration
+ends during a fault, the clients keep going until that fault is healed (no new fault starts
+then). A window cut short by the end of the run would test less than it claims, and an
+inconclusive "nothing succeeded during the last fault" would depend on when the clock ran out.
+
 Each worker owns one client and one process id. An operation that outlives ``op_timeout`` is
 recorded ``info`` at that moment; its call is abandoned (a Python thread cannot be interrupted),
 and the worker continues with a fresh client under a fresh process id, as Jepsen does: the old
@@ -137,6 +142,9 @@ class Runner:
         self.process_ids = itertools.count()
         self.stop_workers = threading.Event()
         self.stop_nemesis = threading.Event()
+        self.no_new_faults = threading.Event()
+        self.in_fault = threading.Event()
+        self.schedule = threading.Lock()  # orders no_new_faults against in_fault
         self.active: list[Fault] = []
         self.nemesis_error: BaseException | None = None
         self.stopped_early = False
@@ -174,7 +182,10 @@ class Runner:
         last_progress = last_decide = start
         while not self.stop_workers.wait(0.2):
             now = time.monotonic()
-            if now - start >= self.config.duration or self.nemesis_error is not None:
+            if self.nemesis_error is not None:
+                return
+            if now - start >= self.config.duration:
+                self._finish_fault(now)
                 return
             if self.stop_when is not None and now - last_decide >= self.config.decide_every:
                 last_decide = now
@@ -185,6 +196,14 @@ class Runner:
             if now - last_progress >= self.config.progress_every:
                 last_progress = now
                 self.progress(self._status(now - start))
+
+    def _finish_fault(self, now: float) -> None:
+        """Let a fault that is on run its full course before the traffic stops."""
+        with self.schedule:
+            self.no_new_faults.set()
+        limit = now + self.config.fault_duration + 60  # a start or heal that hangs is the nemesis's
+        while self.in_fault.is_set() and self.nemesis_error is None and time.monotonic() < limit:
+            self.stop_workers.wait(0.1)
 
     def _status(self, elapsed: float) -> str:
         counts: dict[str, int] = {}
@@ -202,14 +221,22 @@ class Runner:
         rng = random.Random(cfg.seed)
         try:
             while not self.stop_nemesis.wait(cfg.quiet):
-                chosen = rng.sample(self.faults, rng.randint(1, min(cfg.compose, len(self.faults))))
-                for fault in chosen:
-                    value = fault.start()
-                    self.active.append(fault)
-                    self.recorder.record(NEMESIS, "info", f"{fault.name}-start", value=value)
-                if self.stop_nemesis.wait(cfg.fault_duration):
-                    return
-                self.heal()
+                with self.schedule:
+                    if self.no_new_faults.is_set():
+                        return
+                    self.in_fault.set()
+                try:
+                    chosen = rng.sample(self.faults,
+                                        rng.randint(1, min(cfg.compose, len(self.faults))))
+                    for fault in chosen:
+                        value = fault.start()
+                        self.active.append(fault)
+                        self.recorder.record(NEMESIS, "info", f"{fault.name}-start", value=value)
+                    if self.stop_nemesis.wait(cfg.fault_duration):
+                        return
+                    self.heal()
+                finally:
+                    self.in_fault.clear()
         except BaseException as e:  # a fault that did not take effect stops the run
             self.nemesis_error = e
 

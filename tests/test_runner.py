@@ -221,3 +221,27 @@ def test_redis_without_persistence_loses_writes_on_kill(run: Run, block: Address
     assert any(op.f == "kill-start" for op in h) and any(op.f == "kill-stop" for op in h)
     # After a restart on an empty data set, reads return null for acknowledged writes.
     assert check_linearizable(h, "cas-register").result == "invalid"
+
+
+def test_a_fault_runs_its_full_course_when_the_duration_ends_during_it(tmp_path: Path) -> None:
+    MemoryClient.store = {}
+    with Recorder() as rec:
+        h = run(Register(keys=1), lambda i: MemoryClient(), rec, [Slow()],
+                fast(duration=0.5, quiet=0.3, fault_duration=1.0))
+    (window,) = h.fault_windows()
+    assert window.end is not None and (window.end - window.start) / 1e9 >= 1.0
+    # the clients kept going until the heal: operations after it, none during the next quiet
+    last = max(c.invoke.time for c in h.complete() if not c.is_final)
+    assert last >= window.end - 0.2e9
+
+
+class Slow:
+    """A fault that breaks nothing: its window is what is measured."""
+
+    name = "slow"
+
+    def start(self) -> dict[str, Any]:
+        return {}
+
+    def stop(self) -> dict[str, Any]:
+        return {}
