@@ -1,9 +1,9 @@
 """PostgreSQL: topologies (a primary, with an async or sync streaming standby), the psycopg 3
 client, and the faults that need PostgreSQL's own controls (failover, replay pause)."""
 
-from .client import PgClient
+from .client import PgClient, connect_timeout
 from .faults import Crash, Failover, ReplayPause
-from .topology import PORT, Settings, Topology, caught_up, connect, provision
+from .topology import PORT, Settings, Topology, caught_up, connect, provision, reconnect_s
 
 __all__ = [
     "PORT",
@@ -15,5 +15,7 @@ __all__ = [
     "Topology",
     "caught_up",
     "connect",
+    "connect_timeout",
     "provision",
+    "reconnect_s",
 ]

@@ -26,6 +26,11 @@ ISOLATION = {
 }
 
 
+def connect_timeout(timeout: float) -> int:
+    """libpq's connect_timeout (whole seconds, at least 2) of a client with ``timeout``."""
+    return max(2, int(timeout))
+
+
 class PgClient:
     """``writes``: the nodes a write may go to (the primary is found among them); ``reads``:
     where reads go (a standby, say). A read whose invocation value is ``"primary"`` goes to
@@ -63,7 +68,7 @@ class PgClient:
                 user=USER,
                 dbname="postgres",
                 autocommit=True,
-                connect_timeout=max(2, int(self.timeout)),
+                connect_timeout=connect_timeout(self.timeout),
                 target_session_attrs="read-write" if role == "write" else "any",
                 options=f"-c statement_timeout={int(self.timeout * 1000)}",
             )

@@ -10,7 +10,7 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ...cluster import Cluster
 from ...faults import FaultNotEffective
@@ -73,19 +73,27 @@ class Crash:
 
 
 class Failover:
-    """Kill the primary (n1) and promote the standby (n2), as an HA manager would, at once.
+    """Kill the primary (n1) and promote the standby (n2), as an HA manager would.
 
     With ``lag_s``, the standby is first cut from the primary for that long while clients keep
     writing: it lags, as a standby does behind a slow link. The old primary stays down (it is
-    fenced: it would come back as a second primary). Happens once per cluster; ``stop`` only
-    closes the window.
+    fenced: it would come back as a second primary). Happens once per cluster.
+
+    ``promote="at-once"``: ``start`` kills and promotes at once (an HA manager without detection
+    time); the window opens when the standby is primary, and the start record says when the
+    primary died (``since_kill_s`` before the window) and when the cut began (``cut_to_kill_s``
+    before the kill). ``promote="at-heal"``: ``start`` kills the primary and returns, so the
+    window is the time without a primary (an HA manager's detection time: the fault's
+    duration); ``stop`` proves the standby was still in recovery, then promotes it.
     """
 
     name = "failover"
 
-    def __init__(self, cluster: Cluster, lag_s: float = 0.0):
-        self.cluster, self.lag_s = cluster, lag_s
+    def __init__(self, cluster: Cluster, lag_s: float = 0.0,
+                 promote: Literal["at-once", "at-heal"] = "at-once"):
+        self.cluster, self.lag_s, self.promote = cluster, lag_s, promote
         self.done = False
+        self.pending = False  # killed, promotion left for stop()
         # Built now, so that a machine without partitions skips the test (FaultUnavailable).
         self.cut = cluster.partition() if lag_s > 0 else None
 
@@ -93,36 +101,61 @@ class Failover:
         if self.done:
             return {"skipped": "already failed over"}
         began = time.monotonic()
-        record: dict[str, Any] = {"killed": "n1", "promoted": "n2"}
+        record: dict[str, Any] = {"killed": "n1", "promoted": "n2", "promote": self.promote}
         cut = self.cut
         if cut is not None:
             cut.start(isolate(["n1", "n2"], "n2"))
+            cut_at = time.monotonic()
             time.sleep(self.lag_s)
             record["lag_s"] = self.lag_s
         # The cut heals only after the promotion: a killed primary's kernel still holds the
         # WAL in its socket buffers and would deliver it to the standby once the link is back,
         # which a machine that died would not do.
         try:
-            crash(self.cluster.node("n1"))
+            node = self.cluster.node("n1")
+            crash(node)
             killed = time.monotonic()
+            if node.is_running():
+                raise FaultNotEffective("failover: n1 is still running")
             self.done = True
-            promoted = time.monotonic()
-            with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
-                row = conn.execute("SELECT pg_promote(true, 30)").fetchone()
-            if not (row and row[0]):
-                raise FaultNotEffective("failover: pg_promote on n2 did not finish")
-            record["promote_s"] = round(time.monotonic() - promoted, 3)
-        finally:
             if cut is not None:
+                record["cut_to_kill_s"] = round(killed - cut_at, 3)
+            if self.promote == "at-heal":
+                self.pending = True
+                record["since_kill_s"] = round(time.monotonic() - killed, 3)
+                return record
+            record["promote_s"] = self._promote()
+        finally:
+            if cut is not None and not self.pending:
                 cut.stop()
-        self.cluster.info["primary"] = "n2"
         record["total_s"] = round(time.monotonic() - began, 3)
         # The window opens when start() returns; the primary died this long before.
         record["since_kill_s"] = round(time.monotonic() - killed, 3)
         return record
 
+    def _promote(self) -> float:
+        promoted = time.monotonic()
+        with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
+            row = conn.execute("SELECT pg_promote(true, 30)").fetchone()
+        if not (row and row[0]):
+            raise FaultNotEffective("failover: pg_promote on n2 did not finish")
+        self.cluster.info["primary"] = "n2"
+        return round(time.monotonic() - promoted, 3)
+
     def stop(self) -> dict[str, Any]:
-        return {"old_primary": "stays down (fenced)"} if self.done else {}
+        if not self.pending:
+            return {"old_primary": "stays down (fenced)"} if self.done else {}
+        self.pending = False
+        try:
+            # Recovery ends once: still in recovery now means no primary for the whole window.
+            with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if not (row and row[0]):
+                raise FaultNotEffective("failover: n2 left recovery before it was promoted")
+            return {"promote_s": self._promote(), "old_primary": "stays down (fenced)"}
+        finally:
+            if self.cut is not None:
+                self.cut.stop()
 
 
 class ReplayPause:

@@ -61,15 +61,27 @@ class Settings:
         ]
 
 
+WAL_SENDER_TIMEOUT_S = 5
+WAL_RECEIVER_TIMEOUT_S = 5
+WAL_RETRIEVE_RETRY_S = 1
+
+
+def reconnect_s() -> float:
+    """The longest a standby takes to stream again after its link to the primary was cut and
+    healed: the primary's walsender and the standby's walreceiver each time the dead link out,
+    then the standby retries after wal_retrieve_retry_interval (these settings, below)."""
+    return float(WAL_SENDER_TIMEOUT_S + WAL_RECEIVER_TIMEOUT_S + WAL_RETRIEVE_RETRY_S)
+
+
 COMMON = [
     "wal_level=replica",
     "max_wal_senders=5",
     "wal_keep_size=64MB",
     "hot_standby=on",
     "hot_standby_feedback=on",
-    "wal_sender_timeout=5s",
-    "wal_receiver_timeout=5s",
-    "wal_retrieve_retry_interval=1s",
+    f"wal_sender_timeout={WAL_SENDER_TIMEOUT_S}s",
+    f"wal_receiver_timeout={WAL_RECEIVER_TIMEOUT_S}s",
+    f"wal_retrieve_retry_interval={WAL_RETRIEVE_RETRY_S}s",
     "shared_buffers=32MB",
     "max_connections=60",
     "log_min_messages=warning",
