@@ -5,6 +5,11 @@ A send is one ``produce`` awaited to its delivery report: ok with the partition 
 ``fail`` for the broker errors that mean the record was not appended (not enough replicas, not
 the leader, unknown partition), else ``info``. Client retries are what the test's producer
 settings say; ``message.timeout.ms`` is below the runner's op timeout so the client answers.
+Every send's completion names its ``producer`` and ``seq``, the order of its ``produce`` call
+in that producer, and ``retries_before``/``retries``, the producer's request retries
+(librdkafka's statistics, ``txretries`` over all brokers) when it was produced and when its
+report came. With ``share_producer`` n, n workers share one producer, so that several sends
+of one producer are in flight at once (asynchronous produce, as an application does).
 
 Commit modes of ``poll`` (the "processing" is the poll's ok completion in the history):
 ``auto`` (enable.auto.commit, the default), ``after`` (commit after processing: at least once),
@@ -12,6 +17,12 @@ Commit modes of ``poll`` (the "processing" is the poll's ok completion in the hi
 that got messages crashes the consumer (SIGKILL of its process) at the point that tells the
 modes apart: before processing for ``before``, after processing and before any commit for
 ``after`` and ``auto``.
+
+A crash is in the history: the poll (or transactional step) it ended carries ``crashed`` (the
+point: ``after-processing`` before the commit, ``after-commit`` before processing,
+``mid-transaction`` after sending before the commit, or ``unresponsive`` for a consumer killed
+because it did not answer), ``in_hand`` (the messages it held) and ``killed`` (its exit status
+shows the SIGKILL).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,6 +73,19 @@ class Settings:
     output: str | None = None  # with a transactional processor: the topic it writes
     transactional: bool = False
     consume_from_start: bool = False  # start each client's consumer with the client
+    share_producer: int = 0  # n > 0: workers i, i+1.. share one producer per n of them
+    _producers: dict[int, SharedProducer] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def producer_for(self, index: int) -> SharedProducer:
+        """The producer of worker ``index``: its own, or the one it shares."""
+        if not self.share_producer:
+            return SharedProducer(self.producer_config(), f"p{index}.{time.monotonic_ns()}")
+        with self._lock:
+            n = index // self.share_producer
+            if n not in self._producers:
+                self._producers[n] = SharedProducer(self.producer_config(), f"shared{n}")
+            return self._producers[n]
 
     def producer_config(self) -> dict[str, Any]:
         return {
@@ -84,6 +109,42 @@ class Settings:
         return {**conf, **self.consumer}
 
 
+class SharedProducer:
+    """A confluent-kafka producer that numbers its ``produce`` calls (``seq``) and counts its
+    request retries from librdkafka's statistics; thread-safe, for one client or several."""
+
+    def __init__(self, config: dict[str, Any], name: str):
+        from confluent_kafka import Producer
+
+        self.name = name
+        self.retries = 0
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.producer = Producer({**config, "statistics.interval.ms": 200,
+                                  "stats_cb": self._stats})
+
+    def _stats(self, text: str) -> None:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            brokers = json.loads(text).get("brokers", {}).values()
+            self.retries = max(self.retries, sum(int(b.get("txretries", 0)) for b in brokers))
+
+    def produce(self, topic: str, value: bytes, key: bytes | None, box: dict[str, Any]) -> int:
+        """Produce one message; its delivery report lands in ``box``. Returns its seq."""
+        with self.lock:  # the seq is the order of the produce calls
+            self.seq += 1
+            seq = self.seq
+            self.producer.produce(
+                topic, value, key=key,
+                on_delivery=lambda err, msg: box.update(err=err, msg=msg))
+        return seq
+
+    def wait(self, box: dict[str, Any], timeout: float) -> None:
+        """Serve delivery reports (anyone's) until ``box`` has its own or time is up."""
+        deadline = time.monotonic() + timeout
+        while "err" not in box and time.monotonic() < deadline:
+            self.producer.poll(0.02)
+
+
 class ConsumerProcess:
     """The consumer child: send a command, read its one-line JSON answer within a deadline."""
 
@@ -101,6 +162,9 @@ class ConsumerProcess:
         )
         self.ready = False
         self.startup = timeout + 10
+        self.asked = 0  # commands sent, each with its number as id
+        self.stale = 0  # late answers to commands whose wait had timed out, skipped
+        self.buffer = b""  # what was read past the last whole answer
         if wait:
             self.wait_ready()
 
@@ -111,25 +175,51 @@ class ConsumerProcess:
             self.ready = True
 
     def ask(self, command: str | None, timeout: float) -> dict[str, Any]:
+        """Send ``command`` and return its answer. Answers carry the command's id: a late
+        answer to an earlier command (whose wait timed out) is skipped, never taken for this
+        one's. (Without ids, a commit that timed out under a partition shifted every later
+        answer by one: a poll's batch was read as the commit's answer and never recorded, and
+        the commit after it committed that batch, so the group skipped messages nobody had
+        processed.)"""
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        want = None
         if command is not None:
             self.wait_ready()
-            self.proc.stdin.write(command + "\n")
+            self.asked += 1
+            want = self.asked
+            self.proc.stdin.write(f"{want} {command}\n")
             self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise TimeoutError(f"consumer did not answer {command!r} within {timeout:.0f}s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise ConnectionError("consumer process exited")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._line(command, deadline, timeout)
+            reply: dict[str, Any] = json.loads(line)
+            if want is None or reply.get("id") == want:
+                return reply
+            self.stale += 1
 
-    def crash(self) -> None:
-        """SIGKILL: no leave-group, no commit; the group notices at its session timeout."""
+    def _line(self, command: str | None, deadline: float, timeout: float) -> bytes:
+        """The next answer line, read from the pipe's descriptor (a buffered reader could hold
+        a second answer where ``select`` does not see it)."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError(f"consumer did not answer {command!r} within {timeout:.0f}s")
+            data = os.read(fd, 65536)
+            if not data:
+                raise ConnectionError("consumer process exited")
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+    def crash(self) -> bool:
+        """SIGKILL: no leave-group, no commit; the group notices at its session timeout.
+        True when the exit status shows the SIGKILL (it was alive until then)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        return self.proc.wait(10) == -signal.SIGKILL
 
     def close(self) -> None:
         try:
@@ -145,11 +235,9 @@ class KafkaClient:
     """Sends with a producer of its own; polls with a consumer child of its own."""
 
     def __init__(self, settings: Settings, index: int = 0):
-        from confluent_kafka import Producer
-
         self.s = settings
         self.index = index
-        self.producer = Producer(settings.producer_config())
+        self.producer = settings.producer_for(index)
         self.consumer: ConsumerProcess | None = None
         self.polls_with_messages = 0
 
@@ -170,22 +258,23 @@ class KafkaClient:
         from confluent_kafka import KafkaException
 
         box: dict[str, Any] = {}
+        p = self.producer
+        before = p.retries
         try:
-            self.producer.produce(
-                self.s.topic,
-                str(op.value).encode(),
-                key=None if op.key is None else str(op.key).encode(),
-                on_delivery=lambda err, msg: box.update(err=err, msg=msg),
-            )
+            seq = p.produce(self.s.topic, str(op.value).encode(),
+                            None if op.key is None else str(op.key).encode(), box)
         except (KafkaException, BufferError) as e:  # refused locally: nothing was sent
             return Result("fail", error=str(e))
-        self.producer.flush(self.s.timeout + 1)
+        p.wait(box, self.s.timeout + 1)
+        extra = {"producer": p.name, "seq": seq, "retries_before": before, "retries": p.retries}
         if "err" not in box:
-            return Result("info", error="no delivery report in time")
+            return Result("info", error="no delivery report in time", extra=extra)
         err, msg = box["err"], box["msg"]
         if err is None:
-            return Result("ok", extra={"partition": msg.partition(), "offset": msg.offset()})
-        return Result("fail" if err.name() in REJECTED else "info", error=err.name())
+            return Result("ok", extra={"partition": msg.partition(), "offset": msg.offset(),
+                                       **extra})
+        return Result("fail" if err.name() in REJECTED else "info", error=err.name(),
+                      extra=extra)
 
     def _consumer(self, wait: bool = True) -> ConsumerProcess:
         if self.consumer is None:
@@ -213,18 +302,19 @@ class KafkaClient:
         self.polls_with_messages += 1
         return self.s.crash_every > 0 and self.polls_with_messages % self.s.crash_every == 0
 
-    def _crash(self) -> None:
-        if self.consumer is not None:
-            self.consumer.crash()
-            self.consumer = None
+    def _crash(self, point: str = "unresponsive", in_hand: int = 0) -> dict[str, Any]:
+        """Kill the consumer; what the history records about it."""
+        killed = self.consumer.crash() if self.consumer is not None else False
+        self.consumer = None
+        return {"crashed": point, "in_hand": in_hand, "killed": killed}
 
     def _poll(self) -> Result:
         try:
             c = self._consumer()
             reply = c.ask("poll 0.5", self.s.timeout)
         except (OSError, TimeoutError, ConnectionError) as e:
-            self._crash()
-            return Result("fail", error=f"poll: {e}")  # nothing was handed to the application
+            # nothing was handed to the application
+            return Result("fail", error=f"poll: {e}", extra=self._crash())
         if "error" in reply:
             return Result("fail", error=reply["error"])
         batch = reply["ok"]
@@ -237,14 +327,14 @@ class KafkaClient:
             except (OSError, TimeoutError, ConnectionError) as e:
                 committed = {"error": str(e)}
             if crash:  # committed, then died before processing: the batch is never processed
-                self._crash()
-                return Result("info", error="consumer crashed after committing, before processing")
+                return Result("info", error="consumer crashed after committing, before processing",
+                              extra={**self._crash("after-commit", len(batch)),
+                                     "commit_error": committed.get("error")})
             if "error" in committed:  # not committed: drop the batch, its next owner reads it
                 return Result("ok", [], extra={"commit_error": committed["error"]})
             return Result("ok", batch)
         if crash:  # processed, then died before the offsets were committed
-            self._crash()
-            return Result("ok", batch, extra={"crashed": "after processing, before commit"})
+            return Result("ok", batch, extra=self._crash("after-processing", len(batch)))
         if self.s.commit == "after":
             try:
                 committed = c.ask("commit", self.s.timeout)
@@ -261,11 +351,10 @@ class KafkaClient:
         try:
             reply = self._consumer().ask(command, self.s.timeout + 10)
         except (OSError, TimeoutError, ConnectionError) as e:
-            self._crash()
-            return Result("info", error=f"processor: {e}")
+            return Result("info", error=f"processor: {e}", extra=self._crash())
         if reply.get("crashing"):
-            self._crash()
-            return Result("info", error="processor crashed mid-transaction")
+            return Result("info", error="processor crashed mid-transaction",
+                          extra=self._crash("mid-transaction", int(reply.get("sent", 0))))
         if "error" in reply:
             return Result("info", error=reply["error"])
         if reply.get("processed"):
@@ -316,10 +405,11 @@ class KafkaClient:
             reader.close()
         if "error" in reply:
             return Result("fail", error=reply["error"])
-        return Result("ok", reply["ok"])
+        return Result("ok", reply["ok"], extra={"partitions": reply.get("partitions", {})})
 
     def close(self) -> None:
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
-        self.producer.flush(0)
+        if not self.s.share_producer:  # a shared one serves the other workers still
+            self.producer.producer.flush(0)

@@ -3,13 +3,19 @@
 An in-process librdkafka consumer cannot crash: closing it leaves the group cleanly and, with
 auto commit, commits what it stored. The child runs one confluent-kafka consumer (or, with a
 ``transactional.id``, a read-process-write loop) and answers one JSON line per command read
-on stdin:
+on stdin. A command line may start with a number, its id, which the answer carries as
+``"id"``: a parent that gave up waiting for one answer (a commit stuck under a partition)
+must not take that late answer for the next command's.
 
 - ``poll``: ``{"ok": [[partition, offset, value], ...]}`` (one batch, nothing committed);
 - ``commit``: commit the positions of what was polled (synchronously);
 - ``process``: consume a batch from the input topic, send it to the output topic and commit
   the input offsets in one transaction; ``crash_after_send`` stops before the commit;
-- ``drain``: poll until every partition is assigned and has been read to its end;
+- ``drain``: poll until every partition is assigned and has been read to its end; the answer's
+  ``partitions`` say, per partition, where the group's committed offset stood when the drain
+  began (``committed``, -1: none), the log's start offset at the end (``log_start``: what
+  retention removed lies below it), and when the drain first read it (``read_after_s``,
+  seconds after the command arrived);
 - ``close``: leave the group (committing, with auto commit) and exit.
 """
 
@@ -43,10 +49,14 @@ def drain(consumer: Any, topic: str, limit: float) -> dict[str, Any]:
 
     got: list[list[Any]] = []
     idle = 0
-    deadline = time.monotonic() + limit
+    began = time.monotonic()
+    deadline = began + limit
+    read_at: dict[int, float] = {}  # partition -> seconds into the drain of its first read
     while time.monotonic() < deadline:
         batch, _ = triples(consumer.consume(DRAIN_BATCH, 0.5))
         got += batch
+        for p, _, _ in batch:
+            read_at.setdefault(p, time.monotonic() - began)
         if batch:  # still reading: ask where the end is only once nothing comes
             idle = 0
             continue
@@ -55,10 +65,16 @@ def drain(consumer: Any, topic: str, limit: float) -> dict[str, Any]:
             continue
         idle += 1
         tps = [TopicPartition(topic, p) for p in parts]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=2)[1] for tp in tps}
+        marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=2) for tp in tps}
         at = {tp.partition: tp.offset for tp in consumer.position(tps)}
-        if idle >= 4 or all(at[p] >= ends[p] for p in parts):
-            return {"ok": got}
+        if idle >= 4 or all(at[p] >= marks[p][1] for p in parts):
+            for p in parts:  # an empty partition was read when its end was found
+                read_at.setdefault(p, time.monotonic() - began)
+            committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=5)}
+            return {"ok": got, "partitions": {
+                str(p): {"log_start": marks[p][0], "end": marks[p][1],
+                         "committed": committed.get(p, -1),
+                         "read_after_s": round(read_at[p], 3)} for p in parts}}
     return {"error": f"drain not finished after {limit:.0f}s", "partial": got}
 
 
@@ -75,6 +91,9 @@ def main() -> None:
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         cmd = line.split()
+        ident: dict[str, Any] = {}
+        if cmd and cmd[0].isdigit():
+            ident = {"id": int(cmd.pop(0))}
         try:
             if cmd[0] == "poll":
                 batch, errors = triples(consumer.consume(BATCH, float(cmd[1])))
@@ -91,7 +110,7 @@ def main() -> None:
                         producer.produce(spec["output"], str(value).encode())
                     producer.flush(10)
                     if len(cmd) > 2 and cmd[2] == "crash_after_send":
-                        reply = {"ok": [], "sent": len(batch), "crashing": True}
+                        reply = {"ok": [], "sent": len(batch), "crashing": True, **ident}
                         print(json.dumps(reply), flush=True)
                         time.sleep(60)  # the parent SIGKILLs us mid-transaction
                     producer.send_offsets_to_transaction(
@@ -105,7 +124,7 @@ def main() -> None:
                 reply = drain(consumer, spec["topic"], float(cmd[1]))
             elif cmd[0] == "close":
                 consumer.close()
-                print(json.dumps({"ok": []}), flush=True)
+                print(json.dumps({"ok": [], **ident}), flush=True)
                 return
             else:
                 reply = {"error": f"unknown command {cmd[0]}"}
@@ -124,7 +143,7 @@ def main() -> None:
                 consumer.close()
                 consumer = Consumer(spec["consumer"])
                 consumer.subscribe([spec["topic"]])
-        print(json.dumps(reply), flush=True)
+        print(json.dumps({**reply, **ident}), flush=True)
 
 
 if __name__ == "__main__":

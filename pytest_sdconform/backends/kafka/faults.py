@@ -94,3 +94,31 @@ class StaleFailover:
         except Exception as e:  # metadata unavailable: still restart the old leader
             leader_now = f"unknown ({type(e).__name__})"
         return {**self.kill.stop(), "leader_before_restart": leader_now}
+
+
+class FollowerStall:
+    """Stall (SIGSTOP) the follower of a two-replica partition until it resumes at ``stop``.
+
+    After ``replica.lag.time.max.ms`` the leader drops it from the ISR; with
+    min.insync.replicas=2 produce requests then fail with NOT_ENOUGH_REPLICAS, which producers
+    retry, until the follower is back and rejoins the ISR. Requests in flight around the ISR's
+    shrink and growth are the ones that can fail while a later one succeeds: what retries
+    without idempotence reorder. The controller quorum keeps two of its three voters.
+    """
+
+    name = "stall"
+
+    def __init__(self, cluster: Cluster, topic: str, partition: int = 0):
+        self.cluster, self.topic, self.partition = cluster, topic, partition
+        self.pause = Pause(list(cluster.nodes.values()), 1, cluster.rng)
+
+    def start(self) -> dict[str, Any]:
+        now = replicas(self.cluster.info["bootstrap"], self.topic, self.partition)
+        followers = [r for r in now["replicas"] if r != now["leader"]]
+        if not followers:
+            raise FaultNotEffective(f"stall: {self.topic} has no follower ({now})")
+        return {**self.pause.start([self.cluster.node(followers[0])]), "leader": now["leader"],
+                "isr": now["isr"]}
+
+    def stop(self) -> dict[str, Any]:
+        return self.pause.stop()
