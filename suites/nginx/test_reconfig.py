@@ -10,47 +10,23 @@ import pytest
 
 from pytest_sdconform.backends import nginx as nb
 from pytest_sdconform.backends.nginx.client import HttpClient, Requests
+from pytest_sdconform.backends.nginx.judges import NoFailedRequests
 from pytest_sdconform.backends.nginx.reconfig import Reload, ScaleIn
-from pytest_sdconform.checkers.verdict import Verdict
-from pytest_sdconform.history import History
-from pytest_sdconform.outcome import INCONCLUSIVE, REFUTED, UPHELD
 
 pytestmark = pytest.mark.backend("nginx")
-
-
-def no_failed_requests(fault: str) -> Any:
-    """Upheld when at least one ``fault`` happened and no request of the whole run failed or
-    ended unknown; refuted with the count otherwise."""
-
-    def judge(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
-        events = [w for w in history.fault_windows() if w.fault == fault]
-        if not events:
-            return INCONCLUSIVE, f"no {fault} happened"
-        calls = [c for c in history.complete() if c.process != "nemesis" and not c.is_final]
-        bad = [c for c in calls if c.type != "ok"]
-        if bad:
-            errors = sorted(
-                {str(c.completion.error if c.completion else "no answer") for c in bad}
-            )[:3]
-            return REFUTED, (
-                f"{len(bad)} of {len(calls)} requests failed across {len(events)} "
-                f"{fault}s: {', '.join(errors)}"
-            )
-        return UPHELD, f"all {len(calls)} requests succeeded across {len(events)} {fault}s"
-
-    return judge
 
 
 @pytest.mark.claim("nginx-dynamic-reconfig")
 def test_graceful_reloads_fail_no_request(sdconform: Any) -> None:
     """SIGHUP to the master (``nginx -s reload``) with the config rewritten, every second: new
-    workers take new connections, old ones finish theirs."""
+    workers take new connections, old ones finish theirs (each reload's window lasts from the
+    new workers' start until the old ones are gone)."""
     cluster = sdconform.start(nb.Topology(apps=2))
     sdconform.run(
         Requests(),
         lambda i: HttpClient(cluster.info["lb"]),
         [Reload(cluster)],
-        judge=no_failed_requests("reload"),
+        judge=NoFailedRequests("reload"),
         checkers=[],
         duration=8.0,
         quiet=0.7,
@@ -69,7 +45,7 @@ def test_an_app_server_drained_by_reload_then_stopped_fails_no_request(sdconform
         Requests(),
         lambda i: HttpClient(cluster.info["lb"]),
         [ScaleIn(cluster, "a2")],
-        judge=no_failed_requests("scale-in"),
+        judge=NoFailedRequests("scale-in"),
         checkers=[],
         duration=10.0,
         quiet=1.0,

@@ -68,14 +68,20 @@ def balancer_spec(name: str, address: str, folder: Path) -> NodeSpec:
 
 @dataclass
 class Topology:
-    """``apps`` app servers behind one nginx; their store is a Redis node or their memory."""
+    """``apps`` app servers behind one nginx (``balancers=2``: two, ``lb`` and ``lb2``, with
+    the same config; clients fail over between them); their store is a Redis node or their
+    memory."""
 
     apps: int = 2
+    balancers: int = 1
     store: str = "redis"  # redis | memory
     balancing: Balancing = field(default_factory=Balancing)
 
     def describe(self) -> dict[str, Any]:
-        return {"apps": self.apps, "store": self.store, **self.balancing.describe()}
+        d = {"apps": self.apps, "store": self.store, **self.balancing.describe()}
+        if self.balancers > 1:
+            d["balancers"] = self.balancers
+        return d
 
     def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
         provision(redis=self.store == "redis")
@@ -93,18 +99,23 @@ class Topology:
             addresses[name] = block.node(n)
             n += 1
             specs.append(app_spec(name, addresses[name], store))
-        addresses["lb"] = block.node(n)
-        folder = (run.folder / "nodes" / "lb").resolve()
-        (folder / "tmp").mkdir(parents=True, exist_ok=True)
         upstreams = [f"{addresses[a]}:{APP_PORT}" for a in apps]
-        write_conf(folder, addresses["lb"], upstreams, self.balancing)
-        specs.append(balancer_spec("lb", addresses["lb"], folder))
+        lbs = ["lb"] + [f"lb{i}" for i in range(2, self.balancers + 1)]
+        folders = {}
+        for name in lbs:
+            addresses[name] = block.node(n)
+            n += 1
+            folders[name] = (run.folder / "nodes" / name).resolve()
+            (folders[name] / "tmp").mkdir(parents=True, exist_ok=True)
+            write_conf(folders[name], addresses[name], upstreams, self.balancing)
+            specs.append(balancer_spec(name, addresses[name], folders[name]))
         cluster = start_cluster(run, block, specs, seed=seed)
         cluster.info.update(
             addresses=addresses,
             apps=apps,
             lb=addresses["lb"],
-            folder=folder,
+            lbs=[addresses[name] for name in lbs],
+            folder=folders["lb"],
             upstreams=upstreams,
             balancing=self.balancing,
         )
@@ -151,22 +162,44 @@ def reload(
 ) -> dict[str, Any]:
     """Rewrite the config (with these upstreams) and SIGHUP the master; returns once the new
     workers have started and the old ones have finished their requests and exited."""
+    exits = begin_reload(cluster, upstreams, timeout)
+    wait_drained(cluster, exits, timeout)
+    return {"upstreams": cluster.info["upstreams"]}
+
+
+def _log_counts(cluster: Cluster) -> tuple[int, int]:
+    text = cluster.node("lb").log.read_text(errors="replace")
+    return text.count("start worker processes"), text.count("exited with code")
+
+
+def begin_reload(
+    cluster: Cluster, upstreams: Sequence[str] | None = None, timeout: float = 10.0
+) -> int:
+    """Rewrite the config and SIGHUP the master; returns once the new workers have started
+    (the old ones may still be finishing their requests), with the count of worker exits
+    logged before, for ``wait_drained``."""
     info = cluster.info
     if upstreams is not None:
         info["upstreams"] = list(upstreams)
     write_conf(info["folder"], info["lb"], info["upstreams"], info["balancing"])
     node = cluster.node("lb")
-    log = node.log
-    before = log.read_text(errors="replace")
-    gens, exits = before.count("start worker processes"), before.count("exited with code")
+    gens, exits = _log_counts(cluster)
     if not node.signal(signal.SIGHUP):
         raise FaultNotEffective("reload: nginx is not running")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        if text.count("start worker processes") > gens and text.count("exited with code") > exits:
-            return {"upstreams": info["upstreams"]}
+        if _log_counts(cluster)[0] > gens:
+            return exits
         time.sleep(0.02)
-    raise FaultNotEffective(
-        f"reload: no new workers or old workers still running after {timeout:.0f}s (see {log})"
-    )
+    raise FaultNotEffective(f"reload: no new workers after {timeout:.0f}s (see {node.log})")
+
+
+def wait_drained(cluster: Cluster, exits: int, timeout: float = 10.0) -> None:
+    """Wait until an old worker has exited since ``begin_reload`` (it finished its requests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _log_counts(cluster)[1] > exits:
+            return
+        time.sleep(0.02)
+    raise FaultNotEffective(f"reload: old workers still running after {timeout:.0f}s "
+                            f"(see {cluster.node('lb').log})")

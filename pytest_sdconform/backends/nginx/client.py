@@ -19,6 +19,7 @@ import itertools
 import json
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ...checkers import Checker
@@ -32,7 +33,12 @@ READS = ("read", "poll")
 
 class HttpClient:
     """One client: a new connection to the balancer per request (no keep-alive, no retries);
-    with ``session``, every request carries the cookie ``sid=<session>``."""
+    with ``session``, every request carries the cookie ``sid=<session>``.
+
+    ``fallback``: more balancers (two nginx behind one name, as a managed balancer is): when
+    the connection to one is refused or unreachable, nothing was sent, so the client connects
+    to the next, as a browser does with a name's several addresses. ``extra["balancer"]`` is
+    the one that answered."""
 
     def __init__(
         self,
@@ -41,8 +47,10 @@ class HttpClient:
         timeout: float = 3.0,
         session: str | None = None,
         namespace: bool = False,
+        fallback: Sequence[str] = (),
     ):
         self.address, self.port, self.timeout, self.session = address, port, timeout, session
+        self.fallback = list(fallback)
         # With ``namespace`` a session's keys are its own (a cart): ``/kv/<session>.<key>``.
         self.prefix = f"{session}." if namespace and session else ""
 
@@ -53,13 +61,20 @@ class HttpClient:
         headers = {"Connection": "close"}
         if self.session:
             headers["Cookie"] = f"sid={self.session}"
-        conn = http.client.HTTPConnection(self.address, self.port, timeout=self.timeout)
-        sent = False
-        try:
+        conn, balancer, refused = None, self.address, []
+        for balancer in [self.address, *self.fallback]:
+            conn = http.client.HTTPConnection(balancer, self.port, timeout=self.timeout)
             try:
                 conn.connect()
+                break
             except OSError as e:  # refused or unreachable: nothing was sent
-                return Result("fail", error=f"connect: {e}")
+                conn.close()
+                conn = None
+                refused.append(f"{balancer}: {e}")
+        if conn is None:
+            return Result("fail", error=f"connect: {'; '.join(refused)}")
+        sent = False
+        try:
             conn.request(method, path, body=body, headers=headers)
             sent = True
             resp = conn.getresponse()
@@ -69,12 +84,15 @@ class HttpClient:
             return Result(kind, error=f"{type(e).__name__}: {e}")
         finally:
             conn.close()
-        return self._result(op, resp, data)
+        return self._result(op, resp, data, balancer)
 
-    def _result(self, op: Invocation, resp: http.client.HTTPResponse, data: bytes) -> Result:
+    def _result(self, op: Invocation, resp: http.client.HTTPResponse, data: bytes,
+                balancer: str) -> Result:
         status = resp.status
         node = resp.getheader("X-Upstream")
         extra = {"status": status, "upstream": resp.getheader("X-Upstream-Addr")}
+        if self.fallback:
+            extra["balancer"] = balancer
         if 200 <= status < 300:
             doc = json.loads(data or b"{}")
             if op.f == "read":

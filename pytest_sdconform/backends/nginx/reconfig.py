@@ -2,7 +2,8 @@
 
 A reload (SIGHUP to the master) starts new workers on the new config and lets the old ones
 finish their requests; each fault proves it from the master's log (new workers started, old
-ones exited) before it returns.
+ones exited). ``Reload``'s window opens once the new workers run and closes after the old ones
+are gone (its heal proves that), so requests made in it meet the handover.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...cluster import Cluster
-from . import reload
+from . import begin_reload, reload, wait_drained
 
 
 class Reload:
@@ -21,13 +22,19 @@ class Reload:
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
         self.count = 0
+        self.exits: int | None = None
 
     def start(self) -> dict[str, Any]:
         self.count += 1
-        return {"reload": self.count, **reload(self.cluster)}
+        self.exits = begin_reload(self.cluster)
+        return {"reload": self.count, "upstreams": self.cluster.info["upstreams"]}
 
     def stop(self) -> dict[str, Any]:
-        return {}
+        if self.exits is None:
+            return {}
+        exits, self.exits = self.exits, None
+        wait_drained(self.cluster, exits)
+        return {"drained": True}
 
 
 class ScaleIn:
