@@ -16,10 +16,20 @@ from typing import Any
 import pytest
 
 from pytest_sdconform.backends import cassandra as cb
-from pytest_sdconform.checkers.verdict import Verdict
+from pytest_sdconform.backends.cassandra.judges import (
+    LastWriteWins,
+    ReplicaHasEveryWrite,
+    Settled,
+    StaleWhileCut,
+    acked_while_down,
+    paxos_in_every_window,
+    with_final_read_from,
+    written_then_read_after,
+)
+from pytest_sdconform.checkers.cap import CapRow
+from pytest_sdconform.checkers.judge import acked_before_every_window
+from pytest_sdconform.checkers.sessions import SessionsChecker
 from pytest_sdconform.faults.partition import isolate
-from pytest_sdconform.history import History, window_lookup
-from pytest_sdconform.outcome import INCONCLUSIVE, REFUTED, UPHELD
 from pytest_sdconform.workloads.register import Register
 from pytest_sdconform.workloads.set import SetAdd
 
@@ -79,17 +89,20 @@ def clients(
 # --- consistency levels: stale reads and read-your-writes ------------------------------------
 
 
-@pytest.mark.claim("cass-quorum-intersection", expected="refuted")
+@pytest.mark.claim("cass-quorum-intersection", config="one-one")
 def test_reads_at_one_go_stale_under_partition(sdconform: Any) -> None:
     """R + W <= N (ONE/ONE): a load-balanced client writes through one node and reads through
-    another; with n3 cut off, its reads there miss its own writes."""
+    another; with n3 cut off, its reads through n3 miss its own writes. Only stale reads
+    answered while n3 is cut decide (at ONE a read may also race a write without any fault)."""
     cluster, addresses = cluster_for(sdconform)
     everyone = list(addresses.values())
     sdconform.run(
         Register(keys=2, prefix=prefix("one"), read_ratio=0.6),
         clients(sdconform, lambda i: everyone, read_cl="ONE", write_cl="ONE"),
         [isolate_n3(sdconform, cluster)],
-        decide_by=["sessions"],
+        checkers=[SessionsChecker()],
+        judge=StaleWhileCut(addresses["n3"], "n3", fault="partition"),
+        duration=5.5,  # one window: the next would open after 6 s
         quiet=1.0,
         fault_duration=4.0,
         config={"read_cl": "ONE", "write_cl": "ONE", "coordinators": "all nodes"},
@@ -98,8 +111,10 @@ def test_reads_at_one_go_stale_under_partition(sdconform: Any) -> None:
 
 @pytest.mark.claim("cass-quorum-intersection")
 def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
-    """R + W > N (QUORUM/QUORUM). Read-your-writes decides; linearizability is checked too and
-    reported (Cassandra does not promise it without LWT: a timed-out write may surface later)."""
+    """R + W > N (QUORUM/QUORUM). Writes during the cut reach n1 and n2 only; after the heal
+    n3 lags, and a read quorum that includes it must still return them. Read-your-writes
+    decides (any stale read, fault or not); linearizability is checked and reported
+    (Cassandra does not promise it without LWT: a timed-out write may surface later)."""
     cluster, addresses = cluster_for(sdconform)
     everyone = list(addresses.values())
     sdconform.run(
@@ -107,7 +122,11 @@ def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
         clients(sdconform, lambda i: everyone, read_cl="QUORUM", write_cl="QUORUM"),
         [isolate_n3(sdconform, cluster)],
         decide_by=["sessions"],
-        quiet=1.0,
+        exercise=written_then_read_after("partition"),
+        # One window (2.5 s to 6.5 s; the next would open after 9 s), then two seconds of reads
+        # while n3 still misses what the cut kept from it.
+        duration=8.5,
+        quiet=2.5,
         fault_duration=4.0,
         config={
             "read_cl": "QUORUM",
@@ -135,6 +154,7 @@ def lwt_case(
         clients(sdconform, lambda i: everyone, lwt=True),
         [fault],
         decide_by=["linearizable"],
+        exercise=paxos_in_every_window(fault.name),
         config={
             "writes": "LWT (IF ...), consistency QUORUM, serial SERIAL",
             "reads": "SERIAL",
@@ -153,8 +173,9 @@ def test_lwt_compare_and_set_is_linearizable_under_partition(sdconform: Any) -> 
         addresses,
         sdconform.fault(lambda: cluster.partition()),
         # Paxos rounds that meet a cut wait out their 1 s timeouts: a longer cut than the
-        # other cases so that rounds on the majority side complete while it is on.
-        duration=9.0,
+        # other cases so that rounds on the majority side complete while it is on. One
+        # window: the next would open after 9 s.
+        duration=8.5,
         quiet=1.0,
         fault_duration=7.0,
     )
@@ -163,14 +184,24 @@ def test_lwt_compare_and_set_is_linearizable_under_partition(sdconform: Any) -> 
 @pytest.mark.claim("cass-tunable")
 def test_lwt_compare_and_set_is_linearizable_through_a_kill(sdconform: Any) -> None:
     cluster, addresses = cluster_for(sdconform)
-    lwt_case(sdconform, cluster, addresses, cluster.kill(["n3"]), quiet=1.0, fault_duration=3.0)
+    # Five seconds down: coordinators that still count n3 alive wait out its 1 s Paxos
+    # timeouts before rounds complete on n1 and n2.
+    lwt_case(
+        sdconform,
+        cluster,
+        addresses,
+        cluster.kill(["n3"]),
+        duration=7.0,
+        quiet=1.0,
+        fault_duration=5.0,
+    )
 
 
 @pytest.mark.claim("cass-tunable")
 def test_lwt_compare_and_set_is_linearizable_through_a_pause(sdconform: Any) -> None:
     cluster, addresses = cluster_for(sdconform)
     lwt_case(
-        sdconform, cluster, addresses, cluster.pause(), duration=9.0, quiet=1.0, fault_duration=7.0
+        sdconform, cluster, addresses, cluster.pause(), duration=8.5, quiet=1.0, fault_duration=7.0
     )
 
 
@@ -180,7 +211,8 @@ def test_lwt_compare_and_set_is_linearizable_through_a_pause(sdconform: Any) -> 
 @pytest.mark.claim("cass-lww")
 def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: Any) -> None:
     """Client-supplied timestamps (USING TIMESTAMP), half the clients' clocks 2 s behind: a
-    write acknowledged after another loses to it, and its writer reads the older value."""
+    write acknowledged after another, with an older timestamp, loses to it, and a read after
+    it returns the older value."""
     _, addresses = cluster_for(sdconform)
     everyone = list(addresses.values())
     clock = cb.ClientClock()
@@ -189,8 +221,9 @@ def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: A
         Register(keys=1, prefix=prefix("lww"), read_ratio=0.5),
         clients(sdconform, lambda i: everyone, clock=clock),
         [skew],
-        decide_by=["sessions", "linearizable"],
-        quiet=0.5,
+        judge=LastWriteWins(fault=skew.name),
+        duration=5.5,  # one window, 1 s to 5 s (the next would open at 6 s)
+        quiet=1.0,
         fault_duration=4.0,
         config={
             "read_cl": "QUORUM",
@@ -202,7 +235,10 @@ def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: A
 
 # --- hinted handoff and repair ---------------------------------------------------------------
 
-HINT_RUN = {"duration": 6.0, "quiet": 1.0, "fault_duration": 4.0, "settle": 15.0, "op_timeout": 3.0}
+# settle: the longest wait after the heal for the hint holder to report no pending hints (or
+# for the repair): the final read runs as soon as it does.
+HINT_RUN = {"duration": 6.0, "quiet": 1.0, "fault_duration": 4.0, "settle": 90.0,
+            "op_timeout": 3.0}
 
 
 class CutThenCrash:
@@ -231,52 +267,36 @@ class CutThenCrash:
         return {"killed": killed, **self.kill.stop()}
 
 
-def missing_on_n3(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
-    """Lost writes (missing from n3's copy) decide; the reason counts them."""
-    lost = verdicts["lost-writes"]
-    if lost.result == "unknown":
-        return INCONCLUSIVE, lost.reason
-    windows = history.fault_windows()
-    if not windows:
-        return INCONCLUSIVE, "n3 was never cut off"
-    w = windows[0]
-    during = sum(
-        1
-        for c in history.complete()
-        if c.type == "ok"
-        and c.f == "add"
-        and c.completion is not None
-        and w.covers(c.completion.time)
-    )
-    if lost.result == "valid":
-        return UPHELD, f"n3 has every acknowledged write (of them {during} while it was cut)"
-    acks = [
-        history[i].time
-        for a in lost.anomalies
-        for i in a.ops
-        if history[i].type == "ok" and history[i].f == "add"
-    ]
-    before = sum(1 for t in acks if t < w.start)
-    return REFUTED, (
-        f"{len(lost.anomalies)} acknowledged writes are missing on n3 after the heal, n1's "
-        f"restart and {HINT_RUN['settle']:g}s of settling ({before} acknowledged before the "
-        f"cut but not yet applied on n3, the rest of the {during} acknowledged during it): no "
-        "hint of them survived n1's crash (a hint is made when the replica's answer times "
-        "out, then buffered in memory before it is written to a hint file)"
-    )
+def settle_hints(cluster: Any, settled: Settled, repair: bool) -> Callable[[], bool]:
+    """The runner's ``converged``: a full repair (retried until it completes), or n1 reporting
+    no pending hints (``nodetool listpendinghints``); ``settled`` records which."""
+
+    def converged() -> bool:
+        try:
+            if repair:
+                cb.repair(cluster)
+                settled.repaired, settled.detail = True, "nodetool repair -full completed"
+                return True
+            pending = cb.pending_hints(cluster, "n1")
+        except Exception as e:  # n1 not answering JMX yet, a repair refused: try again
+            settled.detail = f"{type(e).__name__}: {e}"[:200]
+            if not repair:
+                settled.hints_drained = False
+            return False
+        settled.hints_drained = not pending
+        settled.detail = ("n1 reports no pending hints" if not pending
+                          else f"n1 still holds hints: {pending[0][:120]}")
+        return not pending
+
+    return converged
 
 
 def lagging_replica(sdconform: Any, repair: bool) -> None:
     """Writes at ONE through n1 on a key n3 owns; n3 cut off, then n1 killed and restarted; the
-    final read asks n3 at ONE (n3 reads its own copy)."""
+    final read asks n3 at ONE (n3 reads its own copy) once n1 has no hint left to deliver, or
+    after a full repair."""
     cluster, addresses = cluster_for(sdconform)
-    converged = None
-    if repair:
-
-        def converged() -> bool:
-            cb.repair(cluster)
-            return True
-
+    settled = Settled()
     fault = CutThenCrash(isolate_n3(sdconform, cluster), cluster.kill(["n1"]))
     sdconform.run(
         SetAdd(prefix=prefix("set:hints", owner=3)),
@@ -288,16 +308,21 @@ def lagging_replica(sdconform: Any, repair: bool) -> None:
             write_cl="ONE",
         ),
         [fault],
-        judge=missing_on_n3,
-        converged=converged,
+        judge=ReplicaHasEveryWrite(
+            addresses["n3"], "n3", fault=fault.name, settled=settled, need_repair=repair
+        ),
+        converged=settle_hints(cluster, settled, repair),
         config={
             "write_cl": "ONE",
             "coordinator": "n1",
             "final_read": "n3 at ONE, a key n3 owns",
             "repair": "nodetool repair -full before the final read" if repair else "none",
+            "settle": "until a repair completes" if repair
+            else "until n1 reports no pending hints",
         },
         **HINT_RUN,
     )
+    sdconform.config.update(settled=vars(settled))
 
 
 @pytest.mark.claim("cass-hinted-handoff")
@@ -305,7 +330,7 @@ def test_hinted_handoff_alone_leaves_a_lagging_replica_behind(sdconform: Any) ->
     lagging_replica(sdconform, repair=False)
 
 
-@pytest.mark.claim("cass-hinted-handoff", expected="upheld")
+@pytest.mark.claim("cass-hinted-handoff", config="repair-after-heal")
 def test_repair_brings_a_lagging_replica_back(sdconform: Any) -> None:
     lagging_replica(sdconform, repair=True)
 
@@ -315,12 +340,17 @@ def test_repair_brings_a_lagging_replica_back(sdconform: Any) -> None:
 
 @pytest.mark.claim("cass-replication-no-loss")
 def test_quorum_writes_survive_the_loss_of_a_replica(sdconform: Any) -> None:
+    """Writes at QUORUM through n1 and n2; n3 killed (SIGKILL) and restarted; the final read at
+    QUORUM. What was acknowledged while n3 was down lives on n1 and n2 alone."""
     cluster, addresses = cluster_for(sdconform)
     majority = [addresses["n1"], addresses["n2"]]
     sdconform.run(
         SetAdd(prefix=prefix("set:quorum")),
         clients(sdconform, lambda i: majority, write_cl="QUORUM", read_cl="QUORUM"),
         [cluster.kill(["n3"])],
+        decide_by=["lost-writes"],
+        exercise=acked_while_down("add", "kill"),
+        duration=5.0,
         quiet=1.0,
         fault_duration=3.0,
         config={"write_cl": "QUORUM", "final_read": "QUORUM"},
@@ -340,7 +370,11 @@ def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: A
             sdconform, lambda i: majority, final=addresses["n3"], final_cl="ONE", write_cl="ALL"
         ),
         [cluster.kill(["n3"])],
-        need_overlap=False,
+        decide_by=["lost-writes"],
+        exercise=with_final_read_from(
+            addresses["n3"], "n3", acked_before_every_window("add", "kill")
+        ),
+        duration=5.0,
         quiet=1.0,
         fault_duration=1.0,
         config={
@@ -354,71 +388,23 @@ def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: A
 
 # --- which side of a partition answers (an empirical CAP row) --------------------------------
 
-
-def cap_row(history: History, minority: str) -> dict[str, dict[str, int]]:
-    """Per side of the partition (by coordinator), how operations begun during it ended."""
-    active = window_lookup(history.fault_windows())
-    row: dict[str, dict[str, int]] = {}
-    for c in history.complete():
-        if c.invoke.get("final") or not active(c.invoke.time):
-            continue
-        node = c.completion.node if c.completion is not None else None
-        counts = row.setdefault(
-            "minority" if node == minority else "majority", {"ok": 0, "fail": 0, "info": 0}
-        )
-        counts[c.type] = counts.get(c.type, 0) + 1
-    return row
+# One window, 1 s to 5.5 s (the next would open after 6.5 s).
+CAP_RUN = {"duration": 6.0, "quiet": 1.0, "fault_duration": 4.5, "op_timeout": 3.0}
 
 
-def answers(counts: dict[str, int] | None, at_least: float = 0.8) -> bool | None:
-    """True when a side answered (>= 80 % ok), False when it refused (<= 20 %), else None."""
-    total = sum(counts.values()) if counts else 0
-    if not counts or total == 0:
-        return None
-    ratio = counts["ok"] / total
-    return True if ratio >= at_least else False if ratio <= 1 - at_least else None
-
-
-def sides_judge(minority: str, want: str) -> Any:
-    """``want`` = "both": upheld when both sides answer; "none": upheld when neither does.
-    The reason carries the CAP row: per side ok/fail/info, and the stale reads seen."""
-
-    def judge(history: History, verdicts: dict[str, Verdict]) -> tuple[str, str]:
-        row = cap_row(history, minority)
-        stale = len(verdicts["sessions"].anomalies) if "sessions" in verdicts else 0
-        text = "; ".join(
-            f"{side}: {c['ok']} ok, {c['fail']} fail, {c['info']} info"
-            for side, c in sorted(row.items())
-        )
-        text += f"; session anomalies: {stale}"
-        if "linearizable" in verdicts:
-            text += f"; linearizable: {verdicts['linearizable'].result}"
-        sides = [answers(row.get(s)) for s in ("majority", "minority")]
-        if want == "both" and False in sides:
-            return REFUTED, f"a side refused: {text}"
-        if want == "both" and all(sides):
-            return UPHELD, f"both sides answered: {text}"
-        if want == "none" and True in sides:
-            return REFUTED, f"a side answered with a replica cut: {text}"
-        if want == "none" and sides == [False, False]:
-            return UPHELD, f"no side answered with a replica cut: {text}"
-        return INCONCLUSIVE, f"no clear answer from a side: {text}"
-
-    return judge
-
-
-CAP_RUN = {"quiet": 0.5, "fault_duration": 4.5, "op_timeout": 3.0}
-
-
-def cap_case(sdconform: Any, cl: str, want: str) -> None:
-    """Two clients through n1 (majority side), two through n3 (cut off), all at ``cl``."""
+def cap_case(sdconform: Any, cl: str, majority: bool, minority: bool) -> None:
+    """Two clients through n1 (majority side), two through n3 (cut off), all at ``cl``; the
+    judge expects each side to answer (True) or refuse (False)."""
     cluster, addresses = cluster_for(sdconform)
     pick = {0: addresses["n1"], 1: addresses["n3"]}
     sdconform.run(
         Register(keys=2, prefix=prefix(f"cap{cl}"), read_ratio=0.5),
         clients(sdconform, lambda i: pick[i % 2], read_cl=cl, write_cl=cl),
         [isolate_n3(sdconform, cluster)],
-        judge=sides_judge(addresses["n3"], want),
+        judge=CapRow(
+            sides={"majority": [addresses["n1"]], "minority": [addresses["n3"]]},
+            expect={"majority": majority, "minority": minority},
+        ),
         config={"read_cl": cl, "write_cl": cl, "coordinators": "n1 (majority side), n3 (cut off)"},
         **CAP_RUN,
     )
@@ -426,14 +412,16 @@ def cap_case(sdconform: Any, cl: str, want: str) -> None:
 
 @pytest.mark.claim("cass-leaderless-available")
 def test_at_one_both_sides_of_a_partition_answer(sdconform: Any) -> None:
-    cap_case(sdconform, "ONE", "both")
+    cap_case(sdconform, "ONE", majority=True, minority=True)
 
 
-@pytest.mark.claim("cass-leaderless-available", expected="refuted")
+@pytest.mark.claim("cass-leaderless-available", config="quorum")
 def test_at_quorum_the_cut_off_side_refuses(sdconform: Any) -> None:
-    cap_case(sdconform, "QUORUM", "both")
+    """The claim (every node serves reads and writes on its own) at QUORUM: n3 cut off cannot
+    gather a quorum, so its side refuses."""
+    cap_case(sdconform, "QUORUM", majority=True, minority=True)
 
 
 @pytest.mark.claim("cass-all")
 def test_at_all_no_side_answers_while_a_replica_is_cut(sdconform: Any) -> None:
-    cap_case(sdconform, "ALL", "none")
+    cap_case(sdconform, "ALL", majority=False, minority=False)

@@ -32,6 +32,7 @@ __all__ = [
     "Topology",
     "first_replica",
     "healthy",
+    "pending_hints",
     "provision",
     "repair",
 ]
@@ -72,3 +73,13 @@ def nodetool(cluster: Cluster, node: str, *args: str, timeout: float = 120) -> s
 def repair(cluster: Cluster, node: str = "n1", table: str = "") -> str:
     """A full repair of the keyspace (Merkle trees compared, differences streamed)."""
     return nodetool(cluster, node, "repair", "-full", KEYSPACE, *([table] if table else []))
+
+
+def pending_hints(cluster: Cluster, node: str = "n1") -> list[str]:
+    """The lines of ``nodetool listpendinghints`` on ``node`` that name a host holding hints
+    (none: every hint file was delivered or expired)."""
+    out = nodetool(cluster, node, "listpendinghints", timeout=60)
+    if "does not have any pending hints" in out:
+        return []
+    addresses = set(cluster.info["addresses"].values())
+    return [line.strip() for line in out.splitlines() if any(a in line for a in addresses)]
