@@ -13,9 +13,10 @@ must not take that late answer for the next command's.
   the input offsets in one transaction; ``crash_after_send`` stops before the commit;
 - ``drain``: poll until every partition is assigned and has been read to its end; the answer's
   ``partitions`` say, per partition, where the group's committed offset stood when the drain
-  began (``committed``, -1: none), the log's start offset at the end (``log_start``: what
-  retention removed lies below it), and when the drain first read it (``read_after_s``,
-  seconds after the command arrived);
+  ended (``committed``, -1001: none stored), the log's start offset at the end
+  (``log_start``: what retention removed lies below it), and a time before which the drain
+  did not read it (``read_after_s``, seconds after the command arrived: the last look at the
+  assignment that did not hold it);
 - ``close``: leave the group (committing, with auto commit) and exit.
 """
 
@@ -45,18 +46,22 @@ def triples(msgs: list[Any]) -> tuple[list[list[Any]], list[str]]:
 def drain(consumer: Any, topic: str, limit: float) -> dict[str, Any]:
     """Read until the whole topic is assigned and read to its end (or, under read_committed,
     where the end is the last stable offset, until two seconds pass with nothing new)."""
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
 
     got: list[list[Any]] = []
     idle = 0
     began = time.monotonic()
     deadline = began + limit
-    read_at: dict[int, float] = {}  # partition -> seconds into the drain of its first read
+    # partition -> seconds into the drain before which it was not read: the last look at the
+    # assignment that did not hold it (a lower bound of its first fetch)
+    read_at: dict[int, float] = {}
+    looked = 0.0
     while time.monotonic() < deadline:
+        for tp in consumer.assignment():
+            read_at.setdefault(tp.partition, looked)
+        looked = time.monotonic() - began
         batch, _ = triples(consumer.consume(DRAIN_BATCH, 0.5))
         got += batch
-        for p, _, _ in batch:
-            read_at.setdefault(p, time.monotonic() - began)
         if batch:  # still reading: ask where the end is only once nothing comes
             idle = 0
             continue
@@ -68,13 +73,14 @@ def drain(consumer: Any, topic: str, limit: float) -> dict[str, Any]:
         marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=2) for tp in tps}
         at = {tp.partition: tp.offset for tp in consumer.position(tps)}
         if idle >= 4 or all(at[p] >= marks[p][1] for p in parts):
-            for p in parts:  # an empty partition was read when its end was found
-                read_at.setdefault(p, time.monotonic() - began)
-            committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=5)}
+            try:
+                committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=5)}
+            except KafkaException:
+                committed = {}
             return {"ok": got, "partitions": {
                 str(p): {"log_start": marks[p][0], "end": marks[p][1],
                          "committed": committed.get(p, -1),
-                         "read_after_s": round(read_at[p], 3)} for p in parts}}
+                         "read_after_s": round(read_at.get(p, 0.0), 3)} for p in parts}}
     return {"error": f"drain not finished after {limit:.0f}s", "partial": got}
 
 

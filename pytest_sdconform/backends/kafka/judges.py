@@ -10,7 +10,8 @@ What the Kafka clients (``client.py``) put in the history for them:
   (messages it held) and ``killed`` (its exit status shows the SIGKILL);
 - the final drain's completion: ``partitions``, per partition ``log_start`` (the log's start
   offset: below it, retention removed the messages), ``committed`` (the group's offset when
-  the drain began) and ``read_after_s`` (when the drain first read it, after its start).
+  the drain ended) and ``read_after_s`` (a time, after the drain's start, before which it did not
+  read the partition).
 """
 
 from __future__ import annotations
