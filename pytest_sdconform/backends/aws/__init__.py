@@ -8,7 +8,9 @@ Two runtimes, chosen by ``SDCONFORM_AWS_RUNTIME``:
   strongly consistent Python process that keeps everything in memory: it cannot show
   replication lag, eventual consistency or the loss of an availability zone, and a kill loses
   all its state (tables, buckets, queues and their contents), so a restart is a new, empty
-  AWS. Claims about those come out ``inconclusive (emulator)``. LocalStack is not used: without
+  AWS. A case about such a claim passes ``emulator_limit=`` (why moto cannot exhibit it) on
+  this runtime, so that it comes out ``inconclusive (emulator)``; the catalogue's expected
+  outcome stays what real AWS does. LocalStack is not used: without
   Docker it needs Python 3.13, and its DynamoDB downloads Java on first use and fails offline.
 - ``external``: real AWS (``SDCONFORM_AWS_ENDPOINT`` unset: the default endpoints and the
   default credential chain) or any endpoint it names; ``SDCONFORM_AWS_REGION`` (default
@@ -132,12 +134,6 @@ class Topology:
             cluster.stop()
             raise
         return cluster
-
-
-def expected(elsewhere: str = "upheld") -> str:
-    """A claim's expected outcome for a test the emulator cannot decide: ``inconclusive``
-    on moto, ``elsewhere`` (the catalogue's) on the external runtime."""
-    return "inconclusive" if runtime() == LOCAL else elsewhere
 
 
 def region() -> str:

@@ -128,7 +128,9 @@ class DynamoRegister(BotoClient):
 
 class DynamoTransfers(BotoClient):
     """Accounts ``{k, b}``: ``txn`` is a TransactWriteItems of ``[["add", account, delta]...]``
-    (a debit is conditional on the balance covering it: one short account cancels it all);
+    (a debit is conditional on the balance covering it: one short account cancels it all;
+    ``["check", key, None]`` is a ConditionCheck that ``key`` does not exist, an item of the
+    transaction that writes nothing);
     ``read`` of ``accounts`` is a TransactGetItems of every account (the balances, in order)."""
 
     service = "dynamodb"
@@ -158,8 +160,13 @@ class DynamoTransfers(BotoClient):
             )["Responses"]
             balances = [int(r["Item"]["b"]["N"]) if r.get("Item") else None for r in got]
             return Result("ok", balances, node=self.service)
-        items = []
-        for _, account, delta in op.value:
+        items: list[dict[str, Any]] = []
+        for kind, account, delta in op.value:
+            if kind == "check":  # an item that must not exist: counts, changes nothing
+                items.append({"ConditionCheck": {
+                    "TableName": self.table, "Key": {"k": {"S": account}},
+                    "ConditionExpression": "attribute_not_exists(k)"}})
+                continue
             update: dict[str, Any] = {
                 "TableName": self.table,
                 "Key": {"k": {"S": account}},
@@ -208,29 +215,57 @@ class S3Register(BotoClient):
 
 
 class S3Versions(S3Register):
-    """A versioned bucket as a set per key: ``add`` puts a new version, ``read`` lists every
-    version of the key (ListObjectVersions) and reads each back by its version id."""
+    """A versioned bucket as a set per key: ``add`` puts a new version, ``delete`` deletes the
+    key (S3 adds a delete marker), ``read`` lists every version of the key
+    (ListObjectVersions) and reads each back by its version id: the values read, and as
+    extra fields ``deleted`` (a plain GET found no object: the key is deleted now),
+    ``delete_markers`` and ``unreadable`` (versions listed whose GET by id failed, with the
+    error)."""
+
+    reads: frozenset[str] = frozenset(("read",))
 
     def call(self, op: Invocation) -> Result:
         c = self.client
         if op.f == "add":
             answer = c.put_object(Bucket=self.bucket, Key=str(op.key), Body=str(op.value).encode())
             return Result("ok", node=self.service, extra={"version": answer.get("VersionId")})
+        if op.f == "delete":
+            answer = c.delete_object(Bucket=self.bucket, Key=str(op.key))
+            return Result("ok", node=self.service, extra={
+                "delete_marker": bool(answer.get("DeleteMarker")),
+                "version": answer.get("VersionId")})
         if op.f != "read":
             raise ValueError(f"s3 versions: unknown op {op.f}")
+        try:
+            c.head_object(Bucket=self.bucket, Key=str(op.key))
+            deleted = False
+        except c.exceptions.ClientError as e:
+            if error_code(e) not in ("404", "NoSuchKey", "405", "MethodNotAllowed"):
+                raise
+            deleted = True  # no object (or a delete marker) under the key now
         pages = c.get_paginator("list_object_versions").paginate(
             Bucket=self.bucket, Prefix=str(op.key)
         )
-        ids = [
-            v["VersionId"] for page in pages for v in page.get("Versions", []) if v["Key"] == op.key
-        ]
+        ids, markers = [], 0
+        for page in pages:
+            ids += [v["VersionId"] for v in page.get("Versions", []) if v["Key"] == op.key]
+            markers += sum(1 for m in page.get("DeleteMarkers", []) if m["Key"] == op.key)
 
-        def body(version: str) -> int:
-            got = c.get_object(Bucket=self.bucket, Key=str(op.key), VersionId=version)
+        def body(version: str) -> int | str:
+            try:
+                got = c.get_object(Bucket=self.bucket, Key=str(op.key), VersionId=version)
+            except c.exceptions.ClientError as e:
+                status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+                if status >= 500:  # the service's trouble, not an answer about the version
+                    raise
+                return f"{version}: {error_code(e)}"
             return int(got["Body"].read())
 
         # Hundreds of versions: read them back a few at a time (boto3 clients are
         # thread-safe), or the read outlives the operation timeout.
         with ThreadPoolExecutor(8) as pool:
-            values = list(pool.map(body, ids))
-        return Result("ok", sorted(values), node=self.service)
+            got = list(pool.map(body, ids))
+        values = sorted(v for v in got if isinstance(v, int))
+        unreadable = [v for v in got if isinstance(v, str)]
+        return Result("ok", values, node=self.service, extra={
+            "deleted": deleted, "delete_markers": markers, "unreadable": unreadable})
