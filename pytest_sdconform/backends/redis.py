@@ -24,6 +24,27 @@ PORT = 6379
 SENTINEL_PORT = 26379
 MASTER = "sdconform"
 
+# Sentinel's settings, and the recovery bound they imply (see ``sentinel_rto_bound_s``).
+DOWN_AFTER_MS = 2000  # a primary silent this long is subjectively down
+FAILOVER_TIMEOUT_MS = 10000  # how long one failover attempt (election, promotion) may take
+# The primary's replication cron (``replicationCron``, with ``refreshGoodSlavesCount``) runs
+# once a second: that is how often it recounts the replicas within min-replicas-max-lag.
+REPLICATION_CRON_S = 1.0
+
+
+def sentinel_rto_bound_s() -> float:
+    """The longest failover Sentinel's own settings allow: down-after-milliseconds to declare
+    the primary down, then failover-timeout for the attempt (election and promotion). Clients
+    rediscover the primary at their next error, within the same span."""
+    return (DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000
+
+
+def deposed_write_bound_s(max_lag_s: float) -> float:
+    """How long a primary with ``min-replicas-to-write`` may still acknowledge writes after it
+    last heard from its replicas: min-replicas-max-lag, plus up to one replication cron period
+    before it recounts its good replicas (it checks the count, not the lag, per command)."""
+    return max_lag_s + REPLICATION_CRON_S
+
 
 def provision() -> None:
     apt_install(["redis-server", "redis-tools", "redis-sentinel"],
@@ -60,16 +81,18 @@ def server_spec(name: str, address: str, persistence: Persistence,
 
 
 def sentinel_spec(name: str, address: str, primary: str, folder_hint: str) -> NodeSpec:
-    # Sentinel rewrites its config file, so it lives in the node's data folder (the cwd).
+    # Sentinel rewrites its config file, so it lives in the node's data folder (the cwd); a
+    # restarted sentinel keeps what it learnt (the current primary, epochs), as a real one does.
     conf = (
         f"port {SENTINEL_PORT}\nbind {address}\nprotected-mode no\n"
         f"sentinel announce-ip {address}\n"
         f"sentinel monitor {MASTER} {primary} {PORT} 2\n"
-        f"sentinel down-after-milliseconds {MASTER} 2000\n"
-        f"sentinel failover-timeout {MASTER} 10000\n"
+        f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
+        f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n"
         f"sentinel parallel-syncs {MASTER} 1\n"
     )
-    script = f"printf '%s' '{conf}' > sentinel.conf && exec redis-sentinel sentinel.conf"
+    script = (f"[ -s sentinel.conf ] || printf '%s' '{conf}' > sentinel.conf && "
+              "exec redis-sentinel sentinel.conf")
     return NodeSpec(name, address, ["/bin/sh", "-c", script],
                     ready=Command(["redis-cli", "-h", address, "-p", str(SENTINEL_PORT), "ping"]),
                     ready_timeout=30)
@@ -118,10 +141,20 @@ class Topology:
         return cluster
 
 
-def wait_replicated(primary: str, replicas: int, timeout: float = 30) -> None:
+def admin(address: str, port: int = PORT, timeout: float = 0.5) -> Any:
+    """A connection for the harness's own questions (roles, replication, the sentinels'
+    primary): one attempt each. redis-py retries ten times with exponential backoff by
+    default, which made a question to a dead sentinel take seconds."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    r = redis.Redis(primary, PORT, socket_timeout=2)
+    return redis.Redis(address, port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                       retry=Retry(NoBackoff(), 0))
+
+
+def wait_replicated(primary: str, replicas: int, timeout: float = 30) -> None:
+    r = admin(primary, timeout=2)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -143,8 +176,7 @@ def sentinel_primary(cluster: Cluster) -> str | None:
     for node in cluster.nodes.values():
         if not node.name.startswith("s"):
             continue
-        s = redis.Redis(node.address, SENTINEL_PORT, socket_timeout=0.5,
-                        socket_connect_timeout=0.5)
+        s = admin(node.address, SENTINEL_PORT)
         try:
             addr = s.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
             if addr:
@@ -165,7 +197,7 @@ def converged(cluster: Cluster) -> bool:
     if primary is None:
         return False
     for address in cluster.info["addresses"].values():
-        r = redis.Redis(address, PORT, socket_timeout=0.5, socket_connect_timeout=0.5)
+        r = admin(address)
         try:
             info = r.info("replication")
         except redis.RedisError:
@@ -197,20 +229,32 @@ class SentinelRouter:
         self._primary = None
 
 
+# What a write records of INFO persistence: how many background saves began in this server's
+# lifetime (``rdb_saves`` counts a save when it forks), whether one is running, and how the
+# last one ended. ``backends/redis_judges.rdb_snapshots`` turns them into completed snapshots.
+PERSISTENCE_FIELDS = ("rdb_saves", "rdb_bgsave_in_progress", "rdb_last_bgsave_status")
+
+
 class RedisClient:
     """Register (GET/SET) and set (SADD/SMEMBERS) operations on one Redis node.
 
     Writes go to ``write_to()`` (the primary: fixed, or asked of the sentinels), reads to
     ``read_from()``. A connection that was refused sent nothing: ``fail``. A timeout or a reset
     after the command was sent is ``info``: it may have happened.
+
+    ``persistence_info``: every write is pipelined with ``INFO persistence``, and its
+    completion records what that answered (``PERSISTENCE_FIELDS``), so the history shows which
+    snapshots had started and completed when the server applied the write (Redis runs the two
+    commands in turn; a snapshot that begins between them only makes the record more cautious).
     """
 
     def __init__(self, write_to: Callable[[], str], read_from: Callable[[], str],
                  timeout: float = 1.0, wait: tuple[int, int] | None = None, port: int = PORT,
-                 on_error: Callable[[], None] | None = None):
+                 on_error: Callable[[], None] | None = None, persistence_info: bool = False):
         import redis
 
         self._redis = redis
+        self.persistence_info = persistence_info
         self.write_to, self.read_from = write_to, read_from
         self.on_error = on_error  # e.g. SentinelRouter.forget: look the primary up again
         self.timeout = timeout
@@ -249,14 +293,23 @@ class RedisClient:
             if op.f == "read":
                 raw = r.get(op.key)
                 return Result("ok", None if raw is None else int(raw), node=node)
-            if op.f == "add":
+            extra = None
+            if self.persistence_info:
+                pipe = r.pipeline(transaction=False)
+                if op.f == "add":
+                    pipe.sadd(op.key, op.value)
+                else:
+                    pipe.set(op.key, op.value)
+                pipe.info("persistence")
+                _, info = pipe.execute()
+                extra = {k: info.get(k) for k in PERSISTENCE_FIELDS}
+            elif op.f == "add":
                 r.sadd(op.key, op.value)
             else:
                 r.set(op.key, op.value)
-            extra = None
             if self.wait is not None:
                 acked = r.execute_command("WAIT", *self.wait)
-                extra = {"replicas_acked": int(acked)}
+                extra = {**(extra or {}), "replicas_acked": int(acked)}
             return Result("ok", node=node, extra=extra)
         except redis.ConnectionError as e:
             if "refused" in str(e).lower() or op.f == "read":
