@@ -122,7 +122,8 @@ class LossWindow:
         worst = 0.0  # how far before its crash an allowed loss reaches back
         for a in lost.anomalies:
             write = next((acked[i] for i in a.ops if i in acked), None)
-            if write is None or write.completion is None:
+            if a.kind != "lost-write" or write is None or write.completion is None:
+                bad.append(a)  # a phantom, or anything else that is no loss: not the claim's
                 continue
             ack = write.completion.time
             crash = next((w for w in windows if w.start > ack), None)

@@ -218,3 +218,9 @@ def test_no_read_sent_to_a_replica_is_inconclusive() -> None:
                 "13.0 n info kill-stop")
     d = decide(history, {}, JUDGE, faults=["kill"])
     assert d.outcome == "inconclusive" and "no read was sent to a replica" in d.reason
+
+
+def test_a_phantom_is_outside_every_bound() -> None:
+    history = deposed(final="[1,4,8]")
+    d = decide(history, lost(history), DeposedPrimaryLoss(1.0), faults=["pause"])
+    assert d.outcome == "refuted" and "phantom" in {a["kind"] for a in d.anomalies}

@@ -135,3 +135,8 @@ def test_each_crash_is_judged_by_the_snapshots_before_it(final_value: str, outco
     points = [SafePoint(int(0.5 * NS), int(0.25 * NS)), SafePoint(int(2.8 * NS), int(2.5 * NS))]
     d = decide(history, verdicts(history), LossWindow(lambda _: points), faults=["kill"])
     assert d.outcome == outcome, d.reason
+
+
+def test_a_phantom_refutes_whatever_the_snapshots() -> None:
+    _, _, _, d = run("[1,2,3,7]")
+    assert d.outcome == "refuted" and d.anomalies[0]["kind"] == "phantom"
