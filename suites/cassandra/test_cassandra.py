@@ -70,16 +70,20 @@ def clients(
     coordinators: Callable[[int], Sequence[str] | str],
     final: Sequence[str] | str | None = None,
     final_cl: str | None = None,
+    final_view: tuple[str, str] | None = None,
     **kwargs: Any,
 ) -> Callable[[int], cb.CqlClient]:
     """Client ``i`` talks to ``coordinators(i)``; the final reader (index = concurrency) to
-    ``final`` at ``final_cl`` when given."""
+    ``final`` at ``final_cl`` when given, and with ``final_view`` (coordinator, level) it also
+    records what the cluster as a whole holds."""
     workers = sdconform.session.options.concurrency
 
     def make(i: int) -> cb.CqlClient:
         if i >= workers and final is not None:
             return cb.CqlClient(
-                final, **{**kwargs, "read_cl": final_cl or kwargs.get("read_cl", "QUORUM")}
+                final,
+                view=final_view,
+                **{**kwargs, "read_cl": final_cl or kwargs.get("read_cl", "QUORUM")},
             )
         return cb.CqlClient(coordinators(i), index=i, **kwargs)
 
@@ -123,11 +127,12 @@ def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
         [isolate_n3(sdconform, cluster)],
         decide_by=["sessions"],
         exercise=written_then_read_after("partition"),
-        # One window (2.5 s to 6.5 s; the next would open after 9 s), then two seconds of reads
-        # while n3 still misses what the cut kept from it.
-        duration=8.5,
-        quiet=2.5,
-        fault_duration=4.0,
+        # One window (3.5 s to 7 s; the next would open after 10.5 s), then three seconds of
+        # reads while n3 still misses what the cut kept from it (calls through n3 wait out
+        # their timeouts during the cut, and for a while after: few calls complete then).
+        duration=10.0,
+        quiet=3.5,
+        fault_duration=3.5,
         config={
             "read_cl": "QUORUM",
             "write_cl": "QUORUM",
@@ -297,6 +302,7 @@ def lagging_replica(sdconform: Any, repair: bool) -> None:
     after a full repair."""
     cluster, addresses = cluster_for(sdconform)
     settled = Settled()
+    sdconform.config["settled"] = vars(settled)  # filled in as the settle step goes
     fault = CutThenCrash(isolate_n3(sdconform, cluster), cluster.kill(["n1"]))
     sdconform.run(
         SetAdd(prefix=prefix("set:hints", owner=3)),
@@ -305,6 +311,7 @@ def lagging_replica(sdconform: Any, repair: bool) -> None:
             lambda i: addresses["n1"],
             final=addresses["n3"],
             final_cl="ONE",
+            final_view=(addresses["n2"], "ALL"),
             write_cl="ONE",
         ),
         [fault],
@@ -315,14 +322,13 @@ def lagging_replica(sdconform: Any, repair: bool) -> None:
         config={
             "write_cl": "ONE",
             "coordinator": "n1",
-            "final_read": "n3 at ONE, a key n3 owns",
+            "final_read": "n3 at ONE, a key n3 owns; beside it, the cluster's view at ALL",
             "repair": "nodetool repair -full before the final read" if repair else "none",
             "settle": "until a repair completes" if repair
             else "until n1 reports no pending hints",
         },
         **HINT_RUN,
     )
-    sdconform.config.update(settled=vars(settled))
 
 
 @pytest.mark.claim("cass-hinted-handoff")

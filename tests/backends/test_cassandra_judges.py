@@ -29,33 +29,32 @@ N1, N2, N3 = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 
 def h(*events: str) -> History:
     """``timed`` events with suffixes: ``@node`` (the node that answered), ``#final`` (a final
-    read), ``ts=N`` (a client timestamp on an ok write)."""
+    read), ``ts=N`` (a client timestamp on an ok write), ``view=1,2`` (the cluster's view of a
+    set beside a final read, at ALL)."""
     plain, extra = [], {}
     for i, e in enumerate(events):
-        node, final, ts = None, False, None
+        node, fields = None, {}
         while True:
             head, _, last = e.rpartition(" ")
             if last.startswith("@"):
                 node = last[1:]
             elif last == "#final":
-                final = True
+                fields["final"] = True
             elif last.startswith("ts="):
-                ts = int(last[3:])
+                fields["timestamp_us"] = int(last[3:])
+            elif last.startswith("view="):
+                fields["cluster_view"] = [int(x) for x in last[5:].split(",") if x]
+                fields["cluster_view_cl"] = "ALL"
             else:
                 break
             e = head
         plain.append(e)
-        extra[i] = (node, final, ts)
+        extra[i] = (node, fields)
     history = timed(*plain)
-    for i, (node, final, ts) in extra.items():
+    for i, (node, fields) in extra.items():
         op = history.ops[i]
         op.node = node
-        fields: dict[str, Any] = {}
-        if final:
-            fields["final"] = True
-        if ts is not None:
-            fields["timestamp_us"] = ts
-        op.extra = fields or None
+        op.extra = dict(fields) or None
     return history
 
 
@@ -72,10 +71,11 @@ def sessions(history: History) -> dict[str, Verdict]:
 CUT = "partition+kill"
 
 
-def hints(*inside: str, final: str = "[1, 2, 3]", node: str = N3) -> History:
+def hints(*inside: str, final: str = "[1, 2, 3]", node: str = N3, view: str = "") -> History:
     return h("0.1 1 invoke add s 1", "0.2 1 ok add s 1 @10.0.0.1",
              f"1.0 n info {CUT}-start", *inside, f"5.0 n info {CUT}-stop",
-             "20.0 9 invoke read s #final", f"20.1 9 ok read s {final} @{node} #final")
+             "20.0 9 invoke read s #final",
+             f"20.1 9 ok read s {final} @{node} #final" + (f" view={view}" if view else ""))
 
 
 DURING = ("1.1 1 invoke add s 2", "1.2 1 ok add s 2 @10.0.0.1",
@@ -252,3 +252,17 @@ def test_the_commitlog_case_needs_its_final_read_from_the_killed_node() -> None:
     assert rule_outcome(history(N3), rule, "kill") == "upheld"
     d = decide(history(N2), VALID, Checkers(["c"], rule), faults=["kill"])
     assert d.outcome == "inconclusive" and "answered by n3" in d.reason
+
+
+def test_writes_lost_from_every_replica_are_not_the_lagging_replica_s() -> None:
+    # Write 3 is in the cluster's view (only n3 lacks it); write 2 is nowhere (its single
+    # replica crashed as it acknowledged it at ONE).
+    history = hints(*DURING, final="[1]", view="1,3")
+    d = decide(history, lost(history), judge(Settled(repaired=True), repair=True), faults=[CUT])
+    assert d.outcome == "refuted" and "1 acknowledged writes are missing on n3" in d.reason
+    assert "though the cluster still has them (ALL read)" in d.reason
+    assert "1 more are missing from every replica" in d.reason
+    assert len(d.anomalies) == 1
+    history = hints(*DURING, final="[1, 3]", view="1,3")
+    d = decide(history, lost(history), judge(Settled(repaired=True), repair=True), faults=[CUT])
+    assert d.outcome == "upheld" and "1 more are missing from every replica" in d.reason

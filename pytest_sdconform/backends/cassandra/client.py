@@ -185,6 +185,9 @@ class CqlClient:
 
     ``lwt``: writes and compare-and-sets are lightweight transactions (Paxos), reads are at
     SERIAL. ``clock``: writes carry client timestamps from it (``USING TIMESTAMP``).
+    ``view``: (coordinator, consistency level): after each successful set read, read the set
+    again there and record its elements as ``cluster_view`` on the completion (a final read of
+    one replica's copy, with what the cluster as a whole still has beside it).
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class CqlClient:
         timeout: float = 2.0,
         clock: ClientClock | None = None,
         index: int = 0,
+        view: tuple[str, str] | None = None,
     ):
         from cassandra import ConsistencyLevel
 
@@ -204,6 +208,7 @@ class CqlClient:
         self.read_cl = ConsistencyLevel.SERIAL if lwt else getattr(ConsistencyLevel, read_cl)
         self.write_cl = getattr(ConsistencyLevel, write_cl)
         self.lwt, self.timeout, self.clock, self.index = lwt, timeout, clock, index
+        self.view = view
         self._cluster: Any = None
         self._session: Any = None
         self._prepared: dict[str, Any] = {}
@@ -250,7 +255,10 @@ class CqlClient:
         ks = KEYSPACE
         if op.f == "read" and str(op.key).startswith("set:"):
             rows = self._execute(f"SELECT e FROM {ks}.sets WHERE k = ?", [op.key], self.read_cl)
-            return Result("ok", sorted(r.e for r in rows), node=self._node())
+            result = Result("ok", sorted(r.e for r in rows), node=self._node())
+            if self.view is not None:
+                result.extra = self._view(op.key)
+            return result
         if op.f == "read":
             row = self._execute(
                 f"SELECT v FROM {ks}.registers WHERE k = ?", [op.key], self.read_cl
@@ -293,6 +301,22 @@ class CqlClient:
             f"INSERT INTO {ks}.registers (k, v) VALUES (?, ?)", [op.key, op.value], self.write_cl
         )
         return Result("ok", node=self._node())
+
+    def _view(self, key: str) -> dict[str, Any]:
+        """The set as ``self.view``'s coordinator reads it at its consistency level."""
+        from cassandra import ConsistencyLevel
+
+        assert self.view is not None
+        address, cl = self.view
+        other = CqlClient(address, timeout=self.timeout)
+        try:
+            rows = other._execute(f"SELECT e FROM {KEYSPACE}.sets WHERE k = ?", [key],
+                                  getattr(ConsistencyLevel, cl))
+            return {"cluster_view": sorted(r.e for r in rows), "cluster_view_cl": cl}
+        except Exception as e:
+            return {"cluster_view_error": _short(e)}
+        finally:
+            other.close()
 
     def _node(self) -> str:
         """The coordinator of the last call (the one the driver picked), else the configured."""

@@ -204,21 +204,55 @@ class ReplicaHasEveryWrite:
         if lost.result == "valid":
             return Ruling(UPHELD, f"{self.label} has every acknowledged write ({during} "
                                   f"acknowledged while it was cut off)")
+        lagging, gone, view = split_by_view(lost.anomalies, history)
+        gone_note = (f"; {len(gone)} more are missing from every replica ({view} read): "
+                     "acknowledged at ONE by a single replica that then crashed, a loss no "
+                     "hint or repair could undo, not counted here" if gone else "")
+        if not lagging:
+            return Ruling(UPHELD, f"{self.label} has every acknowledged write the cluster still "
+                                  f"holds ({during} acknowledged while it was cut off)"
+                                  f"{gone_note}")
         if self.settled.hints_drained is False:
-            return Ruling(INCONCLUSIVE, f"{len(lost.anomalies)} acknowledged writes missing on "
+            return Ruling(INCONCLUSIVE, f"{len(lagging)} acknowledged writes missing on "
                                         f"{self.label}, but hints were still pending when the "
                                         f"final read ran ({self.settled.detail}): they may yet "
-                                        "arrive")
+                                        f"arrive{gone_note}")
         first = min((w.start for w in windows), default=None)
-        before = sum(1 for a in lost.anomalies if a.kind == "lost-write" and first is not None
+        before = sum(1 for a in lagging if a.kind == "lost-write" and first is not None
                      and _ack_time(a, history) < first)
         drained = (f" after the hint holder reported no pending hints ({self.settled.detail})"
                    if self.settled.hints_drained else "")
         repaired = " and a full repair" if self.settled.repaired else ""
-        return Ruling(REFUTED, f"{len(lost.anomalies)} acknowledged writes are missing on "
-                               f"{self.label}{drained}{repaired} ({before} acknowledged before "
-                               f"the cut, the rest of the {during} acknowledged during it)",
-                      list(lost.anomalies))
+        elsewhere = f", though the cluster still has them ({view} read)" if view else ""
+        return Ruling(REFUTED, f"{len(lagging)} acknowledged writes are missing on "
+                               f"{self.label}{drained}{repaired}{elsewhere} ({before} "
+                               f"acknowledged before the cut, the rest of the {during} "
+                               f"acknowledged during it){gone_note}", lagging)
+
+
+def split_by_view(anomalies: Sequence[Anomaly], history: History
+                  ) -> tuple[list[Anomaly], list[Anomaly], str]:
+    """Lost writes split by the final read's ``cluster_view`` (what the cluster as a whole
+    still had, read beside the replica's own copy): (still held elsewhere, so the replica
+    lags; missing everywhere; the view's consistency level, "" without a view). Without a
+    view every lost write counts as lagging."""
+    by_index = {op.index: op for op in history}
+    lagging, gone = [], []
+    cls: set[str] = set()
+    for a in anomalies:
+        ops = [by_index[i] for i in a.ops if i in by_index]
+        writes = [op for op in ops if op.f == "add" and op.type == "ok"]
+        views = [op for op in ops if op.f == "read" and op.type == "ok"
+                 and op.get("cluster_view") is not None]
+        if a.kind != "lost-write" or not writes or not views:
+            lagging.append(a)
+            continue
+        cls.update(str(op.get("cluster_view_cl")) for op in views)
+        if any(writes[0].value in op.get("cluster_view") for op in views):
+            lagging.append(a)
+        else:
+            gone.append(a)
+    return lagging, gone, "/".join(sorted(cls))
 
 
 def _times(history: History) -> dict[int, int]:
@@ -343,10 +377,14 @@ class LastWriteWins:
         return out
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        pairs = self._inversions(history)
+        windows = windows_of(history, self.fault)
+        pairs = [(w1, w2) for w1, w2 in self._inversions(history)
+                 if any(w.start <= w2.invoke.time and (w.end is None or w2.invoke.time < w.end)
+                        for w in windows)]
         if not pairs:
-            return Exercise(False, "no write acknowledged after another was given an older "
-                                   "timestamp (the skew produced no inversion)")
+            return Exercise(False, f"no write acknowledged after another was given an older "
+                                   f"timestamp during a {self.fault or 'fault'} window (the "
+                                   "skew produced no inversion)")
         reads = [c for c in history.complete() if c.f == "read" and c.type == "ok"]
         read_after = sum(1 for _, w2 in pairs
                          if any(r.key == w2.key and w2.end is not None
