@@ -3,7 +3,7 @@ per statement, lightweight transactions for compare-and-set, and no retries.
 
 Tables: ``registers (k text PRIMARY KEY, v int)`` for the register workload and ``sets (k text,
 e int, PRIMARY KEY (k, e))`` for the set workload (an add is a row of its own, so adds never
-overwrite one another).
+overwrite one another; no speculative retry, so a read at ONE reads one replica's copy).
 
 Outcomes: ``Unavailable`` is the coordinator refusing before it sent anything: ``fail``; so is
 ``NoHostAvailable`` (no connection to send on) and a failed compare-and-set (``[applied] =
@@ -92,8 +92,11 @@ def create_schema(address: str, rf: int) -> None:
         session.execute(
             f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.registers (k text PRIMARY KEY, v int, w int)"
         )
+        # No speculative retry on sets: a final read at ONE through a replica must read that
+        # replica's own copy, never another's that answered sooner (which would hide a loss).
         session.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (k text, e int, PRIMARY KEY (k, e))"
+            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (k text, e int, PRIMARY KEY (k, e)) "
+            "WITH speculative_retry = 'NONE'"
         )
     finally:
         cluster.shutdown()
