@@ -244,22 +244,26 @@ IN_FLIGHT = {"acks": "all", "max.in.flight.requests.per.connection": 5, "linger.
 SHARED = 8
 # A two-replica partition with min.insync.replicas=2 whose follower stalls: the ISR shrinks,
 # sends fail with NOT_ENOUGH_REPLICAS and are retried; when the follower is back, requests in
-# flight around the ISR's growth can fail while later ones succeed.
+# flight around the ISR's growth can fail while later ones succeed. The stall outlasts the
+# shrink (replica.lag.time.max.ms 3 s, checked every 1.5 s, then the controller's AlterPartition,
+# which waits for a new controller when the stalled broker led the quorum: a 5 s stall was seen
+# to end before any shrink), and messages live through it (message.timeout.ms 10 s).
 ORDER_TOPIC: dict[str, Any] = {"replicas": [1, 2], "config": {"min.insync.replicas": "2"}}
-ORDER_RUN = {**FAULTY, "duration": 16.0, "quiet": 2.0, "fault_duration": 5.0,
+ORDER_RUN = {**FAULTY, "duration": 24.0, "quiet": 2.0, "fault_duration": 9.0,
              "concurrency": SHARED}
+ORDER_TIMEOUT_S = 10.0
 
 
 def partition_order(sdconform: Any, producer: dict[str, Any], judge: PartitionOrder) -> None:
     kafka = start(sdconform, **ORDER_TOPIC)
     sdconform.run(
         Log(poll_ratio=0, keys=1, guarantees=["fifo", "log-order"]),
-        kafka.clients(producer=producer, share_producer=SHARED),
+        kafka.clients(producer=producer, share_producer=SHARED, timeout=ORDER_TIMEOUT_S),
         [FollowerStall(kafka.cluster, kafka.topic)],
         judge=judge,
         converged=kafka.converged,
-        config={"producer": producer, "workers_per_producer": SHARED,
-                "topic": ORDER_TOPIC},
+        config={"producer": {**producer, "message.timeout.ms": int(ORDER_TIMEOUT_S * 1000)},
+                "workers_per_producer": SHARED, "topic": ORDER_TOPIC},
         **ORDER_RUN,
     )
 
@@ -316,7 +320,9 @@ def test_group_consumers_read_each_partition_in_offset_order(sdconform: Any) -> 
         converged=kafka.converged,
         config={"producer": IDEMPOTENT, "consumer": "group, commit after processing",
                 "drain": "a member of the same group"},
-        **FAULTY,
+        # consumers get messages again only after the cut broker is fenced (3 s), the calls
+        # stuck on it time out (5 s) and the group rebalances: a 5 s cut was seen to end first
+        **{**FAULTY, "duration": 15.0, "fault_duration": 12.0},
     )
 
 
