@@ -62,15 +62,16 @@ def cut_standby(sdconform: Any, cluster: Any) -> Any:
 
 @pytest.mark.claim("rds-read-replicas-async")
 def test_async_standby_reads_break_read_your_writes(sdconform: Any) -> None:
-    cluster, primary, standby = pair(sdconform)
+    """Writes on the primary, reads on an asynchronous standby, no fault: the standby replays
+    the WAL after the commit returned, so a client misses its own writes there. (With a cut
+    standby the violations showed long before the cut: the lag alone makes them, and a fault
+    would only take the credit.)"""
+    _, primary, standby = pair(sdconform)
     sdconform.run(
         Register(keys=2, read_ratio=0.6),
         lambda i: pg.PgClient([primary], [standby], timeout=CLIENT_TIMEOUT),
-        [cut_standby(sdconform, cluster)],
         decide_by=["sessions"],
-        quiet=1.0,
-        fault_duration=3.0,
-        config={"reads": "standby", "writes": "primary"},
+        config={"reads": "standby", "writes": "primary", "faults": "none (replication lag)"},
     )
 
 

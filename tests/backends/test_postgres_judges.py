@@ -64,11 +64,11 @@ def run(h: History, judge: Judge, verdicts: dict[str, Verdict], fault: str = "fa
 
 
 def test_timeline_reads_the_failover_record() -> None:
-    h = pg(failover(5.0, 0.25, 1.5), "8.0 n info failover-stop")
+    h = pg(failover(5.0, 0.25, 1.5, cut_proof_s=0.5), "8.0 n info failover-stop")
     (w,) = h.fault_windows()
     t = timeline(w)
     assert t is not None
-    assert t.killed == 4_750_000_000 and t.cut == 3_250_000_000
+    assert t.killed == 4_750_000_000 and t.cut == 2_750_000_000  # the rules went in at 2.75
 
 
 # --- StaleThenConverged --------------------------------------------------------------------
@@ -306,6 +306,20 @@ def test_writes_during_lag_without_a_write_during_the_lag_is_not_exercised() -> 
     )
     d = run(h, lag_checkers(), lost(h))
     assert d.outcome == INCONCLUSIVE and "while the standby lagged" in d.reason
+
+
+def test_a_write_waiting_through_the_whole_lag_counts_as_made_during_it() -> None:
+    h = pg(
+        "1.0 1 invoke add s 1", "1.1 1 ok add s 1",
+        "3.0 2 invoke add s 2",  # invoked before the cut, waits for the standby through it
+        failover(5.2, 0.2, 1.5),
+        "5.3 2 info add s 2",
+        "8.0 n info failover-stop",
+        "9.0 9 invoke read s", "9.1 9 ok read s [1]",
+        switch=5.0,
+    )
+    d = run(h, lag_checkers(), lost(h))
+    assert d.outcome == UPHELD, d.reason
 
 
 # --- crashes: acknowledged before every kill -----------------------------------------------

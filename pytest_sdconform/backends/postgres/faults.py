@@ -81,10 +81,11 @@ class Failover:
 
     ``promote="at-once"``: ``start`` kills and promotes at once (an HA manager without detection
     time); the window opens when the standby is primary, and the start record says when the
-    primary died (``since_kill_s`` before the window) and when the cut began (``cut_to_kill_s``
-    before the kill). ``promote="at-heal"``: ``start`` kills the primary and returns, so the
-    window is the time without a primary (an HA manager's detection time: the fault's
-    duration); ``stop`` proves the standby was still in recovery, then promotes it.
+    primary died (``since_kill_s`` before the window) and when the cut was proven
+    (``cut_to_kill_s`` before the kill; its rules went in ``cut_proof_s`` before that).
+    ``promote="at-heal"``: ``start`` kills the primary and returns, so the window is the time
+    without a primary (an HA manager's detection time: the fault's duration); ``stop`` proves
+    the standby was still in recovery, then promotes it.
     """
 
     name = "failover"
@@ -104,8 +105,10 @@ class Failover:
         record: dict[str, Any] = {"killed": "n1", "promoted": "n2", "promote": self.promote}
         cut = self.cut
         if cut is not None:
+            cut_asked = time.monotonic()
             cut.start(isolate(["n1", "n2"], "n2"))
             cut_at = time.monotonic()
+            record["cut_proof_s"] = round(cut_at - cut_asked, 3)
             time.sleep(self.lag_s)
             record["lag_s"] = self.lag_s
         # The cut heals only after the promotion: a killed primary's kernel still holds the

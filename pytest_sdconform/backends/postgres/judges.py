@@ -54,7 +54,7 @@ class Timeline:
 
     window: FaultWindow
     killed: int
-    cut: int | None  # the standby cut off from the primary (None: never cut)
+    cut: int | None  # the standby cut off from the primary, rules in (None: never cut)
 
 
 def timeline(w: FaultWindow) -> Timeline | None:
@@ -64,7 +64,10 @@ def timeline(w: FaultWindow) -> Timeline | None:
         return None
     killed = w.start - int(value["since_kill_s"] * NS)
     cut = value.get("cut_to_kill_s")
-    return Timeline(w, killed, None if cut is None else killed - int(cut * NS))
+    if cut is None:
+        return Timeline(w, killed, None)
+    # The cut's rules went in when its start began; proving them (probes) took cut_proof_s.
+    return Timeline(w, killed, killed - int((cut + value.get("cut_proof_s", 0.0)) * NS))
 
 
 def timelines(history: History, fault: str = FAILOVER) -> list[Timeline]:
@@ -81,9 +84,10 @@ def _acked(c: Completed) -> int:
 
 
 def writes_during_lag(f: str = "add", fault: str = FAILOVER) -> ExerciseRule:
-    """Exercised when clients made ``f`` calls while the standby was cut off in every failover
-    (whatever they returned: a synchronous primary makes them wait), and a final read
-    succeeded: what the failover did to them can be seen."""
+    """Exercised when ``f`` calls were in flight while the standby was cut off in every
+    failover (invoked before the kill and not answered before the cut, whatever they returned:
+    a synchronous primary makes them wait, so a worker's call can span the whole lag), and a
+    final read succeeded: what the failover did to them can be seen."""
 
     def rule(history: History, verdicts: Verdicts) -> Exercise:
         lines = timelines(history, fault)
@@ -91,19 +95,20 @@ def writes_during_lag(f: str = "add", fault: str = FAILOVER) -> ExerciseRule:
             return Exercise(False, f"no {fault} with a recorded kill")
         if any(t.cut is None for t in lines):
             return Exercise(False, f"a {fault} without a lag (the standby was never cut)")
-        counts = [sum(1 for c in client_ops(history) if c.f == f
-                      and t.cut is not None and t.cut <= c.invoke.time < t.killed)
+        counts = [sum(1 for c in client_ops(history) if c.f == f and t.cut is not None
+                      and c.invoke.time < t.killed
+                      and (c.completion is None or c.completion.time >= t.cut))
                   for t in lines]
         if not all(counts):
-            return Exercise(False, f"no {f} was made while the standby lagged in "
+            return Exercise(False, f"no {f} was in flight while the standby lagged in "
                                    f"{counts.count(0)} of {len(lines)} failovers")
         if not final_reads_ok(history):
             return Exercise(False, "no final read succeeded: a loss could not be seen")
-        return Exercise(True, f"{sum(counts)} {f}s made while the standby lagged "
+        return Exercise(True, f"{sum(counts)} {f}s in flight while the standby lagged "
                               f"(at least {min(counts)} per failover), final read ok")
 
-    return described(rule, f"{f}s made while the standby was cut off before every {fault}, "
-                           "and a final read")
+    return described(rule, f"{f}s in flight while the standby was cut off before every "
+                           f"{fault}, and a final read")
 
 
 @dataclass
@@ -260,8 +265,10 @@ class FailoverResumes:
             return None
         since = max((t.window.start - t.killed) / NS for t in lines)
         kills = {t.window.start: t.killed for t in lines}
+        # Resumed on the promoted standby: the old primary is dead (the fault proved it) and
+        # stays down, so any write acknowledged after its death was acknowledged there.
         return Resumes(self.f, self.fault, bound_s=since + self.client_bound_s,
-                       other_node=True, no_loss=self.lost,
+                       no_loss=self.lost,
                        onset=lambda w: kills.get(w.start, w.start))
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
@@ -347,7 +354,9 @@ class NoDowntimeNoLoss:
             oks = sorted((c for c in ops if c.type == "ok"), key=_acked)
             for c in bad[:20]:
                 after = next((o for o in oks if o.invoke.time >= c.invoke.time), None)
-                idx = c.indices + (after.indices if after else [t.window.start_index])
+                # The failover's own record is part of the evidence: the window opens once
+                # the standby is primary, after writes failed for want of a primary.
+                idx = c.indices + (after.indices if after else []) + [t.window.start_index]
                 error = c.completion.error if c.completion is not None else "no answer"
                 anomalies.append(Anomaly("downtime", idx, f"{self.f} invoked "
                                          f"{(c.invoke.time - t.killed) / NS:.2f}s after the "
