@@ -29,7 +29,9 @@ class WithDeletes:
     """A register workload where some writes are deletes (``write`` of ``None``)."""
 
     name = "register+delete"
-    register: Register = field(default_factory=lambda: Register(keys=2, read_ratio=0.5))
+    # 4 keys: with 4 clients, a read often follows a write or delete of its key with no
+    # other write of that key in flight (where a stale read would show).
+    register: Register = field(default_factory=lambda: Register(keys=4, read_ratio=0.5))
     delete_ratio: float = 0.2
 
     def next_op(self, rng: random.Random) -> Invocation:

@@ -491,9 +491,9 @@ class TwoHolders:
         if overlaps:
             m, a, b, both = overlaps[0]
             text = (f"{len(overlaps)} times a message was held by two consumers at once, e.g. "
-                    f"{m} by {a.process} and {b.process} for at least {both / NS:.2f}s "
-                    f"(processing takes {self.holders.hold_s:g}s, visibility timeout "
-                    f"{self.holders.visibility_s:g}s)")
+                    f"message {m} by consumers {a.process} and {b.process} for at least "
+                    f"{both / NS:.2f}s (processing takes {self.holders.hold_s:g}s, "
+                    f"visibility timeout {self.holders.visibility_s:g}s)")
             ops = [x for _, a, b, _ in overlaps for x in (a.poll, b.poll)]
             return Ruling(REFUTED, text, evidence("two-holders", ops, text))
         return Ruling(UPHELD, "no message was received while another consumer held it")
