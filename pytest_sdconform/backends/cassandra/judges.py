@@ -226,8 +226,9 @@ class ReplicaHasEveryWrite:
         elsewhere = f", though the cluster still has them ({view} read)" if view else ""
         return Ruling(REFUTED, f"{len(lagging)} acknowledged writes are missing on "
                                f"{self.label}{drained}{repaired}{elsewhere} ({before} "
-                               f"acknowledged before the cut, the rest of the {during} "
-                               f"acknowledged during it){gone_note}", lagging)
+                               f"acknowledged before the window opened (a cut is on before its "
+                               f"start is recorded, while it is proved), the rest of the "
+                               f"{during} acknowledged during it){gone_note}", lagging)
 
 
 def split_by_view(anomalies: Sequence[Anomaly], history: History
