@@ -11,12 +11,13 @@ from pytest_sdconform.backends.kafka.judges import (
     DuplicatesDelivered,
     PartitionOrder,
     consumer_crashes,
+    faults_first,
     in_flight_together,
     polled_in_every_window,
     writes_continue,
 )
 from pytest_sdconform.checkers.delivery import check_delivery
-from pytest_sdconform.checkers.judge import Checkers
+from pytest_sdconform.checkers.judge import Checkers, acked_before_every_window
 from pytest_sdconform.history import History
 from pytest_sdconform.outcome import INCONCLUSIVE, REFUTED, UPHELD, decide
 from tests.compact import timed
@@ -293,3 +294,43 @@ def test_polled_in_every_window_needs_messages_handed_out_during_each_fault() ->
     assert not rule(h, {}).done
     h = timed("0.1 0 invoke send - 1", "0.2 0 ok send - 1")
     assert not rule(h, {}).done
+
+
+# --- durability evidence ----------------------------------------------------------------------
+
+def loss_history(lost_during: bool) -> History:
+    """Two sends acknowledged before a cut's window is recorded open, one during it; the drain
+    misses the first ones and, with ``lost_during``, the one during the cut too."""
+    drained = [[0, 2, 3]] if not lost_during else []
+    return final(timed(
+        "0.1 0 invoke send - 1", "0.2 0 ok send - 1",
+        "0.3 0 invoke send - 2", "0.4 0 ok send - 2",
+        "1.0 n info partition-start",
+        "1.1 0 invoke send - 3", "1.2 0 ok send - 3",
+        "3.0 n info partition-stop",
+        "5.0 1 invoke poll - \"drain\"", f"5.5 1 ok poll - {drained}",
+    ), 8, 9)
+
+
+def test_faults_first_attributes_a_refutation_when_any_loss_touches_a_fault() -> None:
+    judge = faults_first(["delivery"], acked_before_every_window("send", "partition"))
+    h = loss_history(lost_during=True)
+    d = decide(h, verdicts(h), judge, faults=["partition"], max_anomalies=1)
+    assert d.outcome == REFUTED and d.attributed
+    assert d.anomalies[0]["relative_to_faults"] == "during"
+    # losses only before the fault stay unattributed
+    h = loss_history(lost_during=False)
+    d = decide(h, verdicts(h), judge, faults=["partition"])
+    assert d.outcome == REFUTED and not d.attributed
+
+
+def test_faults_first_is_inconclusive_without_acknowledged_sends_before_the_fault() -> None:
+    judge = faults_first(["delivery"], acked_before_every_window("send", "partition"))
+    h = final(timed("1.0 n info partition-start", "1.1 0 invoke send - 3", "1.2 0 ok send - 3",
+                    "3.0 n info partition-stop", "5.0 1 invoke poll - \"drain\"",
+                    "5.5 1 ok poll - [[0, 0, 3]]"), 4, 5)
+    d = decide(h, verdicts(h), judge, faults=["partition"])
+    assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
+    h = loss_history(lost_during=False)
+    h.ops[-1].value = [[0, 0, 1], [0, 1, 2], [0, 2, 3]]
+    assert decide(h, verdicts(h), judge, faults=["partition"]).outcome == UPHELD

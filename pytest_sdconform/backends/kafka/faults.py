@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 
 from ...cluster import Cluster
@@ -59,6 +59,11 @@ class StaleFailover:
     With unclean leader election the stale follower becomes leader, and what the old leader
     acknowledged alone is gone; without it the partition waits, offline, for the old leader,
     which ``stop`` restarts on its data. Meant for a topic with two replicas.
+
+    ``start`` only stalls the follower (so the fault's window opens before the leader
+    acknowledges alone: the writes at risk are inside it); the kill follows ``stall_s`` later
+    on a timer, and ``stop`` says whether it happened (FaultNotEffective when the follower had
+    not left the ISR or the kill failed, which stops the run as a fault that did not work).
     """
 
     name = "stale-failover"
@@ -67,6 +72,9 @@ class StaleFailover:
         self.cluster, self.topic, self.stall_s = cluster, topic, stall_s
         nodes = list(cluster.nodes.values())
         self.pause, self.kill = Pause(nodes, 1, cluster.rng), Kill(nodes, 1, cluster.rng)
+        self.cancel = threading.Event()
+        self.timer: threading.Thread | None = None
+        self.outcome: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
         bootstrap = self.cluster.info["bootstrap"]
@@ -77,48 +85,41 @@ class StaleFailover:
             raise FaultNotEffective(f"stale-failover: {self.topic} has no follower ({before})")
         stale = followers[0]
         self.pause.start([self.cluster.node(stale)])
+        self.cancel.clear()
+        self.outcome = {}
+        self.timer = threading.Thread(target=self._fail_over, args=(old, stale), daemon=True,
+                                      name="sdconform-stale-failover")
+        self.timer.start()
+        return {"stalled": stale, "leader": old, "kill_after_s": self.stall_s}
+
+    def _fail_over(self, old: str, stale: str) -> None:
         try:
-            time.sleep(self.stall_s)
-            shrunk = replicas(bootstrap, self.topic)
+            if self.cancel.wait(self.stall_s):
+                self.outcome = {"error": "healed before the leader was killed"}
+                return
+            shrunk = replicas(self.cluster.info["bootstrap"], self.topic)
             self.kill.start([self.cluster.node(old)])
+            self.outcome = {"killed": old, "isr_before_kill": shrunk["isr"]}
+            if stale in shrunk["isr"]:
+                self.outcome["error"] = f"{stale} was still in the ISR {shrunk}"
+        except Exception as e:  # reported by stop
+            self.outcome = {"error": f"{type(e).__name__}: {e}"}
         finally:
             self.pause.stop()
-        if stale in shrunk["isr"]:
-            raise FaultNotEffective(f"stale-failover: {stale} was still in the ISR {shrunk}")
-        return {"stalled": stale, "killed": old, "isr_before_kill": shrunk["isr"]}
 
     def stop(self) -> dict[str, Any]:
-        self.pause.stop()  # nothing left to resume unless start was interrupted
+        self.cancel.set()
+        if self.timer is not None:
+            self.timer.join(60)
+            self.timer = None
+        self.pause.stop()  # nothing left to resume unless the timer died
         try:
             leader_now = replicas(self.cluster.info["bootstrap"], self.topic)["leader"]
         except Exception as e:  # metadata unavailable: still restart the old leader
             leader_now = f"unknown ({type(e).__name__})"
-        return {**self.kill.stop(), "leader_before_restart": leader_now}
+        restarted = self.kill.stop()
+        outcome, self.outcome = self.outcome, {}
+        if outcome.get("error"):
+            raise FaultNotEffective(f"stale-failover: {outcome['error']}")
+        return {**restarted, **outcome, "leader_before_restart": leader_now}
 
-
-class FollowerStall:
-    """Stall (SIGSTOP) the follower of a two-replica partition until it resumes at ``stop``.
-
-    After ``replica.lag.time.max.ms`` the leader drops it from the ISR; with
-    min.insync.replicas=2 produce requests then fail with NOT_ENOUGH_REPLICAS, which producers
-    retry, until the follower is back and rejoins the ISR. Requests in flight around the ISR's
-    shrink and growth are the ones that can fail while a later one succeeds: what retries
-    without idempotence reorder. The controller quorum keeps two of its three voters.
-    """
-
-    name = "stall"
-
-    def __init__(self, cluster: Cluster, topic: str, partition: int = 0):
-        self.cluster, self.topic, self.partition = cluster, topic, partition
-        self.pause = Pause(list(cluster.nodes.values()), 1, cluster.rng)
-
-    def start(self) -> dict[str, Any]:
-        now = replicas(self.cluster.info["bootstrap"], self.topic, self.partition)
-        followers = [r for r in now["replicas"] if r != now["leader"]]
-        if not followers:
-            raise FaultNotEffective(f"stall: {self.topic} has no follower ({now})")
-        return {**self.pause.start([self.cluster.node(followers[0])]), "leader": now["leader"],
-                "isr": now["isr"]}
-
-    def stop(self) -> dict[str, Any]:
-        return self.pause.stop()
