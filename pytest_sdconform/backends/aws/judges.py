@@ -478,14 +478,16 @@ class TwoHolders:
         return self.holders.exercise(history)
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
-        # Each consumer received between its poll's invocation (sent_at) and received_by,
-        # then processed for hold_s at least: both surely held the message at once when the
-        # later receive surely ended before the earlier one's processing surely did.
+        # A consumer's receive happened by received_by (when its answer arrived), and its
+        # delete began hold_s after that answer: the one that received first still held the
+        # message when the other received it if the later answer arrived before the earlier
+        # one's delete began.
         hold = int(self.holders.hold_s * NS)
         overlaps = []
         for m, held in holdings(history).items():
             for a, b in itertools.combinations(held, 2):
-                both = min(a.sent_at, b.sent_at) + hold - max(a.received_by, b.received_by)
+                both = min(a.received_by, b.received_by) + hold - max(a.received_by,
+                                                                       b.received_by)
                 if a.process != b.process and both > 0:
                     overlaps.append((m, a, b, both))
         if overlaps:
