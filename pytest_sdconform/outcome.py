@@ -134,16 +134,20 @@ def decide(
     windows = history.fault_windows()
     ruling = judge.rule(history, verdicts)
     exercise = judge.exercised(history, verdicts)
-    anomalies = [dict(a.to_json(), relative_to_faults=relative_to_faults(a, history, windows))
-                 for a in ruling.anomalies[:max_anomalies]]
+    placed = [(a, relative_to_faults(a, history, windows)) for a in ruling.anomalies]
+    # The record keeps ``max_anomalies``, those the faults account for first; attribution
+    # looks at them all.
+    placed.sort(key=lambda p: p[1] not in ("during", "after"))
+    anomalies = [dict(a.to_json(), relative_to_faults=where)
+                 for a, where in placed[:max_anomalies]]
+    where = {w for _, w in placed}
     d = Decision(ruling.outcome, ruling.reason, exercise.done, exercise.why, records,
                  anomalies, judge=judge.name)
 
     if emulator_limit:  # what an emulator shows about this claim says nothing either way
         return _inconclusive(d, f"inconclusive (emulator): {emulator_limit}")
     if ruling.outcome == REFUTED:
-        where = {a["relative_to_faults"] for a in anomalies}
-        if faults and anomalies and not where & {"during", "after"}:
+        if faults and placed and not where & {"during", "after"}:
             d.attributed = False
             d.reason = (f"refuted only by anomalies away from the faults "
                         f"({', '.join(sorted(where))}): a harness bug or a finding, not the "

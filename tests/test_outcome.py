@@ -101,3 +101,11 @@ def test_durability_is_exercised_by_acks_before_each_crash_and_a_final_read() ->
         op.extra = final
     d = decide(h2, VALID, judge, faults=["kill"])
     assert d.outcome == "inconclusive" and "acknowledged add" in d.reason
+
+
+def test_attribution_looks_past_the_anomalies_the_record_keeps() -> None:
+    early = [Anomaly("stale-read", [0, 1]) for _ in range(60)]
+    verdicts = {"c": Verdict("c", "invalid", [*early, Anomaly("stale-read", [3, 4])])}
+    d = decide(history(*WITH_FAULT), verdicts, Checkers(["c"]), faults=["kill"])
+    assert d.attributed and len(d.anomalies) == 50
+    assert d.anomalies[0]["relative_to_faults"] == "during"
