@@ -17,13 +17,18 @@ from pytest_sdconform.backends.nginx.judges import PostAtMostOnce, upstream_rout
 
 pytestmark = pytest.mark.backend("nginx")
 
+# One pause, long enough for nginx to try the paused server again after fail_timeout (whole
+# seconds, so up to 3 s after its first read timeout) twice; eight clients, so that several
+# requests, most of them POSTs, are stuck on it when it is first found out. The run ends
+# before a second pause could start.
 RUN = {
-    "duration": 7.5,  # two pauses; the run ends before a third could start
+    "duration": 8.5,
     "quiet": 1.0,
-    "fault_duration": 2.5,
+    "fault_duration": 7.0,
     "settle": 2.5,
     "op_timeout": 4.0,
     "op_delay": 0.01,
+    "concurrency": 8,
 }
 
 
