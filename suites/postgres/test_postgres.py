@@ -318,7 +318,7 @@ def test_no_write_succeeds_until_a_standby_is_promoted(sdconform: Any) -> None:
         sdconform,
         {"replication": "asynchronous", "detection_s": 3.0},
         promote="at-heal",
-        judge=WhileDown("unavailable", "failover", "the primary, before any promotion"),
+        judge=WhileDown("unavailable", "failover", "the primary (no standby promoted yet)"),
         fault_duration=3.0,
     )
 
