@@ -9,11 +9,14 @@
   acknowledged that close to the fault may be lost.
 - ``ReplicaReadsAndFailover``: replicas serve reads, and one takes over the writes when the
   primary is lost (redis-ha-replica-failover as documented).
+- ``MissedOwnWritesWhileCut``: reads from replicas cut off from the primary miss the reader's
+  own writes (redis-ha-replica-failover, reading from replicas).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..checkers.judge import (
     INCONCLUSIVE,
@@ -258,3 +261,78 @@ class ReplicaReadsAndFailover:
         nodes = sorted({str(c.completion.node) for c in ok if c.completion is not None})
         text = f"{len(ok)} of {len(reads)} reads served by replicas ({', '.join(nodes)})"
         return Ruling(failover.outcome, f"{text}; {failover.reason}", failover.anomalies)
+
+
+@dataclass
+class MissedOwnWritesWhileCut:
+    """Reads from replicas miss the reader's own writes while the replicas are cut off from
+    the primary (asynchronous replication: a cut replica keeps answering, from old data).
+
+    Refuted by the ``checker``'s anomalies (read-your-writes from ``sessions``) that touch a
+    ``fault`` window, which are the evidence; anomalies away from every window are not counted
+    (replication lag without a fault shows them too, but only sometimes, and they would not be
+    the fault's doing). Upheld when no such anomaly touches a window. Exercised: in every
+    window, some process read after its own acknowledged write, both inside the window.
+    """
+
+    checker: str = "sessions"
+    fault: str = "partition"
+    kinds: tuple[str, ...] = ("read-your-writes",)
+    name: str = "missed-own-writes-while-cut"
+    exercises: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exercises = (f"in every {self.fault} window, a read after the same client's "
+                          "acknowledged write, both inside it")
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        windows = windows_of(history, self.fault)
+        if not windows:
+            return Exercise(False, f"no {self.fault} window in the history")
+        ops = client_ops(history)
+        counts = []
+        for w in windows:
+            end = w.end if w.end is not None else float("inf")
+            inside = [c for c in ops if c.type == "ok" and c.completion is not None
+                      and w.start <= c.invoke.time and c.completion.time < end]
+            writes: dict[Any, int] = {}
+            n = 0
+            for c in sorted(inside, key=lambda c: c.invoke.time):
+                if c.f == "read":
+                    done = writes.get(c.process)
+                    if done is not None and done < c.invoke.time:
+                        n += 1
+                elif c.completion is not None:
+                    writes[c.process] = min(writes.get(c.process, c.completion.time),
+                                            c.completion.time)
+            counts.append(n)
+        if not all(counts):
+            return Exercise(False, f"no read after an own write in {counts.count(0)} of "
+                                   f"{len(windows)} {self.fault} windows")
+        return Exercise(True, f"{sum(counts)} reads after their client's own write inside the "
+                              f"{len(windows)} {self.fault} windows (at least {min(counts)} "
+                              "in each)")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        windows = windows_of(history, self.fault)
+        if not windows:
+            return Ruling(INCONCLUSIVE, f"no {self.fault} window in the history")
+        v = verdicts[self.checker]
+        times = {op.index: op.time for op in history}
+        touching = []
+        for a in v.anomalies:
+            if a.kind not in self.kinds:
+                continue
+            ts = [times[i] for i in a.ops if i in times]
+            if ts and any(max(ts) >= w.start and (w.end is None or min(ts) <= w.end)
+                          for w in windows):
+                touching.append(a)
+        if touching:
+            return Ruling(REFUTED, f"{len(touching)} reads missed their client's own write "
+                                   f"while the replicas were cut off ({self.checker})",
+                          touching)
+        if v.result == "unknown":
+            return Ruling(INCONCLUSIVE, f"{self.checker}: {v.reason or 'unknown'}")
+        away = sum(1 for a in v.anomalies if a.kind in self.kinds)
+        return Ruling(UPHELD, f"no read missed its client's own write during a {self.fault}"
+                              + (f" ({away} away from the faults, not counted)" if away else ""))

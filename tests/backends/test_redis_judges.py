@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_sdconform.backends.redis_judges import (
     DeposedPrimaryLoss,
+    MissedOwnWritesWhileCut,
     ReplicaReadsAndFailover,
     rdb_snapshots,
 )
@@ -16,6 +17,7 @@ from pytest_sdconform.checkers.durability import check_lost_writes
 from pytest_sdconform.checkers.judge import NS
 from pytest_sdconform.checkers.loss_window import LossWindow
 from pytest_sdconform.checkers.recovery import Resumes
+from pytest_sdconform.checkers.sessions import check_sessions
 from pytest_sdconform.history import History
 from pytest_sdconform.outcome import decide
 from tests.compact import timed
@@ -224,3 +226,54 @@ def test_a_phantom_is_outside_every_bound() -> None:
     history = deposed(final="[1,4,8]")
     d = decide(history, lost(history), DeposedPrimaryLoss(1.0), faults=["pause"])
     assert d.outcome == "refuted" and "phantom" in {a["kind"] for a in d.anomalies}
+
+
+# --- MissedOwnWritesWhileCut --------------------------------------------------------------
+
+def cut(read_inside: str, before: str = "0.4 1 ok read x 1 @n2") -> History:
+    """Process 1 writes to n1 and reads from replica n2; the cut is on from 1 s to 3 s."""
+    return h("0.1 1 invoke write x 1", "0.2 1 ok write x 1 @n1",
+             "0.3 1 invoke read x", before,
+             "1.0 n info partition-start",
+             "1.1 1 invoke write x 2", "1.2 1 ok write x 2 @n1",
+             "1.3 1 invoke read x", f"1.4 1 {read_inside} @n2",
+             "3.0 n info partition-stop")
+
+
+def sessions(history: History) -> dict[str, Any]:
+    return {"sessions": check_sessions(history)}
+
+
+def test_a_read_missing_its_own_write_during_the_cut_refutes() -> None:
+    history = cut("ok read x 1")
+    d = decide(history, sessions(history), MissedOwnWritesWhileCut(), faults=["partition"])
+    assert d.outcome == "refuted" and d.attributed
+    assert {a["relative_to_faults"] for a in d.anomalies} == {"during"}
+
+
+def test_reads_seeing_own_writes_during_the_cut_are_upheld() -> None:
+    history = cut("ok read x 2")
+    d = decide(history, sessions(history), MissedOwnWritesWhileCut(), faults=["partition"])
+    assert d.outcome == "upheld", d.reason
+
+
+def test_a_miss_before_the_cut_is_not_counted() -> None:
+    history = h("0.1 1 invoke write x 1", "0.2 1 ok write x 1 @n1",
+                "0.3 1 invoke read x", "0.4 1 ok read x null @n2",
+                "1.0 n info partition-start",
+                "1.1 1 invoke write x 2", "1.2 1 ok write x 2 @n1",
+                "1.3 1 invoke read x", "1.4 1 ok read x 2 @n2",
+                "3.0 n info partition-stop")
+    v = sessions(history)
+    assert v["sessions"].result == "invalid"
+    d = decide(history, v, MissedOwnWritesWhileCut(), faults=["partition"])
+    assert d.outcome == "upheld" and "1 away from the faults" in d.reason
+
+
+def test_no_read_after_an_own_write_inside_the_cut_is_not_exercised() -> None:
+    history = h("0.1 1 invoke write x 1", "0.2 1 ok write x 1 @n1",
+                "1.0 n info partition-start",
+                "1.3 1 invoke read x", "1.4 1 ok read x 1 @n2",
+                "3.0 n info partition-stop")
+    d = decide(history, sessions(history), MissedOwnWritesWhileCut(), faults=["partition"])
+    assert d.outcome == "inconclusive" and "not exercised" in d.reason
