@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .faults.netfilter import TAG_PREFIX, cgroup2_root, iptables, remove_cgroup
 from .faults.preload import remove_stale_faketime_shm
-from .runs import Run, known_runs
+from .runs import Run, known_runs, live_owners
 from .runtimes.local import stop_recorded_process
 
 
@@ -87,7 +87,10 @@ def cleanup(all_runs: bool = False) -> list[str]:
             live.add(run.id)
             continue
         removed += clean_run(run)
-    # Rules whose run left no ledger at all (the registry was wiped): all ours but live runs'.
+    # Rules whose run left no ledger here (the registry was wiped, or the run belongs to
+    # another state folder): all ours but those of runs whose owner still runs somewhere.
+    if not all_runs:
+        live |= live_owners()
     orphans = {
         next((a.removeprefix(TAG_PREFIX) for a in args if a.startswith(TAG_PREFIX)), "")
         for _, args in tagged_rules()

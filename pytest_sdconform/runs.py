@@ -4,6 +4,11 @@ run left behind.
 
 Registry: ``$SDCONFORM_STATE`` (default ``/tmp/sdconform``) ``/runs/<run-id>/`` holds
 ``owner`` (pid and start time of the process that owns the run) and ``ledger.jsonl``.
+
+Owners: besides its registry, every run writes its owner into one machine-wide folder
+(``$SDCONFORM_OWNERS``, default ``<tmp>/sdconform-owners``), so that a cleanup working from
+one state folder can tell a live run of another (the harness's own tests use private state
+folders) from an orphan: it never removes the cgroups or rules of a run whose owner lives.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +26,25 @@ from typing import Any
 
 def state_dir() -> Path:
     return Path(os.environ.get("SDCONFORM_STATE", "/tmp/sdconform"))
+
+
+def owners_dir() -> Path:
+    return Path(os.environ.get("SDCONFORM_OWNERS")
+                or Path(tempfile.gettempdir()) / "sdconform-owners")
+
+
+def live_owners() -> set[str]:
+    """The ids of runs, from any state folder, whose owner (as the machine-wide owners folder
+    has it) still runs."""
+    live = set()
+    for entry in owners_dir().iterdir() if owners_dir().is_dir() else []:
+        try:
+            pid, start = entry.read_text().split()
+            if is_same_process(int(pid), int(start)):
+                live.add(entry.name)
+        except (OSError, ValueError):
+            continue
+    return live
 
 
 def process_start_time(pid: int) -> int | None:
@@ -85,6 +110,7 @@ class Run:
     def forget(self) -> None:
         """Remove the registry entry once everything in the ledger is gone."""
         shutil.rmtree(self.registry, ignore_errors=True)
+        (owners_dir() / self.id).unlink(missing_ok=True)
 
 
 def new_run(folder: Path | str | None = None, run_id: str | None = None) -> Run:
@@ -94,7 +120,10 @@ def new_run(folder: Path | str | None = None, run_id: str | None = None) -> Run:
     run.registry.mkdir(parents=True, exist_ok=True)
     run.folder.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
-    (run.registry / "owner").write_text(f"{pid} {process_start_time(pid)}\n")
+    owner = f"{pid} {process_start_time(pid)}\n"
+    (run.registry / "owner").write_text(owner)
+    owners_dir().mkdir(parents=True, exist_ok=True)
+    (owners_dir() / rid).write_text(owner)
     (run.registry / "folder").write_text(str(run.folder.resolve()) + "\n")
     return run
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import needs_netfilter
 
 from pytest_sdconform.faults.process import process_state
-from pytest_sdconform.runs import process_start_time
+from pytest_sdconform.runs import Run, process_start_time
 
 SUITE = """
 import random, sys, time
@@ -90,3 +90,25 @@ def test_cleanup_after_a_killed_run(tmp_path: Path, state: Path) -> None:
         check=True,
     ).stdout
     assert "nothing to remove" in again
+
+
+@needs_netfilter
+@pytest.mark.integration
+def test_cleanup_leaves_a_live_run_of_another_state_folder_alone(
+    run: Run, tmp_path: Path
+) -> None:
+    """A cleanup working from another state folder (as the harness's own tests do) must not
+    take a live run's cgroups and rules for orphans."""
+    from pytest_sdconform.faults.netfilter import Netfilter
+
+    netfilter = Netfilter(run)
+    try:
+        cgroup = netfilter.add_node("n1", "127.64.250.2")
+        out = subprocess.run(
+            [sys.executable, "-m", "pytest_sdconform.cli", "cleanup"],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "SDCONFORM_STATE": str(tmp_path / "elsewhere")},
+        ).stdout
+        assert cgroup.exists() and f"sdconform:{run.id}" in iptables_rules(), out
+    finally:
+        netfilter.close()
