@@ -70,6 +70,9 @@ class Resumes:
             inside = [c for c in ops if c.f == self.f and in_window(c, w)]
             resumed = [c for c in inside if _resumed(c, w, onset, before if self.other_node
                                                       else None)]
+            if not inside:  # nobody tried: nothing was shown either way
+                return Ruling(INCONCLUSIVE, f"no {self.f} was invoked during a {w.fault} "
+                                            "window")
             if not resumed:
                 where = " on another node" if self.other_node else ""
                 return Ruling(REFUTED, f"no {self.f} succeeded{where} during a {w.fault} "
