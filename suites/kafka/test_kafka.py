@@ -49,7 +49,12 @@ def acked_before(fault: str) -> FaultsFirst:
 # broker.session.timeout.ms (3 s, server.py); a send to the old leader is answered by then or
 # at message.timeout.ms (5 s, the clients' timeout); the next send connects to the new leader
 # within socket.connection.setup.timeout.ms (1 s).
-RESUME_BOUND_S = 3.0 + 5.0 + 1.0
+SESSION_S, MESSAGE_TIMEOUT_S, CONNECT_S = 3.0, 5.0, 1.0
+RESUME_AFTER_KILL_S = SESSION_S + MESSAGE_TIMEOUT_S + CONNECT_S
+# A cut-off broker still answers clients and still calls itself leader: a client that starts
+# again after a timed-out send may bootstrap from it and send there once more, one more
+# message timeout (seen on a loaded machine: every client twice, resumed 9.2 s in).
+RESUME_AFTER_CUT_S = SESSION_S + 2 * MESSAGE_TIMEOUT_S + CONNECT_S
 
 
 # One cluster for the whole suite (JVM start-up dominates on two cores); each test creates
@@ -209,9 +214,9 @@ def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
         Log(poll_ratio=0, guarantees=["at-least-once"]),
         kafka.clients(producer=NO_RETRIES),
         [kafka.leader_kill()],
-        judge=writes_continue("kill", RESUME_BOUND_S),
+        judge=writes_continue("kill", RESUME_AFTER_KILL_S),
         converged=kafka.converged,
-        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_BOUND_S},
+        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_KILL_S},
         # a new leader takes 4-5 s (3 s broker session timeout, then the producers' metadata
         # refresh): the broker stays down well past that
         **{**FAULTY, "duration": 12.0, "fault_duration": 9.0},
@@ -228,11 +233,12 @@ def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Any) -> Non
         Log(poll_ratio=0, guarantees=["at-least-once"]),
         kafka.clients(producer=NO_RETRIES),
         [kafka.leader_cut(sdconform)],
-        judge=writes_continue("partition", RESUME_BOUND_S),
+        judge=writes_continue("partition", RESUME_AFTER_CUT_S),
         converged=kafka.converged,
-        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_BOUND_S},
-        # writes stop for ~5.7 s (fencing after 3 s, then the producers' 5 s message timeout)
-        **{**FAULTY, "duration": 13.0, "fault_duration": 10.0},
+        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_CUT_S},
+        # writes stop for 4-6 s (fencing after 3 s, then the producers' 5 s message timeout),
+        # up to 9.2 s on a loaded machine: the cut outlasts the bound
+        **{**FAULTY, "duration": 17.0, "fault_duration": RESUME_AFTER_CUT_S + 1.0},
     )
 
 
