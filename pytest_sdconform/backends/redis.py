@@ -26,17 +26,22 @@ MASTER = "sdconform"
 
 # Sentinel's settings, and the recovery bound they imply (see ``sentinel_rto_bound_s``).
 DOWN_AFTER_MS = 2000  # a primary silent this long is subjectively down
-FAILOVER_TIMEOUT_MS = 10000  # how long one failover attempt (election, promotion) may take
+FAILOVER_TIMEOUT_MS = 3000  # one failover attempt's limit (election, promotion)
+SENTINEL_MAX_DESYNC_S = 1.0  # Sentinel delays each attempt by up to this (SENTINEL_MAX_DESYNC)
 # The primary's replication cron (``replicationCron``, with ``refreshGoodSlavesCount``) runs
 # once a second: that is how often it recounts the replicas within min-replicas-max-lag.
 REPLICATION_CRON_S = 1.0
 
 
 def sentinel_rto_bound_s() -> float:
-    """The longest failover Sentinel's own settings allow: down-after-milliseconds to declare
-    the primary down, then failover-timeout for the attempt (election and promotion). Clients
-    rediscover the primary at their next error, within the same span."""
-    return (DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000
+    """The longest failover Sentinel's own settings allow, with one split vote: down-after-
+    milliseconds to declare the primary down; an attempt whose election fails (two sentinels
+    voting for themselves at once, likely when one of three is gone with its zone) ends
+    within failover-timeout, and the next may start 2 x failover-timeout after the first (plus
+    up to SENTINEL_MAX_DESYNC); that one elects and promotes within failover-timeout. Clients
+    rediscover the primary at their next error, within the same span. failover-timeout is
+    3 s here (10 s would make one split vote cost 20 s, longer than a case's fault window)."""
+    return (DOWN_AFTER_MS + 3 * FAILOVER_TIMEOUT_MS) / 1000 + SENTINEL_MAX_DESYNC_S
 
 
 def deposed_write_bound_s(max_lag_s: float) -> float:

@@ -15,7 +15,9 @@ history (for Redis: ``backends/redis_judges.rdb_snapshots``, from INFO persisten
 with every write).
 
 Rule, for every acknowledged ``f`` the ``lost`` checker reports missing from the final reads:
-the crash that lost it is the first ``fault`` window to begin after its acknowledgement. It is
+the crash that lost it is the first ``fault`` window to begin after it was sent (a reply sent
+just before the crash may be recorded after the crash's start, which is recorded once the
+crash is proven). It is
 an allowed loss when no safe point reported before that crash covers it; it refutes the claim
 when one does (it was acknowledged before a completed snapshot, and the crash took it all the
 same), and when no crash followed it at all (a loss the claim does not explain). Evidence:
@@ -126,11 +128,15 @@ class LossWindow:
                 bad.append(a)  # a phantom, or anything else that is no loss: not the claim's
                 continue
             ack = write.completion.time
-            crash = next((w for w in windows if w.start > ack), None)
+            # The crash that could lose it: the first to begin after the write was sent. (Not
+            # after its acknowledgement: a crash is recorded once proven, and a reply the
+            # server sent before it died may be recorded a little after that.)
+            crash = next((w for w in windows if w.start > write.invoke.time), None)
             if crash is None:
                 bad.append(Anomaly("lost-without-crash", a.ops,
-                                   f"{a.explanation}: acknowledged at {ack / NS:.3f}s, after "
-                                   f"the last {self.fault}, so no crash explains the loss",
+                                   f"{a.explanation}: sent at {write.invoke.time / NS:.3f}s, "
+                                   f"after the last {self.fault} began, so no crash explains "
+                                   "the loss",
                                    a.key))
                 continue
             keeping = [p for p in points if p.reported < crash.start and p.covers > ack]

@@ -159,8 +159,9 @@ def test_primary_reads_keep_read_your_writes_while_a_replica_is_cut(sdconform: A
 
 # --- Sentinel --------------------------------------------------------------------------------
 
-# The longest failover Sentinel's settings allow (down-after-milliseconds + failover-timeout):
-# the recovery bound of the failover cases, and each loss of the primary lasts a second longer,
+# The longest failover Sentinel's settings allow (down-after-milliseconds, then one election
+# lost to a split vote and the retry: rb.sentinel_rto_bound_s): the recovery bound of the
+# failover cases, and each loss of the primary lasts a second longer,
 # so that a failover slowed by a loaded machine still shows inside the window (a window
 # shorter than the bound would turn slowness into a refutation). One window per case: the
 # next one would come after the run's end.
@@ -212,8 +213,10 @@ def test_replicas_serve_reads_and_take_over_when_the_primary_dies(sdconform: Any
 def test_a_replica_takes_over_when_the_primarys_zone_is_down(sdconform: Any) -> None:
     """As documented: the primary's whole "AZ" goes down (its server and its sentinel both
     killed); the two sentinels left still make a majority, promote a replica, and writes
-    resume on it within Sentinel's bound. (The loss that may come with it is the other
-    configuration's matter: the documents do not mention it.)"""
+    resume on it within Sentinel's bound. (Two sentinels that start at once vote for
+    themselves: a split vote, retried after 2 x failover-timeout; the bound allows one.)
+    The loss that may come with it is the other configuration's matter: the documents do
+    not mention it."""
     cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True))
     sdconform.run(SetAdd(), sentinel_clients(cluster), [cluster.kill(["n1", "s1"], count=2)],
                   judge=Resumes("add", "kill", bound_s=RTO_S, other_node=True), checkers=[],

@@ -140,3 +140,14 @@ def test_each_crash_is_judged_by_the_snapshots_before_it(final_value: str, outco
 def test_a_phantom_refutes_whatever_the_snapshots() -> None:
     _, _, _, d = run("[1,2,3,7]")
     assert d.outcome == "refuted" and d.anomalies[0]["kind"] == "phantom"
+
+
+def test_a_reply_recorded_after_the_crash_was_recorded_belongs_to_that_crash() -> None:
+    """The kill is recorded once proven; a reply the server sent just before dying may be
+    recorded after that: its write was still the kill's to lose."""
+    history = h(*BEFORE_CRASH[:6], "1.9 3 invoke add - 4", "2.0 n info kill-start",
+                "2.01 3 ok add - 4", "3.0 n info kill-stop",
+                "4.0 2 invoke read - #final", "4.1 2 ok read - [1,2] #final")
+    d = decide(history, verdicts(history), LossWindow(at(1.0, 0.5, 3)), faults=["kill"])
+    assert d.outcome == "upheld", d.reason
+    assert "2 acknowledged adds lost" in d.reason
