@@ -9,7 +9,8 @@ and report folder; the table reads their ``verdicts.json``. ``--load`` starts on
 per core (at normal priority) for the whole measurement and stops them at the end, also when
 interrupted. Per case: the outcomes seen, how many matched the expected outcome (an
 inconclusive case, which skips, or a refutation not attributed to the faults, does not match).
-The last line is ``stability=<matched cases / all cases>``.
+A case an emulator cannot decide (``inconclusive (emulator)``, the honest outcome there) is
+shown as such and left out of the fraction. The last line is ``stability=<matched / counted>``.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or Path(tempfile.mkdtemp(prefix=f"stability-{args.suite}-"))
     out.mkdir(parents=True, exist_ok=True)
-    seen: dict[str, list[tuple[str, str, bool]]] = {}
+    seen: dict[str, list[tuple[str, str, bool | None]]] = {}
     busy = (os.cpu_count() or 1) if args.load else 0
     started = time.monotonic()
     with cpu_load(busy) as pids:
@@ -93,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             verdicts = report / "verdicts.json"
             cases = json.loads(verdicts.read_text()) if verdicts.exists() else []
             for c in cases:
-                matched = bool(c.get("passed")) and c.get("attributed", True) is not False
+                matched: bool | None = (bool(c.get("passed"))
+                                        and c.get("attributed", True) is not False)
+                outcome = str(c.get("outcome"))
+                if str(c.get("reason", "")).startswith("inconclusive (emulator)"):
+                    matched, outcome = None, "inconclusive (emulator)"
                 seen.setdefault(case_key(c), []).append(
-                    (str(c.get("outcome")), str(c.get("expected")), matched))
+                    (outcome, str(c.get("expected")), matched))
             print(f"stability: run {i + 1}: pytest exit {code}, {len(cases)} cases, "
                   f"{time.monotonic() - t0:.0f}s (log {report.with_suffix('.log')})", flush=True)
     width = max((len(k) for k in seen), default=10)
@@ -105,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = seen[key]
         expected = Counter(e for _, e, _ in rows).most_common(1)[0][0]
         outcomes = ", ".join(f"{o} x{n}" for o, n in Counter(o for o, _, _ in rows).items())
-        matched = sum(m for _, _, m in rows)
+        if all(m is None for _, _, m in rows):
+            print(f"{key:<{width}}  {expected:<12}  {outcomes:<33}  emulator: not counted")
+            continue
+        matched = sum(1 for _, _, m in rows if m)
         # a case that did not run in some runs (it errored before deciding) counts as missed
         total += args.runs
         matched_all += matched
