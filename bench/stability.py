@@ -113,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if all(m is None for _, _, m in rows):
             print(f"{key:<{width}}  {expected:<12}  {outcomes:<33}  emulator: not counted")
             continue
-        matched = sum(1 for _, _, m in rows if m)
+        hits = sum(1 for _, _, m in rows if m)
         # a case that did not run in some runs (it errored before deciding) counts as missed
         total += args.runs
-        matched_all += matched
-        print(f"{key:<{width}}  {expected:<12}  {outcomes:<33}  {matched}/{args.runs}")
+        matched_all += hits
+        print(f"{key:<{width}}  {expected:<12}  {outcomes:<33}  {hits}/{args.runs}")
     minutes = (time.monotonic() - started) / 60
     print(f"\nsuites/{args.suite}: {len(seen)} cases x {args.runs} runs"
           f"{' under load' if busy else ''}, {minutes:.1f} min; folders in {out}")
