@@ -183,8 +183,10 @@ def test_a_recovered_server_stays_out_for_fail_timeout(sdconform: Any) -> None:
     """Back-to-back failures: a1 dies and is restarted, then a2 dies. nginx still counts a1 as
     failed (its last failed try was within fail_timeout), so it has no live upstream at all
     although a1 is up: passive checks learn that a server is back only by trying it."""
-    # The first kill outlasts fail_timeout (nginx's clock ticks in whole seconds), so nginx
-    # tries the dead a1 again and marks it failed anew shortly before it is restarted. A long
+    # The first kill outlasts fail_timeout plus a second (nginx's clock ticks in whole seconds,
+    # so the re-try comes up to fail_timeout + 1 s after the first failure) plus a second of
+    # margin, so nginx surely tries the dead a1 again and marks it failed anew shortly before
+    # it is restarted (once, 8.5 s under load was too short: the re-try found a1 back). A long
     # fail_timeout leaves room for a slow restart (seconds, on a busy machine).
     b = nb.Balancing(max_fails=1, fail_timeout=8, connect_timeout=0.5, read_timeout=1.0)
     cluster = sdconform.start(nb.Topology(apps=2, balancing=b))
@@ -197,7 +199,7 @@ def test_a_recovered_server_stays_out_for_fail_timeout(sdconform: Any) -> None:
         checkers=[],
         duration=16.0,
         quiet=0.3,
-        fault_duration=8.5,
+        fault_duration=b.fail_timeout + 2.0,
         op_delay=0.005,
         config={"faults": "a1 then a2 killed, 0.3 s after a1 is back"},
     )
