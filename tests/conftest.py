@@ -3,6 +3,7 @@ that nothing of ours (rule, cgroup, process) outlives the test session."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests import the `compact` notation helper
 
 from pytest_sdconform.faults.netfilter import cgroup2_root, unavailable_reason
-from pytest_sdconform.runs import Run, new_run
+from pytest_sdconform.runs import Run, is_same_process, new_run, owners_dir
 from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
 from pytest_sdconform.runtimes.local import NodeSpec
 from pytest_sdconform.runtimes.readiness import TcpPort
@@ -65,9 +66,27 @@ def leftovers() -> list[str]:
     return found
 
 
+def others_live_runs() -> set[str]:
+    """Runs owned by a live process other than this test session (a suite run beside it):
+    what they hold is theirs, not something this session left behind."""
+    me = os.getpid()
+    found = set()
+    for entry in owners_dir().iterdir() if owners_dir().is_dir() else []:
+        try:
+            pid, start = map(int, entry.read_text().split())
+        except (OSError, ValueError):
+            continue
+        if pid != me and is_same_process(pid, start):
+            found.add(entry.name)
+    return found
+
+
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind() -> Iterator[None]:
     before = set(leftovers())
     yield
-    after = [x for x in leftovers() if x not in before]
+    others = others_live_runs()
+    after = [x for x in leftovers() if x not in before
+             and not any(f"sdconform-{rid}-" in x or f"sdconform:{rid}" in x
+                         or f":sdc-{rid.replace('-', '')[-10:]} " in x for rid in others)]
     assert not after, f"the test session left these behind: {after}"
