@@ -250,7 +250,9 @@ class Runner:
             # applied, even though proving the heal (or restarting a node) takes a while.
             self.recorder.record(NEMESIS, "info", f"{fault.name}-stop")
             try:
-                fault.stop()
+                proof = fault.stop()
+                # What the heal proved (a node restarted, old workers drained...), on record.
+                self.recorder.record(NEMESIS, "info", f"{fault.name}-healed", value=proof)
             except Exception as e:
                 errors.append(e)
                 self.recorder.record(NEMESIS, "info", f"{fault.name}-heal-failed", error=str(e))

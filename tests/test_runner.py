@@ -92,9 +92,8 @@ def test_timeouts_are_info_with_a_fresh_process_and_faults_are_recorded(tmp_path
     later = {c.process for c in done if c.invoke.index > infos[0].invoke.index}
     assert infos[0].process not in later  # an info retires its process id
     names = [op.f for op in h if op.process == NEMESIS]
-    assert names[:2] == ["hang-start", "hang-stop"] and names.count("hang-start") == names.count(
-        "hang-stop"
-    )
+    assert names[:3] == ["hang-start", "hang-stop", "hang-healed"]
+    assert names.count("hang-start") == names.count("hang-stop") == names.count("hang-healed")
     finals = [c for c in done if c.invoke.get("final")]
     assert [c.key for c in finals] == ["k0", "k1"] and all(c.type == "ok" for c in finals)
     assert fault.stops >= 2  # healed after each window and once more at the end
