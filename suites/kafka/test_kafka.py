@@ -20,14 +20,16 @@ from pytest_sdconform.backends.kafka.faults import LeaderIsolation, LeaderKill, 
 from pytest_sdconform.backends.kafka.judges import (
     DeletedByRetention,
     DuplicatesDelivered,
-    FaultsFirst,
     PartitionOrder,
     consumer_crashes,
-    faults_first,
     polled_in_every_window,
     writes_continue,
 )
-from pytest_sdconform.checkers.judge import acked_before_every_window, ok_in_every_window
+from pytest_sdconform.checkers.judge import (
+    Checkers,
+    acked_before_every_window,
+    ok_in_every_window,
+)
 from pytest_sdconform.workloads.log import Log
 
 pytestmark = pytest.mark.backend("kafka")
@@ -42,8 +44,9 @@ IDEMPOTENT = {"acks": "all", "enable.idempotence": True}
 DURABLE = {"quiet": 3.0}
 
 
-def acked_before(fault: str) -> FaultsFirst:
-    return faults_first(["delivery"], acked_before_every_window("send", fault))
+def acked_before(fault: str) -> Checkers:
+    rule = acked_before_every_window("send", fault)
+    return Checkers(["delivery"], rule, rule.__doc__ or "")
 
 # How long writes may take to resume, from the settings: the controller fences a broker after
 # broker.session.timeout.ms (3 s, server.py); a send to the old leader is answered by then or
@@ -179,7 +182,7 @@ def stale_failover(sdconform: Any, unclean: bool) -> None:
         [StaleFailover(kafka.cluster, kafka.topic)],
         # the writes at risk are those the leader acknowledged alone during the stall, before
         # the kill (inside the window: the kill comes 6 s after the stall began)
-        judge=faults_first(["delivery"], ok_in_every_window("stale-failover")),
+        decide_by=["delivery"], exercise=ok_in_every_window("stale-failover"),
         converged=kafka.converged,
         config={"producer": NO_RETRIES, "topic": settings},
         # 6 s of stall, then the stale replica alone for 6 s before the old leader is back

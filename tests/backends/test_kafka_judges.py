@@ -11,7 +11,6 @@ from pytest_sdconform.backends.kafka.judges import (
     DuplicatesDelivered,
     PartitionOrder,
     consumer_crashes,
-    faults_first,
     in_flight_together,
     polled_in_every_window,
     writes_continue,
@@ -312,8 +311,8 @@ def loss_history(lost_during: bool) -> History:
     ), 8, 9)
 
 
-def test_faults_first_attributes_a_refutation_when_any_loss_touches_a_fault() -> None:
-    judge = faults_first(["delivery"], acked_before_every_window("send", "partition"))
+def test_a_loss_refutation_is_attributed_when_any_loss_touches_a_fault() -> None:
+    judge = Checkers(["delivery"], acked_before_every_window("send", "partition"))
     h = loss_history(lost_during=True)
     d = decide(h, verdicts(h), judge, faults=["partition"], max_anomalies=1)
     assert d.outcome == REFUTED and d.attributed
@@ -324,8 +323,8 @@ def test_faults_first_attributes_a_refutation_when_any_loss_touches_a_fault() ->
     assert d.outcome == REFUTED and not d.attributed
 
 
-def test_faults_first_is_inconclusive_without_acknowledged_sends_before_the_fault() -> None:
-    judge = faults_first(["delivery"], acked_before_every_window("send", "partition"))
+def test_losses_are_inconclusive_without_acknowledged_sends_before_the_fault() -> None:
+    judge = Checkers(["delivery"], acked_before_every_window("send", "partition"))
     h = final(timed("1.0 n info partition-start", "1.1 0 invoke send - 3", "1.2 0 ok send - 3",
                     "3.0 n info partition-stop", "5.0 1 invoke poll - \"drain\"",
                     "5.5 1 ok poll - [[0, 0, 3]]"), 4, 5)

@@ -26,7 +26,6 @@ from ...checkers.judge import (
     NS,
     REFUTED,
     UPHELD,
-    Checkers,
     Exercise,
     ExerciseRule,
     Ruling,
@@ -48,45 +47,6 @@ def _got(c: Completed, name: str) -> Any:
 def _done(c: Completed) -> int:
     """When the operation completed (its invocation time when it never did)."""
     return c.invoke.time if c.completion is None else c.completion.time
-
-
-# --- evidence near the faults first --------------------------------------------------------------
-
-
-@dataclass
-class FaultsFirst:
-    """A ``Checkers`` judge whose evidence lists the anomalies that touch a fault window first.
-
-    ``outcome.decide`` places only the first anomalies (50) against the windows and calls a
-    refutation unattributed when none of those is during or after a fault. A delivery verdict
-    lists lost messages in send order, so thousands lost during a cut could hide behind the
-    few acknowledged in the second before the window was recorded open (a fault's window
-    opens once its start is proven, after it took effect). Sorting keeps decide's rule as it
-    is stated: unattributed only when every anomaly lies away from the faults."""
-
-    checkers: Checkers
-    name: str = "checkers"
-    exercises: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.exercises = self.checkers.exercises
-
-    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        return self.checkers.exercised(history, verdicts)
-
-    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
-        from ...outcome import relative_to_faults
-
-        ruling = self.checkers.rule(history, verdicts)
-        windows = history.fault_windows()
-        if ruling.anomalies and windows:
-            ruling.anomalies.sort(key=lambda a: relative_to_faults(a, history, windows)
-                                  not in ("during", "after"))
-        return ruling
-
-
-def faults_first(deciding: Sequence[str], exercise: ExerciseRule) -> FaultsFirst:
-    return FaultsFirst(Checkers(deciding, exercise, exercise.__doc__ or ""))
 
 
 # --- consumer crashes ----------------------------------------------------------------------------
