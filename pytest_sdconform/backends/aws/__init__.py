@@ -31,7 +31,6 @@ from typing import Any
 from ...cluster import Cluster, start_cluster
 from ...faults import Fault, FaultUnavailable
 from ...faults.latency import Latency, RoundTrip, Timeout
-from ...faults.process import Kill
 from ...provision import ProvisionError, progress
 from ...runs import Run
 from ...runtimes.addresses import AddressBlock
@@ -245,9 +244,3 @@ def client_path(cluster: Cluster) -> ClientPath:
     proxy = Proxied(cluster)
     return ClientPath(endpoint(cluster, proxy.endpoint), proxy)
 
-
-def kill_emulator(cluster: Cluster) -> Kill:
-    """Kill -9 the moto server; the heal restarts it empty (moto keeps nothing on disk)."""
-    if not is_emulator(cluster):
-        raise FaultUnavailable("the external runtime has no node to kill")
-    return cluster.kill(["moto"])
