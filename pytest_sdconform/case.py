@@ -29,7 +29,7 @@ from .claims import Claim
 from .cluster import Cluster
 from .faults import Fault, FaultUnavailable
 from .history import History
-from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults, relative_to_faults
+from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults, placer
 from .recorder import Recorder
 from .runner import RunConfig, Runner
 from .runs import Run
@@ -168,11 +168,11 @@ class Case:
             windows = h.fault_windows()
             if not windows:
                 return False
+            place = placer(h, windows)
             for c in early:
                 v = c.check(h)
                 if v.result == "invalid" and any(
-                        relative_to_faults(a, h, windows) in ("during", "after")
-                        for a in v.anomalies):
+                        place(a) in ("during", "after") for a in v.anomalies):
                     return True
             return False
 

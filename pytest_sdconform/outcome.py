@@ -19,7 +19,7 @@ Every case goes through ``decide``, which enforces, whatever the judge:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from .checkers.verdict import Anomaly, Verdict
 from .history import NEMESIS, FaultWindow, History, window_lookup
 
 __all__ = ["INCONCLUSIVE", "OUTCOMES", "REFUTED", "UPHELD", "Decision", "FaultRecord",
-           "decide", "fault_records", "ok_during_faults", "relative_to_faults"]
+           "decide", "fault_records", "ok_during_faults", "placer", "relative_to_faults"]
 
 
 @dataclass(frozen=True)
@@ -66,32 +66,32 @@ def fault_records(history: History) -> list[FaultRecord]:
     return out
 
 
-def relative_to_faults(anomaly: Anomaly, history: History, windows: Sequence[FaultWindow]
-                       ) -> str:
+def placer(history: History, windows: Sequence[FaultWindow]) -> Callable[[Anomaly], str]:
     """Where an anomaly's operations lie relative to the fault windows: ``during`` (they span
     or touch a window), ``after`` (they begin after a window closed), ``before`` (they end
-    before the first window opened) or ``none`` (the history has no fault)."""
-    if not windows:
-        return "none"
-    times = _times(history)
-    ts = [times[i] for i in anomaly.ops if i in times]
-    if not ts:
-        return "none"
-    lo, hi = min(ts), max(ts)
-    for w in windows:
-        if lo <= (w.end if w.end is not None else hi) and hi >= w.start:
-            return "during"
-    if any(w.end is not None and lo >= w.end for w in windows):
-        return "after"
-    return "before"
+    before the first window opened) or ``none`` (the history has no fault). The operations'
+    times are looked up once for all the anomalies placed."""
+    times = {op.index: op.time for op in history} if windows else {}
+
+    def place(anomaly: Anomaly) -> str:
+        ts = [times[i] for i in anomaly.ops if i in times]
+        if not ts:
+            return "none"
+        lo, hi = min(ts), max(ts)
+        for w in windows:
+            if lo <= (w.end if w.end is not None else hi) and hi >= w.start:
+                return "during"
+        if any(w.end is not None and lo >= w.end for w in windows):
+            return "after"
+        return "before"
+
+    return place
 
 
-def _times(history: History) -> dict[int, int]:
-    cached = history.meta.get("_times")
-    if cached is None or len(cached) != len(history):
-        cached = {op.index: op.time for op in history}
-        history.meta["_times"] = cached
-    return cached
+def relative_to_faults(anomaly: Anomaly, history: History, windows: Sequence[FaultWindow]
+                       ) -> str:
+    """One anomaly's place against the fault windows (see ``placer``)."""
+    return placer(history, windows)(anomaly)
 
 
 def ok_during_faults(history: History) -> int:
@@ -134,7 +134,8 @@ def decide(
     windows = history.fault_windows()
     ruling = judge.rule(history, verdicts)
     exercise = judge.exercised(history, verdicts)
-    placed = [(a, relative_to_faults(a, history, windows)) for a in ruling.anomalies]
+    place = placer(history, windows)
+    placed = [(a, place(a)) for a in ruling.anomalies]
     # The record keeps ``max_anomalies``, those the faults account for first; attribution
     # looks at them all.
     placed.sort(key=lambda p: p[1] not in ("during", "after"))
