@@ -127,11 +127,13 @@ class Case:
             faults = kept
         self.config.update(config or {})
         checks = list(checkers if checkers is not None else workload.checkers())
+        if judge is not None and (exercise is not None or decide_by):
+            raise TypeError("give a judge, or decide_by/exercise for the checkers, not both: "
+                            "a judge states what it exercises itself")
         if judge is None:
             deciding = list(decide_by) or [c.name for c in checks]
             rule = exercise or (ok_in_every_window() if faults else some_ok)
-            judge = Checkers(deciding, rule, getattr(rule, "__doc__", "") or
-                             "operations succeed during every fault window")
+            judge = Checkers(deciding, rule, rule.__doc__ or getattr(rule, "__name__", "?"))
         # Only a case decided by checkers alone may stop at their first counterexample.
         deciding = list(judge.deciding) if isinstance(judge, Checkers) else []
         cfg = RunConfig(**{"duration": duration or opts.duration,
