@@ -133,7 +133,7 @@ class Case:
         if judge is None:
             deciding = list(decide_by) or [c.name for c in checks]
             rule = exercise or (ok_in_every_window() if faults else some_ok)
-            judge = Checkers(deciding, rule, rule.__doc__ or getattr(rule, "__name__", "?"))
+            judge = Checkers(deciding, rule, rule.__doc__ or str(getattr(rule, "__name__", "?")))
         # Only a case decided by checkers alone may stop at their first counterexample.
         deciding = list(judge.deciding) if isinstance(judge, Checkers) else []
         cfg = RunConfig(**{"duration": duration or opts.duration,
