@@ -1,4 +1,4 @@
-"""The AWS judges (pytest_sdconform/backends/aws/judges.py) on synthetic histories: for each,
+"""The AWS judges (pytest_sdconform/backends/aws/judges/) on synthetic histories: for each,
 one that violates its claim (refuted), one where the behaviour was never exercised
 (inconclusive through outcome.decide), and one that holds (upheld)."""
 
