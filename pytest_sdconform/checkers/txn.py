@@ -9,35 +9,24 @@ once some read shows them).
 
 Because lists only grow, the longest read of a key shows the order its appends were applied
 (the version order), and every other read of it must be a prefix of that read (else
-``incompatible-order``). From it (Adya, "Weak Consistency", 1999, section 3):
+``incompatible-order``). From it (Adya, "Weak Consistency", 1999, section 3) the dependency
+graph: ``ww`` T1 -> T2 when T2 appended the element right after T1's in the version order;
+``wr`` T1 -> T2 when T2 read a list whose last element T1 appended; ``rw`` T1 -> T2
+(anti-dependency) when T1 read a list that T2's append extended next; optionally ``po``
+(process order) and ``rt`` (real time: T1 completed before T2 began).
 
-- ``ww`` T1 -> T2: T2 appended the element right after T1's in the version order;
-- ``wr`` T1 -> T2: T2 read a list whose last element T1 appended;
-- ``rw`` T1 -> T2 (anti-dependency): T1 read a list that T2's append extended next;
-- optionally ``po`` (process order) and ``rt`` (real time: T1 completed before T2 began).
-
-Cycles are found per strongly connected component (Tarjan), and each reported one is a shortest
-cycle through one edge (breadth-first search). Anomalies, with the isolation level that first
-forbids each (Adya's PL-1, PL-2, PL-2.99/SI, PL-3):
-
-- ``G0`` write cycle (ww only): forbidden from read uncommitted up;
-- ``G1a`` aborted read (a read shows an append of a failed transaction), ``G1b`` intermediate
-  read (a read ends on an append its transaction later followed with another to the same key),
-  ``G1c`` circular information flow (ww and wr edges, at least one wr): forbidden from read
-  committed up;
-- ``G-single`` (exactly one rw edge; read skew): forbidden from repeatable read (snapshot
-  isolation) up;
-- ``G2`` (a cycle that needs two or more rw edges; write skew): forbidden only by serializable.
-
-A cycle that needs a ``po`` or ``rt`` edge is named with a ``-process`` / ``-realtime`` suffix
-and is forbidden only by strict serializability. ``incompatible-order``, ``internal`` (a
-transaction's read does not show its own earlier append), ``duplicate-elements`` and
-``garbage`` (an element nobody appended) break every level.
+Found here, on the reads: ``G1a`` aborted read (a read shows an append of a failed
+transaction), ``G1b`` intermediate read (a read ends on an append its transaction later
+followed with another to the same key), ``incompatible-order``, ``internal`` (a transaction's
+read does not show its own earlier append), ``duplicate-elements`` and ``garbage`` (an element
+nobody appended). The cycles (``G0``, ``G1c``, ``G-single``, ``G2``, with a ``-process`` /
+``-realtime`` suffix when they need such an edge) are found by ``cycles.py``; which isolation
+level proscribes each kind is the table in ``isolation.py``.
 
 The verdict is ``invalid`` when an anomaly forbidden at ``level`` shows; ``details`` names the
 ``strongest_level`` the history is consistent with and counts every anomaly kind found.
 Runs in time linear in the history and the read lists, except the G-single test inside each
-cycle component, which uses reachability bitsets (quadratic in a component's size, in bits).
+cycle component (see ``cycles.py``).
 """
 
 from __future__ import annotations
@@ -48,36 +37,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..history import Completed, History, freeze, paused_gc
-from .graph import Graph, sccs, shortest_path
+from .cycles import PO, RT, RW, WR, WW, cycles
+from .graph import Graph
+from .isolation import LEVELS, proscribed, strongest_level
 from .verdict import Anomaly, Verdict
 
 NAME = "txn"
-LEVELS = (
-    "none",
-    "read-uncommitted",
-    "read-committed",
-    "repeatable-read",
-    "serializable",
-    "strict-serializable",
-)
-# The weakest level that forbids each anomaly kind.
-FORBIDDEN_FROM = {
-    "G0": "read-uncommitted",
-    "G1a": "read-committed",
-    "G1b": "read-committed",
-    "G1c": "read-committed",
-    "G-single": "repeatable-read",
-    "G2": "serializable",
-    "incompatible-order": "read-uncommitted",
-    "internal": "read-uncommitted",
-    "duplicate-elements": "read-uncommitted",
-    "garbage": "read-uncommitted",
-}
-WW, WR, RW, PO, RT = "ww", "wr", "rw", "po", "rt"
 # A read that shows a key's whole known version order precedes every committed append that no
 # read shows: rw edges to at most this many of them (fewer edges can only miss a cycle).
 UNSEEN_EDGES = 20
-_SUFFIX = {PO: "-process", RT: "-realtime"}
 
 
 _EMPTY: frozenset[Any] = frozenset()
@@ -93,12 +61,6 @@ def _elements(value: Any) -> list[Any]:
     except TypeError:
         return [freeze(v) for v in items]
     return items
-
-
-def forbidden_from(kind: str) -> str:
-    if kind.endswith(("-process", "-realtime")):
-        return "strict-serializable"
-    return FORBIDDEN_FROM[kind]
 
 
 @dataclass
@@ -359,96 +321,25 @@ class _Checker:
     # -- cycles ---------------------------------------------------------------------------
 
     def cycles_of(self, g: Graph) -> None:
-        extra = {PO, RT}
-        dep = frozenset({WW, WR} | extra)
-        ww = frozenset({WW} | extra)
-        nodes = range(g.n)
-        explained: set[int] = set()
-        for comp in sccs(g.succ(ww), nodes):
-            if len(comp) > 1:
-                self.cycle_in(g, set(comp), ww, WW)
-                explained.update(comp)
-        for comp in sccs(g.succ(dep), nodes):
-            if len(comp) > 1 and not set(comp) <= explained:
-                self.cycle_in(g, set(comp), dep, WR)
-        for comp in sccs(g.succ(frozenset(dep | {RW})), nodes):
-            if len(comp) > 1:
-                self.rw_cycles(g, set(comp), dep)
-
-    def cycle_in(self, g: Graph, comp: set[int], kinds: frozenset[str], through: str) -> None:
-        """A shortest cycle through one edge of type ``through`` inside a component."""
-        for a in comp:
-            for b, k, key in g.out[a]:
-                if k == through and b in comp:
-                    back = shortest_path(g, b, a, kinds, comp)
-                    if back is not None:
-                        cycle = [(a, b, k, key), *back]
-                        self.report_cycle("G0" if through == WW else "G1c", cycle)
-                        return
-
-    def rw_cycles(self, g: Graph, comp: set[int], dep: frozenset[str]) -> None:
-        """G-single where an rw edge closes a ww/wr path (reachability bitsets inside the
-        component), else G2 through the first rw edge of the component."""
-        rw = [(a, b, key) for a in comp for b, k, key in g.out[a] if k == RW and b in comp]
-        if not rw:
-            return
-        succ = g.succ(dep, comp)
-        inner = sccs(succ, sorted(comp))
-        where = {v: i for i, members in enumerate(inner) for v in members}
-        reach: list[int] = []
-        for i, members in enumerate(inner):  # reverse topological: successors come first
-            bits = 1 << i
-            for v in members:
-                for w in succ[v]:
-                    j = where[w]
-                    if j != i:
-                        bits |= reach[j]
-            reach.append(bits)
-        full = frozenset(dep | {RW})
-        found_single = False
-        for a, b, key in rw:
-            if reach[where[b]] >> where[a] & 1:
-                back = shortest_path(g, b, a, dep, comp) if b != a else []
-                if back is not None:
-                    self.report_cycle("G-single", [(a, b, RW, key), *back])
-                    found_single = True
-                    if self.counts.get("G-single", 0) >= self.max_reports:
-                        break
-        if found_single:
-            return
-        for a, b, key in rw:
-            back = shortest_path(g, b, a, full, comp)
-            if back is not None:
-                self.report_cycle("G2", [(a, b, RW, key), *back])
-                return
-
-    def report_cycle(self, kind: str, cycle: list[tuple[int, int, str, Any]]) -> None:
-        for k in (PO, RT):
-            if any(e[2] == k for e in cycle):
-                kind += _SUFFIX[k]
-                break
-        self.report(kind, [a for a, _, _, _ in cycle], self.describe(cycle), cycle=cycle)
+        for kind, cycle in cycles(g, self.max_reports):
+            self.report(kind, [a for a, _, _, _ in cycle], self.describe(cycle), cycle=cycle)
 
     # -- the verdict ----------------------------------------------------------------------
 
     def verdict(self, committed: int) -> Verdict:
         top = "strict-serializable" if self.realtime else "serializable"
-        strongest = LEVELS.index(top)
-        for kind in self.counts:
-            strongest = min(strongest, LEVELS.index(forbidden_from(kind)) - 1)
-        at = LEVELS.index(self.level)
-        forbidden = [a for a in self.anomalies if LEVELS.index(forbidden_from(a.kind)) <= at]
-        allowed = {k: n for k, n in self.counts.items() if LEVELS.index(forbidden_from(k)) > at}
+        strongest = strongest_level(self.counts, top)
+        at = self.level
+        forbidden = [a for a in self.anomalies if proscribed(a.kind, at)]
+        allowed = {k: n for k, n in self.counts.items() if not proscribed(k, at)}
         details: dict[str, Any] = {
-            "strongest_level": LEVELS[strongest],
+            "strongest_level": strongest,
             "level": self.level,
             "transactions": len(self.txns),
             "committed": committed,
             "anomaly_counts": dict(self.counts),
             "allowed_at_level": allowed,
-            "cycles": [c for c in self.cycles if LEVELS.index(forbidden_from(c["kind"])) <= at][
-                :20
-            ],
+            "cycles": [c for c in self.cycles if proscribed(c["kind"], at)][:20],
         }
         if forbidden:
             kinds = sorted({a.kind for a in forbidden})
@@ -458,14 +349,14 @@ class _Checker:
                 forbidden,
                 details,
                 reason=f"{', '.join(kinds)} forbidden at {self.level}; the history "
-                f"is at most {LEVELS[strongest]}",
+                f"is at most {strongest}",
             )
         return Verdict(
             NAME,
             "valid",
             [],
             details,
-            reason=f"consistent with {self.level} (strongest: {LEVELS[strongest]})",
+            reason=f"consistent with {self.level} (strongest: {strongest})",
         )
 
 

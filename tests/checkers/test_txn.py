@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from typing import Any
@@ -220,3 +221,28 @@ def test_ten_thousand_transactions_in_seconds() -> None:
     assert v.result == "valid"
     assert v.details["committed"] == 10_000
     assert time.monotonic() - began >= 0  # speed itself lives in bench/
+
+
+def test_isolation_table_is_nested_and_names_each_anomalys_weakest_level() -> None:
+    from pytest_sdconform.checkers.isolation import (
+        LEVELS,
+        PROSCRIBES,
+        forbidden_from,
+        proscribed,
+        strongest_level,
+    )
+
+    for weaker, stronger in itertools.pairwise(LEVELS):
+        assert PROSCRIBES[weaker] < PROSCRIBES[stronger], (weaker, stronger)
+    assert forbidden_from("G0") == "read-uncommitted"
+    assert {forbidden_from(k) for k in ("G1a", "G1b", "G1c")} == {"read-committed"}
+    assert forbidden_from("G-single") == "repeatable-read"
+    assert forbidden_from("G2") == "serializable"
+    assert forbidden_from("G2-realtime") == forbidden_from("G0-process") == "strict-serializable"
+    assert forbidden_from("garbage") == "read-uncommitted"
+    assert proscribed("G-single", "serializable") and not proscribed("G2", "repeatable-read")
+    assert strongest_level([], "serializable") == "serializable"
+    assert strongest_level([], "strict-serializable") == "strict-serializable"
+    assert strongest_level(["G2", "G1b"], "serializable") == "read-uncommitted"
+    assert strongest_level(["G-single-realtime"], "strict-serializable") == "serializable"
+    assert strongest_level(["incompatible-order"], "serializable") == "none"
