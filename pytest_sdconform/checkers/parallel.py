@@ -13,8 +13,9 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from .wgl import Partition, SearchResult, search
+
 if TYPE_CHECKING:
-    from .linearizable import Partition, SearchResult
     from .models import Model
 
 BIG = 100  # operations: a smaller partition is not worth a process
@@ -35,8 +36,6 @@ def usable(parts: list[Partition]) -> bool:
 
 
 def _work(i: int) -> tuple[int, SearchResult]:
-    from .linearizable import search
-
     assert _job is not None
     parts, model, deadline, max_states = _job
     gen = search(parts[i], model, deadline, max_states)

@@ -1,0 +1,179 @@
+"""The Wing-Gong-Lowe search for a linearization of one partition (one key's operations).
+
+The search is Wing & Gong's, with Lowe's cache of visited configurations (as in Porcupine):
+walk the invocation/completion events in real-time order, linearize an invoked operation
+whenever the model allows it, and backtrack when a completion is reached whose operation could
+not be placed. A configuration is the set of linearized operations (a bitset in a Python int)
+plus the model state; one that was already explored is never explored again.
+
+An operation with an unknown outcome arrives with no completion position: its return is placed
+after every other event. ``linearizable.py`` splits a history into partitions and turns the
+results into a verdict; ``parallel.py`` runs this search on several cores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..history import Completed
+from .models import CONCAT, GENERIC, ILLEGAL, READ, WRITE, Model, Step
+
+
+@dataclass
+class Partition:
+    """One independent object's operations, in invocation order."""
+
+    key: Any
+    ops: list[Completed] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # invocation position in the history
+    ends: list[int | None] = field(default_factory=list)  # completion position, None: unknown
+
+
+@dataclass
+class SearchResult:
+    result: str  # valid | invalid | unknown
+    explored: int
+    best: int = 0  # linearized-operation bitset of the deepest configuration reached
+    best_state: Any = None
+    stuck: int | None = None  # operation whose completion could not be passed there
+    reason: str = ""
+
+
+def search(
+    part: Partition,
+    model: Model,
+    deadline: float | None,
+    max_states: int,
+) -> Generator[None, None, SearchResult]:
+    """Wing-Gong-Lowe search over one partition's events.
+
+    A generator that yields every few thousand steps, so that several partitions can be
+    searched in turn and the whole check can stop as soon as one is invalid; its return
+    value is the SearchResult.
+    """
+    n = len(part.ops)
+    if n == 0:
+        return SearchResult("valid", 0)
+    big = 1 << 62
+    events = sorted(
+        [(start, 0, i) for i, start in enumerate(part.starts)]
+        + [(big + i if e is None else e, 1, i) for i, e in enumerate(part.ends)]
+    )
+    size = len(events)
+    # Doubly linked list over event nodes 1..size, head 0, terminator -1.
+    nxt = list(range(1, size + 2))
+    nxt[size] = -1
+    prv = list(range(-1, size))
+    is_call = [False] * (size + 1)
+    op_of = [0] * (size + 1)
+    ret_node = [0] * n
+    for node, (_, kind, i) in enumerate(events, 1):
+        op_of[node] = i
+        if kind == 0:
+            is_call[node] = True
+        else:
+            ret_node[i] = node
+    known = [e is not None for e in part.ends]
+    known_left = sum(known)
+    steps = part.steps
+    step: Callable[[Any, Step], Any] = model.step
+    bits = [1 << i for i in range(n)]
+    shaped = [model.shape(s) for s in steps] if model.shape else [(GENERIC, None)] * n
+    shapes = [k for k, _ in shaped]
+    values = [v for _, v in shaped]
+
+    state = model.init
+    lin = 0
+    # Each stack entry: (call node, state before it, forced). A forced step is an operation
+    # with a known outcome that is legal and leaves the state unchanged (a read, a failed cas):
+    # if any linearization exists from here, one places it right now, since moving it to the
+    # front changes no state and breaks no real-time order. So it is never a choice point, and
+    # backtracking passes straight through it.
+    stack: list[tuple[int, Any, bool]] = []
+    cache: set[tuple[int, Any]] = set()
+    best = SearchResult("invalid", 0)
+    best_depth = -1
+    entry = nxt[0]
+    iterations = 0
+    while known_left:
+        iterations += 1
+        if not iterations & 0x3FFF:
+            if deadline is not None and time.monotonic() > deadline:
+                return _out_of_budget(best, len(cache), "time limit reached")
+            yield
+        if is_call[entry]:
+            i = op_of[entry]
+            k = shapes[i]
+            if k == READ:
+                if values[i] != state:
+                    entry = nxt[entry]
+                    continue
+                new_state = state
+            elif k == WRITE:
+                new_state = values[i]
+            elif k == CONCAT:
+                new_state = state + values[i]
+            else:
+                new_state = step(state, steps[i])
+                if new_state is ILLEGAL:
+                    entry = nxt[entry]
+                    continue
+            same = new_state is state or new_state == state
+            if not known[i] and same:
+                # Unknown outcome and no effect now: it can always be placed last instead.
+                entry = nxt[entry]
+                continue
+            config = (lin | bits[i], new_state)
+            if config not in cache:
+                if len(cache) >= max_states:
+                    return _out_of_budget(best, len(cache), "state budget reached")
+                cache.add(config)
+                stack.append((entry, state, same))
+                state, lin = new_state, config[0]
+                if known[i]:
+                    known_left -= 1
+                # lift the call and its return out of the list
+                r = ret_node[i]
+                nxt[prv[entry]] = nxt[entry]
+                prv[nxt[entry]] = prv[entry]
+                nxt[prv[r]] = nxt[r]
+                if nxt[r] != -1:
+                    prv[nxt[r]] = prv[r]
+                entry = nxt[0]
+                continue
+            if not same:
+                entry = nxt[entry]
+                continue
+            # A forced step into an explored configuration: this configuration is dead too.
+        elif len(stack) > best_depth:
+            # A completion whose operation is still unplaced: this branch is dead.
+            best_depth = len(stack)
+            best.best, best.best_state, best.stuck = lin, state, op_of[entry]
+        # Backtrack to the last real choice.
+        while True:
+            if not stack:
+                best.explored = len(cache)
+                return best
+            entry, state, forced = stack.pop()
+            i = op_of[entry]
+            lin ^= bits[i]
+            if known[i]:
+                known_left += 1
+            r = ret_node[i]
+            nxt[prv[r]] = r
+            if nxt[r] != -1:
+                prv[nxt[r]] = r
+            nxt[prv[entry]] = entry
+            prv[nxt[entry]] = entry
+            if not forced:
+                break
+        entry = nxt[entry]
+    return SearchResult("valid", len(cache))
+
+
+def _out_of_budget(best: SearchResult, explored: int, reason: str) -> SearchResult:
+    return SearchResult("unknown", explored, best.best, best.best_state, best.stuck, reason)
