@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
+from .backends.base import Topology
 from .checkers import Checker
 from .checkers.availability import check_availability
 from .checkers.judge import Checkers, ExerciseRule, Judge, ok_in_every_window, some_ok
@@ -33,16 +34,12 @@ from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults, placer
 from .recorder import Recorder
 from .runner import RunConfig, Runner
 from .runs import Run
+from .runtimes import RuntimeUnsupported
 from .session import Session
 from .workloads import Client, Workload
 
 F = TypeVar("F")
-
-
-class Topology(Protocol):
-    def describe(self) -> dict[str, Any]: ...
-
-    def start(self, run: Run, block: Any, seed: int = 0) -> Cluster: ...
+InfoT = TypeVar("InfoT")
 
 
 @dataclass
@@ -70,7 +67,7 @@ class Case:
     clusters: list[Cluster] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, topology: Topology, shared: bool = False) -> Cluster:
+    def start(self, topology: Topology[InfoT], shared: bool = False) -> Cluster[InfoT]:
         """Start a topology's nodes for this case; they are stopped when the test ends.
 
         ``shared``: reuse one cluster of this topology for every test of the session that
@@ -78,11 +75,16 @@ class Case:
         of the session. Tests sharing a cluster must use keys of their own (a key prefix).
         """
         self.config.update(topology.describe())
-        if shared:
-            cluster = self.session.shared_cluster(topology)
-            self.config["shared_cluster"] = True
-            return cluster
-        cluster = topology.start(self.case_run, self.session.block, seed=self.session.options.seed)
+        runtime = self.session.options.runtime
+        try:
+            if shared:
+                cluster = self.session.shared_cluster(topology)
+                self.config["shared_cluster"] = True
+                return cluster
+            cluster = topology.start(self.case_run, self.session.block,
+                                     seed=self.session.options.seed, runtime=runtime)
+        except RuntimeUnsupported as e:
+            pytest.skip(str(e))
         self.clusters.append(cluster)
         return cluster
 
@@ -106,9 +108,8 @@ class Case:
         exercise: ExerciseRule | None = None,
         emulator_limit: str | None = None,
         config: dict[str, Any] | None = None,
-        duration: float | None = None,
         converged: Callable[[], bool] | None = None,
-        **run_config: Any,
+        run: RunConfig | None = None,
     ) -> CaseOutcome:
         """Run ``workload`` under ``faults`` and decide the claim.
 
@@ -116,6 +117,8 @@ class Case:
         them by default) once ``exercise`` says the behaviour was exercised (default: operations
         succeeded during every fault window; with no fault, that the workload ran).
         ``emulator_limit``: why the emulator this case runs on cannot exhibit the claim.
+        ``run``: the schedule (fault and quiet spans, settle, timeouts); a duration or a
+        concurrency it leaves at 0 is the session's (``--sdconform-duration``...).
         """
         opts = self.session.options
         if opts.faults and faults:
@@ -136,8 +139,9 @@ class Case:
             judge = Checkers(deciding, rule, rule.__doc__ or str(getattr(rule, "__name__", "?")))
         # Only a case decided by checkers alone may stop at their first counterexample.
         deciding = list(judge.deciding) if isinstance(judge, Checkers) else []
-        cfg = RunConfig(**{"duration": duration or opts.duration,
-                           "concurrency": opts.concurrency, "seed": opts.seed, **run_config})
+        run = run or RunConfig()
+        cfg = replace(run, duration=run.duration or opts.duration,
+                      concurrency=run.concurrency or opts.concurrency, seed=opts.seed)
         started = time.monotonic()
         with Recorder(self.folder / "history.jsonl") as recorder:
             runner = Runner(workload, client_factory, recorder, faults, cfg,

@@ -13,7 +13,7 @@ from pathlib import Path
 from .faults.netfilter import TAG_PREFIX, cgroup2_root, iptables, remove_cgroup
 from .faults.preload import remove_stale_faketime_shm
 from .runs import Run, known_runs, live_owners
-from .runtimes.local import stop_recorded_process
+from .runtimes.process import stop_recorded_process
 
 
 def tagged_rules(tag_prefix: str = TAG_PREFIX) -> list[tuple[str, list[str]]]:

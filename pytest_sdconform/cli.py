@@ -6,6 +6,7 @@ Exit codes of ``check``: 0 valid, 1 invalid, 2 unknown, 3 bad input (one line, n
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import sys
@@ -148,14 +149,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     from . import provision
-    from .backends.cassandra import topology as cassandra
-    from .backends.kafka import server as kafka
+    from .backends import registry
 
-    targets = {
-        "toxiproxy": provision.toxiproxy_server,
-        "cassandra": cassandra.provision,
-        "kafka": kafka.provision,
-    }
+    targets: dict[str, Callable[[], object]] = {"toxiproxy": provision.toxiproxy_server}
+    for backend in registry.names():
+        targets[backend] = functools.partial(registry.provision, backend)
     failed = 0
     for name in args.what or list(targets):
         if name not in targets:
@@ -166,7 +164,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
             print(f"sdconform: error: {name}: {e}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{name}: {path}")
+        print(f"{name}: {path}" if path else f"{name}: ready")
     return 1 if failed else 0
 
 
@@ -251,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
     )
     k.set_defaults(func=cmd_cleanup)
     pr = sub.add_parser("provision", help="fetch and build what the faults and backends need")
-    pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy, cassandra, kafka")
+    pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy and the backends")
     pr.set_defaults(func=cmd_provision)
     cl = sub.add_parser("claims", help="list the claims catalogue and which claims have a test")
     cl.add_argument("--system", help="only this system's claims (redis, cassandra, kafka...)")

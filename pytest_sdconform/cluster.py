@@ -1,117 +1,96 @@
-"""A cluster: one case's real nodes, started by the local runtime, and the handles to break them.
+"""A cluster: one case's real nodes on a runtime, what its backend knows of them, and the
+handles to break them.
 
 Each case is a run of its own (its own ledger, iptables chains and cgroups), so that a case that
 dies leaves nothing another case trips over, and ``sdconform cleanup`` can remove it alone.
+``info`` is the backend's typed knowledge of the cluster (``RedisInfo``, ``KafkaInfo``...).
+Every fault that reaches nodes is built here, from what the runtime offers; a fault the runtime
+cannot carry raises ``FaultUnavailable`` with the reason (the case skips).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
-from .faults import FaultUnavailable
-from .faults.netfilter import Netfilter, NetfilterUnavailable, unavailable_reason
+from .faults.clock import ClockSkew, Probe
 from .faults.partition import Cut, Partition
 from .faults.process import Kill, Pause
 from .faults.toxiproxy import ToxiproxyServer
 from .runs import Run
-from .runtimes.addresses import AddressBlock
-from .runtimes.local import LocalNode, LocalRuntime, NodeSpec
+from .runtimes import Node, NodeSpec, Runtime
+
+InfoT = TypeVar("InfoT")
 
 
 @dataclass
-class Cluster:
-    """Nodes by name, their addresses, and fault constructors bound to them."""
+class Cluster(Generic[InfoT]):
+    """Nodes by name, their addresses, the backend's info, and fault constructors."""
 
     run: Run
-    runtime: LocalRuntime
-    netfilter: Netfilter | None
-    cgroups: dict[str, Path] = field(default_factory=dict)
+    runtime: Runtime
+    info: InfoT
+    harness: str  # the harness's own address (toxiproxy listens there)
     rng: random.Random = field(default_factory=random.Random)
-    info: dict[str, Any] = field(default_factory=dict)  # what the topology wants to remember
+    started_s: float = 0.0  # from provisioning to ready
 
     @property
-    def nodes(self) -> dict[str, LocalNode]:
+    def nodes(self) -> Mapping[str, Node]:
         return self.runtime.nodes
 
-    def node(self, name: str) -> LocalNode:
+    def node(self, name: str) -> Node:
         return self.runtime.nodes[name]
 
     @property
     def addresses(self) -> dict[str, str]:
         return {n: node.address for n, node in self.nodes.items()}
 
+    @property
+    def hosts(self) -> list[str]:
+        """The nodes with a network identity of their own (not a sidecar of another)."""
+        return [n for n, node in self.nodes.items() if node.spec.host is None]
+
+    def add(self, specs: Sequence[NodeSpec]) -> Sequence[Node]:
+        """Start more nodes in this cluster (a node that joins later, e.g. a new replica)."""
+        return self.runtime.start(specs)
+
     def partition(self, shapes: Sequence[str] = ("isolate", "halves"),
-                  cuts: Sequence[Cut] | None = None) -> Partition:
-        """A partition fault over this cluster's nodes (random shapes, or the given cuts)."""
-        if self.netfilter is None:
-            raise FaultUnavailable(unavailable_reason() or "partitions are not set up")
-        fault = Partition(self.netfilter, self.addresses, self.cgroups, shapes, self.rng)
-        if cuts:
-            fault = FixedPartition(fault, list(cuts), self.rng)  # type: ignore[assignment]
+                  cuts: Sequence[Cut] | None = None,
+                  nodes: Sequence[str] | None = None) -> Partition:
+        """A partition fault over ``nodes`` (default: every host): random shapes, or the
+        given cuts."""
+        fault: Partition = self.runtime.partition(list(nodes or self.hosts), shapes, self.rng)
+        fault.cuts = list(cuts or ())
         return fault
 
-    def toxiproxy(self) -> ToxiproxyServer:
-        """A toxiproxy server of this cluster (stopped with it), on the harness's address."""
-        server = ToxiproxyServer(self.runtime, self.info["harness"])
-        server.start()
-        return server
-
     def kill(self, nodes: Sequence[str] | None = None, count: int = 1) -> Kill:
+        """SIGKILL ``count`` of ``nodes`` (default: any); restarted on their data at the heal.
+        A node whose spec says ``kill_tree`` loses every process it forked."""
         return Kill(self._pick(nodes), count, self.rng)
 
     def pause(self, nodes: Sequence[str] | None = None, count: int = 1) -> Pause:
         return Pause(self._pick(nodes), count, self.rng)
 
-    def _pick(self, names: Sequence[str] | None) -> list[LocalNode]:
+    def clock_skew(self, offsets: int | Mapping[str, int],
+                   probes: Mapping[str, Probe] | None = None,
+                   nodes: Sequence[str] | None = None) -> ClockSkew:
+        """Move the wall clocks of nodes started with ``NodeSpec.clock`` (``offsets`` in ms:
+        one for ``nodes``, or one per node), proven through ``probes``."""
+        skew: ClockSkew = self.runtime.clock_skew(offsets, probes, nodes)
+        return skew
+
+    def toxiproxy(self) -> ToxiproxyServer:
+        """A toxiproxy server of this cluster (stopped with it), on the harness's address."""
+        server: ToxiproxyServer = self.runtime.toxiproxy(self.harness)
+        return server
+
+    def _pick(self, names: Sequence[str] | None) -> list[Node]:
         return [self.node(n) for n in names] if names else list(self.nodes.values())
 
     def stop(self) -> None:
         try:
-            self.runtime.stop_all()
+            self.runtime.close()
         finally:
-            if self.netfilter is not None:
-                self.netfilter.close()
             self.run.forget()
-
-
-class FixedPartition:
-    """A partition fault that picks among given cuts (e.g. "isolate the primary")."""
-
-    name = "partition"
-
-    def __init__(self, partition: Partition, cuts: list[Cut], rng: random.Random):
-        self.partition, self.cuts, self.rng = partition, cuts, rng
-
-    def start(self) -> dict[str, Any]:
-        return self.partition.start(self.rng.choice(self.cuts))
-
-    def stop(self) -> dict[str, Any]:
-        return self.partition.stop()
-
-
-def start_cluster(run: Run, block: AddressBlock, specs: Sequence[NodeSpec],
-                  partitions: bool = True, seed: int = 0) -> Cluster:
-    """Start nodes (in their own cgroups when partitions are possible) and return the cluster."""
-    netfilter = None
-    if partitions and unavailable_reason() is None:
-        try:
-            netfilter = Netfilter(run)
-        except NetfilterUnavailable:
-            netfilter = None
-    cgroups: dict[str, Path] = {}
-    if netfilter is not None:
-        for spec in specs:
-            cgroups[spec.name] = netfilter.add_node(spec.name, spec.address)
-    runtime = LocalRuntime(run, cgroups=lambda spec: cgroups.get(spec.name))
-    cluster = Cluster(run, runtime, netfilter, cgroups, random.Random(seed),
-                      {"harness": block.harness()})
-    try:
-        runtime.start(specs)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster

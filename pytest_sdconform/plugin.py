@@ -8,7 +8,6 @@ unless ``--sdconform`` is given; without it, suite tests (those marked ``claim``
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import sys
 import threading
@@ -20,6 +19,7 @@ import pytest
 from . import progress
 from .claims import UnknownClaim, get_claim
 from .claims.configurations import UnknownConfiguration, get_configuration
+from .runtimes.choice import RUNTIMES
 from .session import Options, Session, worker_id
 
 SESSION = pytest.StashKey[Session]()
@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sdconform", "system-design conformance runs")
     group.addoption("--sdconform", action="store_true", default=False,
                     help="run the sdconform suites against real backends (they skip without it)")
-    group.addoption("--sdconform-runtime", default="local", choices=("local", "external"),
+    group.addoption("--sdconform-runtime", default="local", choices=RUNTIMES,
                     help="local: real processes on 127.x.y.z (default); external: services "
                     "the environment points to (the AWS suites: a real account)")
     group.addoption("--sdconform-duration", type=float, default=10.0, metavar="S",
@@ -67,8 +67,6 @@ def pytest_configure(config: pytest.Config) -> None:
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
     )
-    if options.runtime == "external":  # read by backends that can target real services
-        os.environ.setdefault("SDCONFORM_AWS_RUNTIME", "external")
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
     terminal = threading.Lock()

@@ -34,8 +34,8 @@ from .workloads import Client, Invocation, Result, Workload
 
 @dataclass
 class RunConfig:
-    duration: float = 30.0  # seconds of client traffic
-    concurrency: int = 4  # worker threads
+    duration: float = 0.0  # seconds of client traffic (a case: 0 is the session's)
+    concurrency: int = 0  # worker threads (a case: 0 is the session's)
     op_timeout: float = 5.0  # seconds before an operation is recorded info
     seed: int = 0
     quiet: float = 3.0  # seconds between faults
@@ -135,7 +135,7 @@ class Runner:
         self.client_factory = client_factory
         self.recorder = recorder
         self.faults = list(faults)
-        self.config = config or RunConfig()
+        self.config = config or RunConfig(duration=30.0, concurrency=4)
         self.stop_when = stop_when
         self.converged = converged
         self.progress = progress or say

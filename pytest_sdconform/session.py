@@ -11,10 +11,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .backends.base import Topology
+from .cluster import Cluster
 from .runs import Run, new_run
 from .runtimes.addresses import AddressBlock, allocate
+
+InfoT = TypeVar("InfoT")
 
 
 @dataclass
@@ -105,7 +109,7 @@ class Session:
         self.systems |= {c["backend"] for c in merged if c.get("backend")}
         self.write()
 
-    def shared_cluster(self, topology: Any) -> Any:
+    def shared_cluster(self, topology: Topology[InfoT]) -> Cluster[InfoT]:
         """One cluster per topology (by its description) for the whole session."""
         key = f"{type(topology).__module__}.{type(topology).__name__}:" + json.dumps(
             topology.describe(), sort_keys=True, default=str)
@@ -113,8 +117,10 @@ class Session:
             n = len(self._shared) + 1
             prefix = f"{worker_id()}-" if worker_id() else ""
             run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
-            self._shared[key] = topology.start(run, self.block, seed=self.options.seed)
-        return self._shared[key]
+            self._shared[key] = topology.start(run, self.block, seed=self.options.seed,
+                                               runtime=self.options.runtime)
+        cluster: Cluster[InfoT] = self._shared[key]
+        return cluster
 
     def close(self) -> None:
         for cluster in self._shared.values():

@@ -11,7 +11,7 @@ flushed WAL position), and each one keeps every write acknowledged before a know
 builds safe points must take ``covers`` on the safe side: a time before which every
 acknowledged write is known to be inside, such as the invocation of a call that the system
 answered before the snapshot began. ``LossWindow`` takes a function that finds them in a
-history (for Redis: ``backends/redis_judges.rdb_snapshots``, from INFO persistence recorded
+history (for Redis: ``backends/redis/judges.rdb_snapshots``, from INFO persistence recorded
 with every write).
 
 Rule, for every acknowledged ``f`` the ``lost`` checker reports missing from the final reads:

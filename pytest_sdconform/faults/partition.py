@@ -166,10 +166,13 @@ class Partition:
         self.cgroups = cgroups
         self.shapes = list(shapes)
         self.rng = rng or random.Random()
+        self.cuts: list[Cut] = []  # when given, start picks one of these (e.g. "isolate n1")
         self.current: Cut | None = None
 
     def start(self, cut: Cut | None = None) -> dict[str, Any]:
         """Install a cut (a random one of ``shapes`` by default) and prove it took effect."""
+        if cut is None and self.cuts:
+            cut = self.rng.choice(self.cuts)
         if cut is None:
             cut = make_cut(self.rng.choice(self.shapes), sorted(self.addresses), self.rng)
         self.netfilter.drop({(self.addresses[a], self.addresses[b]) for a, b in cut.blocked})

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..runtimes.local import LocalNode
+from ..runtimes import Node
 from . import FaultNotEffective
 
 
@@ -41,23 +41,23 @@ class _NodeFault:
     name = "node"
 
     def __init__(
-        self, nodes: Sequence[LocalNode], count: int = 1, rng: random.Random | None = None
+        self, nodes: Sequence[Node], count: int = 1, rng: random.Random | None = None
     ):
         if not nodes:
             raise ValueError(f"{self.name}: no nodes to break")
         self.nodes = list(nodes)
         self.count = min(count, len(self.nodes))
         self.rng = rng or random.Random()
-        self.victims: list[LocalNode] = []
+        self.victims: list[Node] = []
 
-    def choose(self) -> list[LocalNode]:
+    def choose(self) -> list[Node]:
         return self.rng.sample(self.nodes, self.count)
 
 
 class Kill(_NodeFault):
     name = "kill"
 
-    def start(self, victims: Sequence[LocalNode] | None = None) -> dict[str, Any]:
+    def start(self, victims: Sequence[Node] | None = None) -> dict[str, Any]:
         self.victims = list(victims) if victims else self.choose()
         for node in self.victims:
             node.kill()
@@ -79,7 +79,7 @@ class Kill(_NodeFault):
 class Pause(_NodeFault):
     name = "pause"
 
-    def start(self, victims: Sequence[LocalNode] | None = None) -> dict[str, Any]:
+    def start(self, victims: Sequence[Node] | None = None) -> dict[str, Any]:
         self.victims = list(victims) if victims else self.choose()
         for node in self.victims:
             node.pause()

@@ -19,9 +19,10 @@ from typing import Any
 
 from ..provision import ProvisionError, toxiproxy_server
 from ..runs import process_start_time
+from ..runtimes import Node, Runtime
 from ..runtimes.addresses import free_port
-from ..runtimes.local import LocalNode, LocalRuntime, NodeSpec
 from ..runtimes.readiness import HttpGet
+from ..runtimes.spec import NodeSpec
 from . import FaultUnavailable
 
 STREAMS = ("upstream", "downstream")  # upstream: client -> server; downstream: server -> client
@@ -171,12 +172,12 @@ class ToxiproxyClient:
 class ToxiproxyServer:
     """The pinned toxiproxy server as a node of a run: its API and proxies on ``address``."""
 
-    def __init__(self, runtime: LocalRuntime, address: str, name: str = "toxiproxy"):
+    def __init__(self, runtime: Runtime, address: str, name: str = "toxiproxy"):
         self.runtime = runtime
         self.address = address
         self.name = name
         self.port = 0
-        self.node: LocalNode | None = None
+        self.node: Node | None = None
         self.started_in: float | None = None  # seconds from launch to a ready API
 
     @property

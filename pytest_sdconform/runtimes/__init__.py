@@ -1,0 +1,89 @@
+"""Runtimes: where a backend's nodes run, and which faults can reach them there.
+
+``Runtime`` is what a backend may ask of wherever its nodes run: start nodes from specs, the
+paths and address of each node, files in and out, its log, and the faults the place can
+carry. ``local`` (``local.py``) runs each node as a process on its own loopback address;
+``external`` (``external.py``) has no nodes of ours: the system is somewhere else (real AWS, or
+endpoints a user names). ``choice.py`` opens the runtime a session asks for.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from .spec import NodePaths, NodeSpec
+
+# The fault capabilities a runtime may offer (``Runtime.capabilities``).
+CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss")
+
+
+class RuntimeUnsupported(RuntimeError):
+    """A backend cannot run on the runtime a session chose; the message says why."""
+
+
+class Node(Protocol):
+    """One running (or stopped) node of a runtime."""
+
+    spec: NodeSpec
+    log: Path  # what the node printed, readable on the harness's side
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def is_running(self) -> bool: ...
+
+    def start(self, wait: bool = True) -> None: ...
+
+    def wait_ready(self, timeout: float | None = None) -> None: ...
+
+    def signal(self, sig: int) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def stop(self, grace: float = 10.0) -> None: ...
+
+    def read_file(self, path: str) -> bytes: ...
+
+    def write_file(self, path: str, text: str) -> None: ...
+
+
+class Runtime(Protocol):
+    """Where nodes run. ``capabilities`` maps each of CAPABILITIES to None (offered) or the
+    reason it is not; the fault constructors raise ``FaultUnavailable`` with that reason."""
+
+    name: str
+
+    @property
+    def nodes(self) -> Mapping[str, Node]: ...
+
+    def capabilities(self) -> dict[str, str | None]: ...
+
+    def paths(self, name: str, user: str | None = None) -> NodePaths: ...
+
+    def start(self, specs: Sequence[NodeSpec], parallel: bool = True) -> Sequence[Node]: ...
+
+    def partition(self, names: Sequence[str], shapes: Sequence[str],
+                  rng: random.Random) -> Any: ...
+
+    def clock_skew(self, offsets: int | Mapping[str, int], probes: Mapping[str, Any] | None,
+                   nodes: Sequence[str] | None) -> Any: ...
+
+    def toxiproxy(self, address: str) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["CAPABILITIES", "Node", "NodePaths", "NodeSpec", "Runtime", "RuntimeUnsupported"]

@@ -1,268 +1,86 @@
-"""The local runtime: each node is a real process on its own loopback address.
+"""The local runtime: each node is a real process on its own loopback address (127.A.B.N).
 
-A node has its own data folder and captured log under the run folder, starts in a new process
-group (so its children, such as PostgreSQL backends, are signalled with it), and may join a
-cgroup (for partitions: outgoing traffic of the cgroup is rewritten to the node's address) and
-run as another user. Every process is written in the run's ledger by pid and start time, and is
-stopped by pid: never by name.
-
-A node that runs as another user (PostgreSQL runs as ``postgres``) cannot be trusted to reach
-the run folder: the report folder is the user's, and may be closed to everyone else
-(``mktemp -d``, a umask of 077). Such a node keeps its data in the run's registry instead
-(``$SDCONFORM_STATE/runs/<run>/nodes/<node>/data``), a folder of the user's own (mode 0700);
-the harness's folders above it get the execute bit for others (enter, not list: nothing is
-made readable that was not), and the user's report folder is left as it is. Its log stays in
-the case folder (the harness writes it). The registry goes with the run (``Run.forget``, also
-from ``sdconform cleanup`` after a killed run), so the data goes with it, and the ledger names
-the folder.
+Besides starting nodes (``process.py``), the local runtime is where the machine's fault
+capabilities are set up for a run: with ``partitions``, each node joins a cgroup of its own
+whose outgoing connections leave from the node's address, so that the raw table's DROP rules
+between addresses cut real traffic (``faults/netfilter.py``); a node with ``NodeSpec.clock``
+starts with the clock-skew library preloaded (``faults/clock.py``); toxiproxy runs as a node of
+the run, on the harness's address. Everything is in the run's ledger, and ``close`` removes it.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import shlex
-import signal
-import stat
-import subprocess
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import random
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..runs import Run, is_same_process, process_start_time, state_dir
-from .readiness import NodeStartError, Readiness, log_tail
+from ..faults import FaultUnavailable
+from ..faults.clock import ClockControl, ClockSkew, Probe, method_for
+from ..faults.netfilter import Netfilter, NetfilterUnavailable, unavailable_reason
+from ..faults.partition import Partition
+from ..faults.toxiproxy import ToxiproxyServer
+from ..runs import Run
+from .process import LocalNode, local_paths, stop_recorded_process
+from .spec import NodePaths, NodeSpec
 
+__all__ = ["LocalNode", "LocalRuntime", "NodeSpec", "stop_recorded_process"]
 
-@dataclass
-class NodeSpec:
-    """How to start one node: its command, environment, readiness check and user."""
-
-    name: str
-    address: str
-    command: Sequence[str]
-    ready: Readiness | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    user: str | None = None  # run as this user (PostgreSQL refuses root)
-    ready_timeout: float = 60.0
-    stop_signal: int = signal.SIGTERM
-
-
-class LocalNode:
-    """A running (or stopped) node process: start, kill, pause, resume, stop."""
-
-    def __init__(self, spec: NodeSpec, run: Run, cgroup: Path | None = None):
-        self.spec = spec
-        self.run = run
-        self.cgroup = cgroup
-        self.folder = run.folder / "nodes" / spec.name
-        self.log = self.folder / "node.log"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if spec.user:
-            self.data = user_data_folder(run, spec.name, spec.user)
-        else:
-            self.data = self.folder / "data"
-            self.data.mkdir(parents=True, exist_ok=True)
-        self.process: subprocess.Popen[bytes] | None = None
-        self.paused = False
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def address(self) -> str:
-        return self.spec.address
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def _argv(self) -> list[str]:
-        argv = [str(a) for a in self.spec.command]
-        if self.spec.user:
-            argv = [
-                "setpriv",
-                f"--reuid={self.spec.user}",
-                f"--regid={self.spec.user}",
-                "--init-groups",
-                "--",
-                *argv,
-            ]
-        if self.cgroup is not None:
-            # Join the cgroup first, then become the server: no preexec_fn in a threaded process.
-            procs = shlex.quote(str(self.cgroup / "cgroup.procs"))
-            argv = ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sdconform-node", *argv]
-        return argv
-
-    def start(self, wait: bool = True) -> None:
-        """Start the process (on the same data folder after a kill) and wait until it is ready."""
-        if self.is_running():
-            return
-        if self.spec.user:
-            subprocess.run(["chown", "-R", f"{self.spec.user}:", str(self.data)], check=False)
-        with open(self.log, "ab") as log:
-            log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self._argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data,
-                env={**os.environ, **self.spec.env},
-                start_new_session=True,
-            )
-        self.paused = False
-        self.run.record(
-            "process",
-            name=self.name,
-            pid=self.process.pid,
-            start_time=process_start_time(self.process.pid),
-        )
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self, timeout: float | None = None) -> None:
-        ready = self.spec.ready
-        if ready is None:
-            return
-        limit = self.spec.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                code = None if self.process is None else self.process.returncode
-                raise NodeStartError(
-                    f"{self.name} ({self.address}) exited with code {code} before it was ready;"
-                    f" last lines of {self.log}:\n{log_tail(self.log)}"
-                )
-            if ready():
-                return
-            time.sleep(0.05)
-        raise NodeStartError(
-            f"{self.name} ({self.address}) not ready ({ready}) after {limit:.0f}s;"
-            f" last lines of {self.log}:\n{log_tail(self.log)}"
-        )
-
-    def signal(self, sig: int) -> bool:
-        """Send ``sig`` to the node's process group; False if it is not running."""
-        if not self.is_running():
-            return False
-        assert self.process is not None
-        try:
-            os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def kill(self) -> None:
-        """SIGKILL: the process dies at once and leaves its data as a crash would."""
-        if self.paused:
-            self.signal(signal.SIGCONT)
-        self.signal(signal.SIGKILL)
-        self._reap(10)
-        self.paused = False
-
-    def pause(self) -> None:
-        if self.signal(signal.SIGSTOP):
-            self.paused = True
-
-    def resume(self) -> None:
-        if self.signal(signal.SIGCONT):
-            self.paused = False
-
-    def stop(self, grace: float = 10.0) -> None:
-        """Ask politely (the spec's stop signal), then SIGKILL after ``grace`` seconds."""
-        if not self.is_running():
-            return
-        if self.paused:
-            self.resume()
-        self.signal(self.spec.stop_signal)
-        if not self._reap(grace):
-            self.signal(signal.SIGKILL)
-            self._reap(10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def _reap(self, timeout: float) -> bool:
-        if self.process is None:
-            return True
-        try:
-            self.process.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-
-def user_data_folder(run: Run, node: str, user: str) -> Path:
-    """A node's data folder for a node that runs as ``user``: in the run's registry, owned by
-    ``user`` with mode 0700, on a path ``user`` can enter (raises NodeStartError naming the
-    folder in the way when it cannot: ``$SDCONFORM_STATE`` inside a private folder)."""
-    try:
-        account = pwd.getpwnam(user)
-    except KeyError:
-        raise NodeStartError(f"{node} runs as {user}, a user this machine does not have") from None
-    home = run.registry / "nodes" / node
-    data = home / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    # Enter, not list: others get the execute bit on the harness's own folders above the node's.
-    ours = [state_dir(), state_dir() / "runs", run.registry, run.registry / "nodes"]
-    for folder in ours:
-        _allow_entry(folder)
-    for path in (home, data):
-        os.chown(path, account.pw_uid, account.pw_gid)
-        os.chmod(path, 0o700)
-    run.record("folder", name=node, path=str(data), user=user)
-    if not _user_can_enter(user, data):
-        blocked = next((p for p in reversed(data.parents) if not _user_can_enter(user, p)), data)
-        raise NodeStartError(
-            f"{node} runs as {user}, who cannot enter {data}: {blocked} is closed to {user}. "
-            f"Point SDCONFORM_STATE at a folder {user} can enter (it is {state_dir()})"
-        )
-    return data
-
-
-def _allow_entry(folder: Path) -> None:
-    try:
-        st = folder.stat()
-    except OSError:
-        return
-    if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IXOTH:
-        os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
-
-
-def _user_can_enter(user: str, folder: Path) -> bool:
-    probe = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
-             "/bin/sh", "-c", 'cd "$1"', "sdconform-probe", str(folder)]
-    return subprocess.run(probe, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, check=False).returncode == 0
+POWER_LOSS = "power loss needs the lose-unsynced-writes filesystem (not built yet)"
 
 
 class LocalRuntime:
-    """Starts nodes as local processes for one run and stops every one of them at the end."""
+    """Starts nodes as local processes for one run and stops every one of them at the end.
+
+    ``cgroups`` (tests): a node's cgroup chosen by the caller. ``partitions``: set up the
+    run's netfilter chains and a cgroup per node (a node with ``spec.host`` joins its host's).
+    """
 
     name = "local"
 
-    def __init__(self, run: Run, cgroups: Callable[[NodeSpec], Path | None] | None = None):
+    def __init__(self, run: Run, cgroups: Callable[[NodeSpec], Path | None] | None = None,
+                 *, partitions: bool = False):
         self.run = run
         self.nodes: dict[str, LocalNode] = {}
         self._cgroups = cgroups
+        self.groups: dict[str, Path] = {}
+        self.netfilter: Netfilter | None = None
+        self.no_partition: str | None = "this cluster was started without partitions"
+        if partitions:
+            self.no_partition = unavailable_reason()
+            if self.no_partition is None:
+                try:
+                    self.netfilter = Netfilter(run)
+                except NetfilterUnavailable as e:
+                    self.no_partition = str(e)
+        self._clock: ClockControl | None = None
+        self.no_clock: dict[str, str] = {}  # node -> why its clock cannot be skewed
+        self._paths: dict[str, NodePaths] = {}
+
+    def capabilities(self) -> dict[str, str | None]:
+        clock = None if self._clock and self._clock.methods else (
+            "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
+        return {"kill": None, "pause": None, "partition": self.no_partition, "latency": None,
+                "clock": clock, "power-loss": POWER_LOSS}
+
+    def paths(self, name: str, user: str | None = None) -> NodePaths:
+        if name not in self._paths:
+            self._paths[name] = local_paths(self.run, name, user)
+        return self._paths[name]
 
     def start(self, specs: Sequence[NodeSpec], parallel: bool = True) -> list[LocalNode]:
-        """Start nodes; with ``parallel`` they are launched together and then awaited."""
+        """Start nodes; with ``parallel`` they are set up and launched together, then awaited."""
         nodes = []
         for spec in specs:
             if spec.name in self.nodes:
                 raise ValueError(f"node {spec.name} already exists in this run")
-            cgroup = self._cgroups(spec) if self._cgroups else None
-            node = LocalNode(spec, self.run, cgroup)
+            node = LocalNode(self._with_clock(spec), self.run, self._cgroup(spec),
+                             self.paths(spec.name, spec.user))
             self.nodes[spec.name] = node
             nodes.append(node)
+        if parallel and len(nodes) > 1:
+            with ThreadPoolExecutor(len(nodes)) as pool:
+                list(pool.map(LocalNode.prepare, nodes))
         for n in nodes:
             n.start(wait=not parallel)
         if parallel:
@@ -270,21 +88,61 @@ class LocalRuntime:
                 n.wait_ready()
         return nodes
 
+    def _cgroup(self, spec: NodeSpec) -> Path | None:
+        if self._cgroups is not None:
+            return self._cgroups(spec)
+        if self.netfilter is None:
+            return None
+        if spec.host is not None:
+            group = self.groups.get(spec.host)
+        else:
+            group = self.netfilter.add_node(spec.name, spec.address)
+        if group is not None:
+            self.groups[spec.name] = group
+        return group
+
+    def _with_clock(self, spec: NodeSpec) -> NodeSpec:
+        if spec.clock is None:
+            return spec
+        if self._clock is None:
+            self._clock = ClockControl(self.run.folder / "clock")
+        try:
+            method = method_for(spec.clock, user=spec.user)
+        except FaultUnavailable as e:
+            self.no_clock[spec.name] = str(e)
+            return spec
+        spec.env = {**spec.env, **self._clock.skew_env(spec.name, method)}
+        return spec
+
+    def partition(self, names: Sequence[str], shapes: Sequence[str],
+                  rng: random.Random) -> Partition:
+        if self.netfilter is None:
+            raise FaultUnavailable(self.no_partition or "partitions are not set up")
+        addresses = {n: self.nodes[n].address for n in names}
+        return Partition(self.netfilter, addresses, {n: self.groups[n] for n in names},
+                         shapes, rng)
+
+    def clock_skew(self, offsets: int | Mapping[str, int],
+                   probes: Mapping[str, Probe] | None = None,
+                   nodes: Sequence[str] | None = None) -> ClockSkew:
+        if self._clock is None or not self._clock.methods:
+            raise FaultUnavailable(f"clock skew: {self.capabilities()['clock']}")
+        return ClockSkew(self._clock, offsets, probes, nodes)
+
+    def toxiproxy(self, address: str) -> ToxiproxyServer:
+        """A toxiproxy server of this run on ``address`` (stopped with the run's nodes)."""
+        server = ToxiproxyServer(self, address)
+        server.start()
+        return server
+
     def stop_all(self, grace: float = 10.0) -> None:
         for node in self.nodes.values():
             node.stop(grace)
 
-
-def stop_recorded_process(pid: int, start_time: int | None) -> bool:
-    """Kill a process (and its group) from a ledger, only if it is still that same process."""
-    if not is_same_process(pid, start_time):
-        return False
-    for sig in (signal.SIGCONT, signal.SIGKILL):
+    def close(self) -> None:
+        """Stop every node, then remove the run's chains and cgroups."""
         try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return True
-    return True
+            self.stop_all()
+        finally:
+            if self.netfilter is not None:
+                self.netfilter.close()

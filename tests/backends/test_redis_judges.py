@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_sdconform.backends.redis_judges import (
+from pytest_sdconform.backends.redis.judges import (
     DeposedPrimaryLoss,
     MissedOwnWritesWhileCut,
     ReplicaReadsAndFailover,

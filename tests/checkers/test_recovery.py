@@ -99,7 +99,7 @@ def test_calls_during_the_window_are_what_exercises_it() -> None:
 def test_other_node_counts_any_operation_served_before_the_fault() -> None:
     """As documented ("a node that served nothing before the fault"): a replica that served
     reads before the kill is not "another node" for the writes. Suites whose clients read from
-    replicas judge on the writes alone (backends/redis_judges.only)."""
+    replicas judge on the writes alone (backends/redis/judges.only)."""
     history = h("0.1 1 invoke add - 1", "0.2 1 ok add - 1 @n1",
                 "0.3 2 invoke read -", "0.4 2 ok read - [1] @n2",
                 "1.0 n info kill-start", "3.0 1 invoke add - 3", "3.5 1 ok add - 3 @n2",

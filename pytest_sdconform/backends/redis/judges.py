@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checkers.judge import (
+from ...checkers.judge import (
     INCONCLUSIVE,
     NS,
     REFUTED,
@@ -30,11 +30,11 @@ from ..checkers.judge import (
     evidence,
     windows_of,
 )
-from ..checkers.loss_window import SafePoint
-from ..checkers.recovery import Resumes
-from ..checkers.sessions import check_sessions
-from ..checkers.verdict import Anomaly
-from ..history import NEMESIS, Completed, FaultWindow, History
+from ...checkers.loss_window import SafePoint
+from ...checkers.recovery import Resumes
+from ...checkers.sessions import check_sessions
+from ...checkers.verdict import Anomaly
+from ...history import NEMESIS, Completed, FaultWindow, History
 
 
 def rdb_snapshots(history: History, fault: str = "kill") -> list[SafePoint]:

@@ -1,4 +1,4 @@
-"""Redis: topologies (single node, primary with replicas, Sentinel) and redis-py clients.
+"""Redis topologies: a single node, a primary with replicas, Sentinel beside each server.
 
 Servers are Debian's redis-server and redis-sentinel, provisioned with apt when missing. Every
 node runs with ``repl-diskless-sync no`` (a diskless sync waits 5 s by default, on any node that
@@ -8,17 +8,15 @@ may become primary) and a short ``repl-timeout`` so that a cut replica is notice
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ..cluster import Cluster, start_cluster
-from ..provision import apt_install
-from ..runs import Run
-from ..runtimes.addresses import AddressBlock
-from ..runtimes.local import NodeSpec
-from ..runtimes.readiness import Command
-from ..workloads import Invocation, Result
+from ...cluster import Cluster
+from ...provision import apt_install
+from ...runtimes import NodeSpec
+from ...runtimes.readiness import Command
+from .. import base
 
 PORT = 6379
 SENTINEL_PORT = 26379
@@ -74,7 +72,8 @@ class Persistence:
 
 
 def server_spec(name: str, address: str, persistence: Persistence,
-                replica_of: str | None = None, extra: Sequence[str] = ()) -> NodeSpec:
+                replica_of: str | None = None, extra: Sequence[str] = (),
+                skew_clock: bool = False) -> NodeSpec:
     argv = ["redis-server", "--bind", address, "--port", str(PORT), "--protected-mode", "no",
             "--dir", ".", "--logfile", "", "--repl-diskless-sync", "no",
             "--repl-timeout", "5", *persistence.args(), *extra]
@@ -82,10 +81,10 @@ def server_spec(name: str, address: str, persistence: Persistence,
         argv += ["--replicaof", replica_of, str(PORT)]
     return NodeSpec(name, address, argv,
                     ready=Command(["redis-cli", "-h", address, "-p", str(PORT), "ping"]),
-                    ready_timeout=30)
+                    ready_timeout=30, clock="redis-server" if skew_clock else None)
 
 
-def sentinel_spec(name: str, address: str, primary: str, folder_hint: str) -> NodeSpec:
+def sentinel_spec(name: str, address: str, primary: str, host: str | None = None) -> NodeSpec:
     # Sentinel rewrites its config file, so it lives in the node's data folder (the cwd); a
     # restarted sentinel keeps what it learnt (the current primary, epochs), as a real one does.
     conf = (
@@ -100,17 +99,28 @@ def sentinel_spec(name: str, address: str, primary: str, folder_hint: str) -> No
               "exec redis-sentinel sentinel.conf")
     return NodeSpec(name, address, ["/bin/sh", "-c", script],
                     ready=Command(["redis-cli", "-h", address, "-p", str(SENTINEL_PORT), "ping"]),
-                    ready_timeout=30)
+                    ready_timeout=30, host=host)
+
+
+@dataclass(frozen=True)
+class RedisInfo:
+    """What the harness knows of a Redis cluster once it is up."""
+
+    primary: str  # the node started as primary (Sentinel may promote another later)
+    addresses: dict[str, str]  # server name -> address (sentinels share their server's)
 
 
 @dataclass
-class Topology:
-    """``replicas`` replicas of one primary; with ``sentinels``, a Sentinel on every node."""
+class Topology(base.Topology[RedisInfo]):
+    """``replicas`` replicas of one primary; with ``sentinel``, a Sentinel beside every server."""
+
+    backend: ClassVar[str] = "redis"
 
     replicas: int = 0
     sentinel: bool = False
     persistence: Persistence = field(default_factory=Persistence)
     extra: Sequence[str] = ()  # more redis-server arguments, e.g. min-replicas-to-write
+    skew_clocks: bool = False  # start servers so that ``cluster.clock_skew`` can move them
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"replicas": self.replicas, **self.persistence.describe()}
@@ -118,32 +128,29 @@ class Topology:
             d["sentinel"] = True
         if self.extra:
             d["args"] = " ".join(self.extra)
+        if self.skew_clocks:
+            d["skewable_clocks"] = True
         return d
 
-    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+    def provision(self) -> None:
         provision()
-        names = [f"n{i}" for i in range(1, self.replicas + 2)]
-        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
-        primary = addresses["n1"]
-        specs = [server_spec(n, addresses[n], self.persistence,
-                             None if n == "n1" else primary, self.extra) for n in names]
-        cluster = start_cluster(run, block, specs, seed=seed)
-        cluster.info.update(primary="n1", addresses=addresses)
-        try:
-            wait_replicated(primary, self.replicas)
-            if self.sentinel:
-                # A sentinel per node, in that node's cgroup: a partition cuts both.
-                sentinels = [sentinel_spec(f"s{n[1:]}", addresses[n], primary, "")
-                             for n in names]
-                for spec in sentinels:
-                    group = cluster.cgroups.get(f"n{spec.name[1:]}")
-                    if group is not None:
-                        cluster.cgroups[spec.name] = group
-                cluster.runtime.start(sentinels)
-        except BaseException:
-            cluster.stop()
-            raise
-        return cluster
+
+    def node_names(self, runtime: str) -> list[str]:
+        return [f"n{i}" for i in range(1, self.replicas + 2)]
+
+    def specs(self, start: base.Start) -> list[NodeSpec]:
+        primary = start.addresses["n1"]
+        return [server_spec(n, a, self.persistence, None if n == "n1" else primary, self.extra,
+                            self.skew_clocks)
+                for n, a in start.addresses.items()]
+
+    def ready(self, start: base.Start) -> RedisInfo:
+        addresses = dict(start.addresses)
+        wait_replicated(addresses["n1"], self.replicas)
+        if self.sentinel:  # a sentinel beside each server: a partition cuts both
+            start.add([sentinel_spec(f"s{n[1:]}", a, addresses["n1"], host=n)
+                       for n, a in addresses.items()])
+        return RedisInfo("n1", addresses)
 
 
 def admin(address: str, port: int = PORT, timeout: float = 0.5) -> Any:
@@ -174,7 +181,7 @@ def wait_replicated(primary: str, replicas: int, timeout: float = 30) -> None:
     raise TimeoutError(f"{replicas} replica(s) of {primary} not in sync after {timeout:.0f}s")
 
 
-def sentinel_primary(cluster: Cluster) -> str | None:
+def sentinel_primary(cluster: Cluster[RedisInfo]) -> str | None:
     """The primary the sentinels agree on now (address), asking each reachable one."""
     import redis
 
@@ -193,7 +200,7 @@ def sentinel_primary(cluster: Cluster) -> str | None:
     return None
 
 
-def converged(cluster: Cluster) -> bool:
+def converged(cluster: Cluster[RedisInfo]) -> bool:
     """Every server answers, the sentinels name one primary, and every other server replicates
     from it with its link up: the moment final reads mean something."""
     import redis
@@ -201,7 +208,7 @@ def converged(cluster: Cluster) -> bool:
     primary = sentinel_primary(cluster)
     if primary is None:
         return False
-    for address in cluster.info["addresses"].values():
+    for address in cluster.info.addresses.values():
         r = admin(address)
         try:
             info = r.info("replication")
@@ -221,110 +228,14 @@ class SentinelRouter:
     """Where a Sentinel-aware client sends writes: the primary it last heard of, asked again of
     the sentinels after an error (as real clients do: they cache, they do not ask every time)."""
 
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Cluster[RedisInfo]):
         self.cluster = cluster
         self._primary: str | None = None
 
     def primary(self) -> str:
         if self._primary is None:
-            self._primary = sentinel_primary(self.cluster) or self.cluster.info["addresses"]["n1"]
+            self._primary = sentinel_primary(self.cluster) or self.cluster.info.addresses["n1"]
         return self._primary
 
     def forget(self) -> None:
         self._primary = None
-
-
-# What a write records of INFO persistence: how many background saves began in this server's
-# lifetime (``rdb_saves`` counts a save when it forks), whether one is running, and how the
-# last one ended. ``backends/redis_judges.rdb_snapshots`` turns them into completed snapshots.
-PERSISTENCE_FIELDS = ("rdb_saves", "rdb_bgsave_in_progress", "rdb_last_bgsave_status")
-
-
-class RedisClient:
-    """Register (GET/SET) and set (SADD/SMEMBERS) operations on one Redis node.
-
-    Writes go to ``write_to()`` (the primary: fixed, or asked of the sentinels), reads to
-    ``read_from()``. A connection that was refused sent nothing: ``fail``. A timeout or a reset
-    after the command was sent is ``info``: it may have happened.
-
-    ``persistence_info``: every write is pipelined with ``INFO persistence``, and its
-    completion records what that answered (``PERSISTENCE_FIELDS``), so the history shows which
-    snapshots had started and completed when the server applied the write (Redis runs the two
-    commands in turn; a snapshot that begins between them only makes the record more cautious).
-    """
-
-    def __init__(self, write_to: Callable[[], str], read_from: Callable[[], str],
-                 timeout: float = 1.0, wait: tuple[int, int] | None = None, port: int = PORT,
-                 on_error: Callable[[], None] | None = None, persistence_info: bool = False):
-        import redis
-
-        self._redis = redis
-        self.persistence_info = persistence_info
-        self.write_to, self.read_from = write_to, read_from
-        self.on_error = on_error  # e.g. SentinelRouter.forget: look the primary up again
-        self.timeout = timeout
-        self.port = port
-        self.wait = wait
-        self._conns: dict[str, Any] = {}
-
-    def _conn(self, address: str) -> Any:
-        c = self._conns.get(address)
-        if c is None:
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            # No retries of our own: redis-py's default retries with backoff would ride out an
-            # outage and hide it; the harness wants to see each call's real outcome.
-            c = self._conns[address] = self._redis.Redis(
-                address, self.port, socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0))
-        return c
-
-    def invoke(self, op: Invocation) -> Result:
-        result = self._invoke(op)
-        if result.type != "ok" and self.on_error is not None:
-            self.on_error()
-        return result
-
-    def _invoke(self, op: Invocation) -> Result:
-        redis = self._redis
-        target = self.read_from() if op.f == "read" else self.write_to()
-        node = target
-        try:
-            r = self._conn(target)
-            if op.f == "read" and isinstance(op.key, str) and op.key.startswith("set:"):
-                members = r.smembers(op.key)
-                return Result("ok", sorted(int(m) for m in members), node=node)
-            if op.f == "read":
-                raw = r.get(op.key)
-                return Result("ok", None if raw is None else int(raw), node=node)
-            extra = None
-            if self.persistence_info:
-                pipe = r.pipeline(transaction=False)
-                if op.f == "add":
-                    pipe.sadd(op.key, op.value)
-                else:
-                    pipe.set(op.key, op.value)
-                pipe.info("persistence")
-                _, info = pipe.execute()
-                extra = {k: info.get(k) for k in PERSISTENCE_FIELDS}
-            elif op.f == "add":
-                r.sadd(op.key, op.value)
-            else:
-                r.set(op.key, op.value)
-            if self.wait is not None:
-                acked = r.execute_command("WAIT", *self.wait)
-                extra = {**(extra or {}), "replicas_acked": int(acked)}
-            return Result("ok", node=node, extra=extra)
-        except redis.ConnectionError as e:
-            if "refused" in str(e).lower() or op.f == "read":
-                return Result("fail", error=str(e), node=node)
-            return Result("info", error=str(e), node=node)
-        except redis.TimeoutError as e:
-            return Result("fail" if op.f == "read" else "info", error=str(e), node=node)
-        except redis.ResponseError as e:  # NOREPLICAS, READONLY...: refused, not applied
-            return Result("fail", error=str(e), node=node)
-
-    def close(self) -> None:
-        for c in self._conns.values():
-            c.close()

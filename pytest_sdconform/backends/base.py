@@ -1,0 +1,101 @@
+"""The shape every backend takes: a topology is configuration on one lifecycle, owned here.
+
+A backend's ``Topology`` says which nodes it has (``node_names``), how each starts
+(``specs``: a ``NodeSpec`` per node, built from the addresses and paths the runtime gives),
+and what it waits for once they answer (``ready``: schema, replication, more nodes that join
+later), returning the backend's typed info. ``start`` does the rest the same way for all of
+them: provision, open the runtime, allocate addresses, start, wait, time it, and stop
+everything when any step fails.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ..cluster import Cluster
+from ..progress import progress
+from ..runs import Run
+from ..runtimes import Node, NodePaths, NodeSpec, Runtime, RuntimeUnsupported
+from ..runtimes.addresses import AddressBlock
+from ..runtimes.choice import open_runtime
+
+InfoT = TypeVar("InfoT")
+
+
+@dataclass
+class Start:
+    """What a topology gets while its cluster starts."""
+
+    run: Run
+    runtime: Runtime
+    addresses: dict[str, str]  # node name -> address, in ``node_names`` order
+    harness: str  # the harness's own address
+    seed: int = 0
+
+    def paths(self, name: str, user: str | None = None) -> NodePaths:
+        return self.runtime.paths(name, user)
+
+    def add(self, specs: Sequence[NodeSpec]) -> Sequence[Node]:
+        """Start more nodes (e.g. a standby after its primary has a schema)."""
+        return self.runtime.start(specs)
+
+
+class Topology(ABC, Generic[InfoT]):
+    """A backend's cluster shape. Subclasses are dataclasses of settings."""
+
+    backend: ClassVar[str]  # the registry's name of the backend
+    runtimes: ClassVar[tuple[str, ...]] = ("local",)  # where it can run
+    partitions: ClassVar[bool] = True  # whether its nodes get what partitions need
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """The settings a report shows (and shared clusters are keyed by)."""
+
+    def provision(self) -> None:
+        """Make sure what the nodes need is on this machine (first use only)."""
+
+    @abstractmethod
+    def node_names(self, runtime: str) -> list[str]:
+        """The nodes with an address of their own, in address order."""
+
+    @abstractmethod
+    def specs(self, start: Start) -> list[NodeSpec]:
+        """How each node starts (started together, in parallel)."""
+
+    @abstractmethod
+    def ready(self, start: Start) -> InfoT:
+        """Once every node answers: whatever else the cluster needs, and its info."""
+
+    def start(self, run: Run, block: AddressBlock, seed: int = 0,
+              runtime: str = "local") -> Cluster[InfoT]:
+        """Start this topology on ``runtime``; stops everything it started if a step fails."""
+        if runtime not in self.runtimes:
+            raise RuntimeUnsupported(
+                f"{self.backend} runs on the {' or '.join(self.runtimes)} runtime, "
+                f"not {runtime}")
+        began = time.monotonic()
+        if runtime == "local":
+            self.provision()
+        names = self.node_names(runtime)
+        rt = open_runtime(runtime, run, partitions=self.partitions)
+        start = Start(run, rt, {n: block.node(i) for i, n in enumerate(names, 1)},
+                      block.harness(), seed)
+        try:
+            rt.start(self.specs(start))
+            info = self.ready(start)
+        except BaseException:
+            try:
+                rt.close()
+            finally:
+                run.forget()
+            raise
+        cluster = Cluster(run, rt, info, start.harness, random.Random(seed),
+                          round(time.monotonic() - began, 1))
+        if len(cluster.nodes) > 1 or cluster.started_s > 5:
+            progress(f"{self.backend}: {len(cluster.nodes)} nodes up in {cluster.started_s}s")
+        return cluster
