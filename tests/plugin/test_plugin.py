@@ -15,6 +15,7 @@ import threading
 import pytest
 from pytest_sdconform.workloads import Invocation, Result
 from pytest_sdconform.workloads.register import Register
+from pytest_sdconform.runner import RunConfig
 
 STORE, LOCK = {}, threading.Lock()
 
@@ -40,17 +41,23 @@ class Memory:
 
 @pytest.mark.claim("redis-single-threaded")
 def test_upheld(sdconform):
-    sdconform.run(Register(keys=1), lambda i: Memory(), decide_by=["linearizable"], op_delay=0.001)
+    sdconform.run(Register(keys=1), lambda i: Memory(), decide_by=["linearizable"], run=RunConfig(op_delay=0.001))
 
 @pytest.mark.claim("redis-single-threaded")
 def test_refuted_but_expected_upheld(sdconform):
     sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
-                  op_delay=0.001)
+                  run=RunConfig(op_delay=0.001))
 
 @pytest.mark.claim("redis-ha-replica-failover", config="reads-from-replicas")
 def test_refuted_as_expected(sdconform):
     sdconform.run(Register(keys=1), lambda i: Memory(stale=True), decide_by=["linearizable"],
-                  op_delay=0.001)
+                  run=RunConfig(op_delay=0.001))
+
+class Refusing:
+    def invoke(self, op):
+        return Result("fail", error="refused")
+    def close(self):
+        pass
 
 class Breaks:
     name = "breaks"
@@ -61,9 +68,9 @@ class Breaks:
 
 @pytest.mark.claim("redis-single-threaded")
 def test_inconclusive(sdconform):
-    # A fault whose window nothing overlaps (no client op at all): inconclusive.
-    sdconform.run(Register(keys=1), lambda i: Memory(), [Breaks()], decide_by=["linearizable"],
-                  duration=1.0, concurrency=0, quiet=0.1, fault_duration=0.2)
+    # A fault during which no operation succeeded (every one fails): inconclusive.
+    sdconform.run(Register(keys=1), lambda i: Refusing(), [Breaks()], decide_by=["linearizable"],
+                  run=RunConfig(duration=1.0, quiet=0.1, fault_duration=0.2, op_delay=0.01))
 
 @pytest.mark.claim("redis-persistance-no-loss")
 def test_typo(sdconform):
