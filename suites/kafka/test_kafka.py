@@ -9,14 +9,14 @@ Every case ends with a drain (a consumer that reads the topic to its end after h
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from pytest_sdconform.backends.kafka import client as kc
-from pytest_sdconform.backends.kafka import server as ks
-from pytest_sdconform.backends.kafka.faults import LeaderIsolation, LeaderKill, StaleFailover
+from pytest_sdconform.backends import kafka as kb
+from pytest_sdconform.backends.kafka import KafkaInfo, LeaderIsolation, LeaderKill, StaleFailover
 from pytest_sdconform.backends.kafka.judges import (
     DeletedByRetention,
     DuplicatesDelivered,
@@ -25,23 +25,26 @@ from pytest_sdconform.backends.kafka.judges import (
     polled_in_every_window,
     writes_continue,
 )
+from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.judge import (
     Checkers,
     acked_before_every_window,
     ok_in_every_window,
 )
+from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads.log import Log
 
 pytestmark = pytest.mark.backend("kafka")
 
 # A fault outlives the broker session timeout (3 s), so leadership moves while it is on.
-FAULTY = {"duration": 9.0, "quiet": 1.5, "fault_duration": 5.0, "settle": 30.0, "op_timeout": 60.0}
+FAULTY = RunConfig(duration=9.0, quiet=1.5, fault_duration=5.0, settle=30.0, op_timeout=60.0)
 NO_RETRIES = {"acks": "all", "retries": 0, "enable.idempotence": False}
 IDEMPOTENT = {"acks": "all", "enable.idempotence": True}
 # Durability: acknowledged sends before every fault, and a drain that could show their loss
 # (the first fault comes 3 s in: at 1.5 s a loaded machine was seen with no send acknowledged
 # yet); the evidence lists first the lost messages that touch a fault window.
-DURABLE = {"quiet": 3.0}
+DURABLE = replace(FAULTY, quiet=3.0)
 
 
 def acked_before(fault: str) -> Checkers:
@@ -49,7 +52,7 @@ def acked_before(fault: str) -> Checkers:
     return Checkers(["delivery"], rule, rule.__doc__ or "")
 
 # How long writes may take to resume, from the settings: the controller fences a broker after
-# broker.session.timeout.ms (3 s, server.py); a send to the old leader is answered by then or
+# broker.session.timeout.ms (3 s, topology.py); a send to the old leader is answered by then or
 # at message.timeout.ms (5 s, the clients' timeout); the next send connects to the new leader
 # within socket.connection.setup.timeout.ms (1 s).
 SESSION_S, MESSAGE_TIMEOUT_S, CONNECT_S = 3.0, 5.0, 1.0
@@ -64,7 +67,7 @@ RESUME_AFTER_CUT_S = SESSION_S + 2 * MESSAGE_TIMEOUT_S + CONNECT_S
 # topics, a consumer group and transactional ids of its own.
 # Retention is enforced every second (default: every 5 minutes), for the retention case; every
 # other topic keeps the default retention of 7 days, so this changes nothing for them.
-TOPOLOGY = ks.Topology(topics=[], properties={"log.retention.check.interval.ms": "1000"})
+TOPOLOGY = kb.Topology(properties={"log.retention.check.interval.ms": "1000"})
 _numbers = itertools.count(1)
 
 
@@ -72,41 +75,43 @@ _numbers = itertools.count(1)
 class Kafka:
     """The shared cluster and the topics of one test."""
 
-    cluster: Any
+    cluster: Cluster[KafkaInfo]
     topic: str
     output: str | None
-    topics: list[ks.Topic]
+    topics: list[kb.Topic]
 
     def converged(self) -> bool:
-        return ks.converged(self.cluster.info["bootstrap"], self.topics)
+        return kb.converged(self.cluster.info.bootstrap, self.topics)
 
-    def clients(self, **settings: Any) -> Any:
-        s = kc.Settings(
-            self.cluster.info["bootstrap"],
+    def clients(self, **settings: Any) -> Callable[[int], kb.KafkaClient]:
+        s = kb.Settings(
+            self.cluster.info.bootstrap,
             topic=self.topic,
             output=self.output,
             group=f"{self.topic}-group",
             **settings,
         )
-        return lambda i: kc.KafkaClient(s, i)
+        return lambda i: kb.KafkaClient(s, i)
 
     def leader_kill(self) -> LeaderKill:
         return LeaderKill(self.cluster, self.topic)
 
-    def leader_cut(self, sdconform: Any) -> Any:
+    def leader_cut(self, sdconform: Case) -> LeaderIsolation:
         return sdconform.fault(lambda: LeaderIsolation(self.cluster, self.topic))
 
 
-def start(sdconform: Any, partitions: int = 1, output_partitions: int = 0, **topic: Any) -> Kafka:
-    """The shared cluster and this test's topics (``topic``: more ``ks.Topic`` settings)."""
+def start(sdconform: Case, partitions: int = 1, output_partitions: int = 0,
+          replicas: list[int] | None = None, config: dict[str, str] | None = None) -> Kafka:
+    """The shared cluster and this test's topics (the input topic's ``replicas`` and ``config``
+    as ``kb.Topic`` takes them)."""
     cluster = sdconform.start(TOPOLOGY, shared=True)
     n = next(_numbers)
-    topics = [ks.Topic(f"log{n}", partitions, **topic)]
+    topics = [kb.Topic(f"log{n}", partitions, config=dict(config or {}), replicas=replicas)]
     if output_partitions:
-        topics.append(ks.Topic(f"out{n}", output_partitions))
-    ks.create_topics(cluster.info["bootstrap"], topics)
+        topics.append(kb.Topic(f"out{n}", output_partitions))
+    kb.create_topics(cluster.info.bootstrap, topics)
     sdconform.config.update(
-        cluster_start_s=cluster.info["start_s"],
+        cluster_start_s=cluster.started_s,
         topics={
             t.name: {"partitions": t.partitions, "replication.factor": t.replication, **t.config}
             for t in topics
@@ -119,7 +124,7 @@ def start(sdconform: Any, partitions: int = 1, output_partitions: int = 0, **top
 
 
 @pytest.mark.claim("kafka-replication-no-loss")
-def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Any) -> None:
+def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Case) -> None:
     """acks=all, min.insync.replicas=2, RF 3, clean elections: a leader kill loses nothing."""
     kafka = start(sdconform)
     sdconform.run(
@@ -130,12 +135,12 @@ def test_acks_all_loses_nothing_when_the_leader_is_killed(sdconform: Any) -> Non
         converged=kafka.converged,
         config={"producer": NO_RETRIES},
         # the window outlasts the election (4-5 s: seen once with no send back within 5 s)
-        **{**FAULTY, **DURABLE, "duration": 13.5, "fault_duration": 9.0},
+        run=replace(DURABLE, duration=13.5, fault_duration=9.0),
     )
 
 
 @pytest.mark.claim("kafka-replication-no-loss", config="acks-1")
-def test_acks_1_loses_acknowledged_messages_when_the_leader_is_cut_off(sdconform: Any) -> None:
+def test_acks_1_loses_acknowledged_messages_when_the_leader_is_cut_off(sdconform: Case) -> None:
     """acks=1: the leader acknowledges alone. Cut off from the other brokers (clients still reach
     it) it keeps acknowledging until it learns it was replaced, then truncates those writes."""
     kafka = start(sdconform)
@@ -150,12 +155,12 @@ def test_acks_1_loses_acknowledged_messages_when_the_leader_is_cut_off(sdconform
         config={"producer": producer},
         # the cut outlasts the fencing of the old leader even on a loaded machine (seen: no
         # new leader within a 5 s cut at load 16, so nothing was truncated)
-        **{**FAULTY, **DURABLE, "duration": 13.5, "fault_duration": 9.0},
+        run=replace(DURABLE, duration=13.5, fault_duration=9.0),
     )
 
 
 @pytest.mark.claim("kafka-acks-all")
-def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconform: Any) -> None:
+def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconform: Case) -> None:
     """The same cut with acks=all: the cut-off leader cannot reach min.insync.replicas=2 (and
     cannot shrink its ISR without the controller), so it acknowledges nothing it would lose."""
     kafka = start(sdconform)
@@ -167,11 +172,11 @@ def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconf
         judge=acked_before("partition"),
         converged=kafka.converged,
         config={"producer": NO_RETRIES},
-        **{**FAULTY, **DURABLE, "duration": 10.5},
+        run=replace(DURABLE, duration=10.5),
     )
 
 
-def stale_failover(sdconform: Any, unclean: bool) -> None:
+def stale_failover(sdconform: Case, unclean: bool) -> None:
     """Two replicas, min.insync.replicas=1, acks=all: the follower stalls out of the ISR, the
     leader acknowledges alone and dies, the stale follower wakes (``StaleFailover``)."""
     settings = {"min.insync.replicas": "1", "unclean.leader.election.enable": str(unclean).lower()}
@@ -186,13 +191,13 @@ def stale_failover(sdconform: Any, unclean: bool) -> None:
         converged=kafka.converged,
         config={"producer": NO_RETRIES, "topic": settings},
         # 6 s of stall, then the stale replica alone for 6 s before the old leader is back
-        **{**FAULTY, **DURABLE, "duration": 17.0, "fault_duration": 12.0},
+        run=replace(DURABLE, duration=17.0, fault_duration=12.0),
     )
 
 
 @pytest.mark.claim("kafka-replication-no-loss", config="unclean-leader-election")
 def test_unclean_leader_election_loses_what_the_old_leader_acknowledged_alone(
-    sdconform: Any,
+    sdconform: Case,
 ) -> None:
     """unclean.leader.election.enable=true: the stale replica is elected and the messages the
     old leader acknowledged alone are truncated away when it comes back."""
@@ -201,7 +206,7 @@ def test_unclean_leader_election_loses_what_the_old_leader_acknowledged_alone(
 
 @pytest.mark.claim("kafka-replication-no-loss")
 def test_without_unclean_election_the_partition_waits_for_its_last_in_sync_replica(
-    sdconform: Any,
+    sdconform: Case,
 ) -> None:
     """The same failure with unclean election off (the default): no stale leader is elected;
     the partition is offline until the old leader is back, and nothing acknowledged is lost."""
@@ -209,7 +214,7 @@ def test_without_unclean_election_the_partition_waits_for_its_last_in_sync_repli
 
 
 @pytest.mark.claim("msk-broker-replacement")
-def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
+def test_writes_continue_while_a_leader_broker_is_down(sdconform: Case) -> None:
     """Availability with a broker gone: the other two elect a new leader and take writes. (MSK's
     automatic replacement of the broker is not tested: the killed broker is restarted.)"""
     kafka = start(sdconform)
@@ -222,12 +227,12 @@ def test_writes_continue_while_a_leader_broker_is_down(sdconform: Any) -> None:
         config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_KILL_S},
         # a new leader takes 4-5 s (3 s broker session timeout, then the producers' metadata
         # refresh): the broker stays down well past that
-        **{**FAULTY, "duration": 12.0, "fault_duration": 9.0},
+        run=replace(FAULTY, duration=12.0, fault_duration=9.0),
     )
 
 
 @pytest.mark.claim("msk-broker-replacement")
-def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Any) -> None:
+def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Case) -> None:
     """Availability under a partition: the leader is cut off from the other two brokers (the
     clients still reach all three). The majority fences it and elects a new leader; writes
     (acks=all, min.insync.replicas=2) resume there while the cut is still on."""
@@ -241,7 +246,7 @@ def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Any) -> Non
         config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_CUT_S},
         # writes stop for 4-6 s (fencing after 3 s, then the producers' 5 s message timeout),
         # up to 9.2 s on a loaded machine: the cut outlasts the bound
-        **{**FAULTY, "duration": 17.0, "fault_duration": RESUME_AFTER_CUT_S + 1.0},
+        run=replace(FAULTY, duration=17.0, fault_duration=RESUME_AFTER_CUT_S + 1.0),
     )
 
 
@@ -257,12 +262,11 @@ SHARED = 8
 # them at the new leader once elected (3 s broker session timeout); messages live through the
 # election (message.timeout.ms 10 s). (A follower stall with min.insync.replicas=2 gave no
 # error at all on Kafka 4.1: the sends waited for the follower, 9 s, then all succeeded.)
-ORDER_RUN = {**FAULTY, "duration": 14.0, "quiet": 2.0, "fault_duration": 9.0,
-             "concurrency": SHARED}
+ORDER_RUN = replace(FAULTY, duration=14.0, quiet=2.0, fault_duration=9.0, concurrency=SHARED)
 ORDER_TIMEOUT_S = 10.0
 
 
-def partition_order(sdconform: Any, producer: dict[str, Any], judge: PartitionOrder) -> None:
+def partition_order(sdconform: Case, producer: dict[str, Any], judge: PartitionOrder) -> None:
     kafka = start(sdconform)
     sdconform.run(
         Log(poll_ratio=0, keys=1, guarantees=["fifo", "log-order"]),
@@ -272,13 +276,13 @@ def partition_order(sdconform: Any, producer: dict[str, Any], judge: PartitionOr
         converged=kafka.converged,
         config={"producer": {**producer, "message.timeout.ms": int(ORDER_TIMEOUT_S * 1000)},
                 "workers_per_producer": SHARED},
-        **ORDER_RUN,
+        run=ORDER_RUN,
     )
 
 
 @pytest.mark.claim("kafka-partition-order")
 def test_idempotent_producer_keeps_partition_order_with_five_requests_in_flight(
-    sdconform: Any,
+    sdconform: Case,
 ) -> None:
     """Idempotence (the Java client's default since Kafka 3.0): the broker rejects a batch out
     of sequence and the producer resends in order, so retries cannot reorder."""
@@ -286,7 +290,7 @@ def test_idempotent_producer_keeps_partition_order_with_five_requests_in_flight(
 
 
 @pytest.mark.claim("kafka-partition-order", config="retries-without-idempotence")
-def test_retries_without_idempotence_can_reorder_requests_in_flight(sdconform: Any) -> None:
+def test_retries_without_idempotence_can_reorder_requests_in_flight(sdconform: Case) -> None:
     """librdkafka's default (idempotence off, retries on) with five requests in flight: a
     request that fails while a later one succeeds is written after it when retried."""
     producer = {**IN_FLIGHT, "enable.idempotence": False, "retries": 2147483647}
@@ -296,7 +300,7 @@ def test_retries_without_idempotence_can_reorder_requests_in_flight(sdconform: A
 
 
 @pytest.mark.claim("kafka-key-order")
-def test_same_key_keeps_its_order_across_three_partitions(sdconform: Any) -> None:
+def test_same_key_keeps_its_order_across_three_partitions(sdconform: Case) -> None:
     """Keys hash to fixed partitions while the partition count is fixed (it is not changed)."""
     kafka = start(sdconform, partitions=3)
     sdconform.run(
@@ -305,12 +309,12 @@ def test_same_key_keeps_its_order_across_three_partitions(sdconform: Any) -> Non
         [sdconform.fault(kafka.cluster.partition)],
         converged=kafka.converged,
         config={"producer": IDEMPOTENT, "keys": 6},
-        **FAULTY,
+        run=FAULTY,
     )
 
 
 @pytest.mark.claim("kafka-consumer-order")
-def test_group_consumers_read_each_partition_in_offset_order(sdconform: Any) -> None:
+def test_group_consumers_read_each_partition_in_offset_order(sdconform: Case) -> None:
     """Each consumer reads a partition in offset order, and the group, whose next member starts
     where the last committed, skips nothing acknowledged (the drain is a member of the group).
 
@@ -330,17 +334,17 @@ def test_group_consumers_read_each_partition_in_offset_order(sdconform: Any) -> 
                 "drain": "a member of the same group"},
         # consumers get messages again only after the cut broker is fenced (3 s), the calls
         # stuck on it time out (5 s) and the group rebalances: a 5 s cut was seen to end first
-        **{**FAULTY, "duration": 15.0, "fault_duration": 12.0},
+        run=replace(FAULTY, duration=15.0, fault_duration=12.0),
     )
 
 
 # --- delivery semantics of commit modes -------------------------------------------------------
 
-CRASHY = {"duration": 10.0, "settle": 2.0, "op_timeout": 60.0}
+CRASHY = RunConfig(duration=10.0, settle=2.0, op_timeout=60.0)
 
 
 @pytest.mark.claim("kafka-at-least-once")
-def test_commit_after_processing_delivers_every_message_through_crashes(sdconform: Any) -> None:
+def test_commit_after_processing_delivers_every_message_through_crashes(sdconform: Case) -> None:
     """acks=all with the library's default retries; consumers commit after processing, and
     each one that got messages crashes (SIGKILL) after processing them, before committing.
     (Broker failover under acks=all is the leader-kill test above: on two loaded cores a
@@ -360,12 +364,12 @@ def test_commit_after_processing_delivers_every_message_through_crashes(sdconfor
             "commit": "after processing",
             "consumer_crash": "every batch, after processing and before commit",
         },
-        **CRASHY,
+        run=CRASHY,
     )
 
 
 @pytest.mark.claim("kafka-at-most-once-default")
-def test_default_settings_redeliver_after_a_consumer_crash(sdconform: Any) -> None:
+def test_default_settings_redeliver_after_a_consumer_crash(sdconform: Case) -> None:
     """Nothing configured (librdkafka's defaults: acks=all, retries without limit; consumers
     auto-commit every 5 s): a consumer that crashes between auto-commits has its messages
     delivered again. Duplicates: the default is at least once, not at most once."""
@@ -382,12 +386,12 @@ def test_default_settings_redeliver_after_a_consumer_crash(sdconform: Any) -> No
             "auto.offset.reset=earliest, session.timeout.ms=6000",
             "consumer_crash": "every 2nd batch, after processing",
         },
-        **CRASHY,
+        run=CRASHY,
     )
 
 
 @pytest.mark.claim("kafka-at-most-once-default", config="commit-before-processing")
-def test_commit_before_processing_never_redelivers(sdconform: Any) -> None:
+def test_commit_before_processing_never_redelivers(sdconform: Case) -> None:
     """The at-most-once configuration (commit before processing; a batch whose commit fails is
     dropped): crashes between commit and processing lose messages but never duplicate one."""
     kafka = start(sdconform, partitions=3)
@@ -400,12 +404,12 @@ def test_commit_before_processing_never_redelivers(sdconform: Any) -> None:
             "commit": "before processing",
             "consumer_crash": "every batch, after commit and before processing",
         },
-        **CRASHY,
+        run=CRASHY,
     )
 
 
 @pytest.mark.claim("kafka-eos")
-def test_transactions_copy_each_message_exactly_once(sdconform: Any) -> None:
+def test_transactions_copy_each_message_exactly_once(sdconform: Case) -> None:
     """Kafka to Kafka: processors read the test's input topic (read_committed) and write its
     output topic in transactions with their input offsets; every second transaction the
     processor is SIGKILLed after sending, before committing (its restart fences the zombie).
@@ -425,12 +429,12 @@ def test_transactions_copy_each_message_exactly_once(sdconform: Any) -> None:
             "processor": "transactional.id per worker, send_offsets_to_transaction, read_committed",
             "processor_crash": "every 2nd transaction, before commit",
         },
-        **CRASHY,
+        run=CRASHY,
     )
 
 
 @pytest.mark.claim("es-consumer-idempotency")
-def test_a_consumer_crash_before_its_commit_delivers_events_twice(sdconform: Any) -> None:
+def test_a_consumer_crash_before_its_commit_delivers_events_twice(sdconform: Case) -> None:
     """Consumers commit after processing and crash (SIGKILL) between the two: their group's
     next member is handed the same events again. A consumer that applies them twice without
     a dedupe step double-applies; the events carry unique ids for that step."""
@@ -444,7 +448,7 @@ def test_a_consumer_crash_before_its_commit_delivers_events_twice(sdconform: Any
             "commit": "after processing",
             "consumer_crash": "every batch, after processing and before commit",
         },
-        **CRASHY,
+        run=CRASHY,
     )
 
 
@@ -452,7 +456,7 @@ RETENTION_MS = 2000
 
 
 @pytest.mark.claim("stream-data-not-deleted")
-def test_retention_deletes_messages_nobody_has_read(sdconform: Any) -> None:
+def test_retention_deletes_messages_nobody_has_read(sdconform: Case) -> None:
     """A topic with retention.ms=2000 and 1 s segments; producers write, no consumer reads
     until the end. The drain starts at the log's start offset: what retention removed is gone,
     acknowledged or not (Kafka's default retention is 7 days, Kinesis's 24 hours). Only a
@@ -465,5 +469,5 @@ def test_retention_deletes_messages_nobody_has_read(sdconform: Any) -> None:
         kafka.clients(producer=NO_RETRIES),
         judge=DeletedByRetention(RETENTION_MS),
         config={"producer": NO_RETRIES, "topic": settings, "consumer": "none until the drain"},
-        **CRASHY,
+        run=CRASHY,
     )

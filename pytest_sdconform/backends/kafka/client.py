@@ -1,15 +1,14 @@
-"""confluent-kafka clients for the log workload: a producer per client, a consumer per client in a
-child process (``consumer.py``), and the final drain.
+"""confluent-kafka clients for the log workload: a producer per client (``producer.py``), a
+consumer per client in a child process (``consumer.py``), and the final drain.
 
 A send is one ``produce`` awaited to its delivery report: ok with the partition and offset, or
-``fail`` for the broker errors that mean the record was not appended (not enough replicas, not
-the leader, unknown partition), else ``info``. Client retries are what the test's producer
-settings say; ``message.timeout.ms`` is below the runner's op timeout so the client answers.
-Every send's completion names its ``producer`` and ``seq``, the order of its ``produce`` call
-in that producer, and ``retries_before``/``retries``, the producer's request retries
-(librdkafka's statistics, ``txretries`` over all brokers) when it was produced and when its
-report came. With ``share_producer`` n, n workers share one producer, so that several sends
-of one producer are in flight at once (asynchronous produce, as an application does).
+``fail`` for the broker errors that mean the record was not appended (``producer.REJECTED``:
+not enough replicas, not the leader, unknown partition), else ``info``. Client retries are what
+the test's producer settings say; ``message.timeout.ms`` is below the runner's op timeout so
+the client answers. Every send's completion names its ``producer`` and ``seq`` and the
+producer's retries (``producer.SharedProducer``). With ``share_producer`` n, n workers share
+one producer, so that several sends of one producer are in flight at once (asynchronous
+produce, as an application does).
 
 Commit modes of ``poll`` (the "processing" is the poll's ok completion in the history):
 ``auto`` (enable.auto.commit, the default), ``after`` (commit after processing: at least once),
@@ -42,19 +41,7 @@ from typing import Any
 
 from ...workloads import Invocation, Result
 from ...workloads.log import DRAIN
-
-# Broker errors that reject a produce request before anything is appended.
-REJECTED = {
-    "NOT_ENOUGH_REPLICAS",
-    "NOT_LEADER_OR_FOLLOWER",
-    "NOT_LEADER_FOR_PARTITION",
-    "UNKNOWN_TOPIC_OR_PART",
-    "MSG_SIZE_TOO_LARGE",
-    "INVALID_REQUIRED_ACKS",
-    "TOPIC_AUTHORIZATION_FAILED",
-    "_UNKNOWN_PARTITION",
-    "_UNKNOWN_TOPIC",
-}
+from .producer import REJECTED, SharedProducer
 
 
 @dataclass
@@ -107,42 +94,6 @@ class Settings:
         if self.commit != "auto":
             conf["enable.auto.commit"] = False
         return {**conf, **self.consumer}
-
-
-class SharedProducer:
-    """A confluent-kafka producer that numbers its ``produce`` calls (``seq``) and counts its
-    request retries from librdkafka's statistics; thread-safe, for one client or several."""
-
-    def __init__(self, config: dict[str, Any], name: str):
-        from confluent_kafka import Producer
-
-        self.name = name
-        self.retries = 0
-        self.seq = 0
-        self.lock = threading.Lock()
-        self.producer = Producer({**config, "statistics.interval.ms": 200,
-                                  "stats_cb": self._stats})
-
-    def _stats(self, text: str) -> None:
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            brokers = json.loads(text).get("brokers", {}).values()
-            self.retries = max(self.retries, sum(int(b.get("txretries", 0)) for b in brokers))
-
-    def produce(self, topic: str, value: bytes, key: bytes | None, box: dict[str, Any]) -> int:
-        """Produce one message; its delivery report lands in ``box``. Returns its seq."""
-        with self.lock:  # the seq is the order of the produce calls
-            self.seq += 1
-            seq = self.seq
-            self.producer.produce(
-                topic, value, key=key,
-                on_delivery=lambda err, msg: box.update(err=err, msg=msg))
-        return seq
-
-    def wait(self, box: dict[str, Any], timeout: float) -> None:
-        """Serve delivery reports (anyone's) until ``box`` has its own or time is up."""
-        deadline = time.monotonic() + timeout
-        while "err" not in box and time.monotonic() < deadline:
-            self.producer.poll(0.02)
 
 
 class ConsumerProcess:

@@ -10,7 +10,7 @@ from ...cluster import Cluster
 from ...faults import FaultNotEffective
 from ...faults.partition import isolate
 from ...faults.process import Kill, Pause
-from .server import leader, replicas
+from .topology import KafkaInfo, leader, replicas
 
 
 class LeaderKill:
@@ -18,12 +18,12 @@ class LeaderKill:
 
     name = "kill"
 
-    def __init__(self, cluster: Cluster, topic: str = "log", partition: int = 0):
+    def __init__(self, cluster: Cluster[KafkaInfo], topic: str = "log", partition: int = 0):
         self.cluster, self.topic, self.partition = cluster, topic, partition
         self.kill = Kill(list(cluster.nodes.values()), 1, cluster.rng)
 
     def start(self) -> dict[str, Any]:
-        victim = leader(self.cluster.info["bootstrap"], self.topic, self.partition)
+        victim = leader(self.cluster.info.bootstrap, self.topic, self.partition)
         return {**self.kill.start([self.cluster.node(victim)]), "leader_of": self.topic}
 
     def stop(self) -> dict[str, Any]:
@@ -36,12 +36,12 @@ class LeaderIsolation:
 
     name = "partition"
 
-    def __init__(self, cluster: Cluster, topic: str = "log", partition: int = 0):
+    def __init__(self, cluster: Cluster[KafkaInfo], topic: str = "log", partition: int = 0):
         self.cluster, self.topic, self.partition = cluster, topic, partition
         self.cut = cluster.partition()
 
     def start(self) -> dict[str, Any]:
-        victim = leader(self.cluster.info["bootstrap"], self.topic, self.partition)
+        victim = leader(self.cluster.info.bootstrap, self.topic, self.partition)
         return {
             **self.cut.start(isolate(sorted(self.cluster.nodes), victim)),
             "leader_of": self.topic,
@@ -68,7 +68,7 @@ class StaleFailover:
 
     name = "stale-failover"
 
-    def __init__(self, cluster: Cluster, topic: str, stall_s: float = 6.0):
+    def __init__(self, cluster: Cluster[KafkaInfo], topic: str, stall_s: float = 6.0):
         self.cluster, self.topic, self.stall_s = cluster, topic, stall_s
         nodes = list(cluster.nodes.values())
         self.pause, self.kill = Pause(nodes, 1, cluster.rng), Kill(nodes, 1, cluster.rng)
@@ -77,7 +77,7 @@ class StaleFailover:
         self.outcome: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
-        bootstrap = self.cluster.info["bootstrap"]
+        bootstrap = self.cluster.info.bootstrap
         before = replicas(bootstrap, self.topic)
         old = before["leader"] or leader(bootstrap, self.topic)
         followers = [r for r in before["replicas"] if r != old]
@@ -97,7 +97,7 @@ class StaleFailover:
             if self.cancel.wait(self.stall_s):
                 self.outcome = {"error": "healed before the leader was killed"}
                 return
-            shrunk = replicas(self.cluster.info["bootstrap"], self.topic)
+            shrunk = replicas(self.cluster.info.bootstrap, self.topic)
             self.kill.start([self.cluster.node(old)])
             self.outcome = {"killed": old, "isr_before_kill": shrunk["isr"]}
             if stale in shrunk["isr"]:
@@ -114,7 +114,7 @@ class StaleFailover:
             self.timer = None
         self.pause.stop()  # nothing left to resume unless the timer died
         try:
-            leader_now = replicas(self.cluster.info["bootstrap"], self.topic)["leader"]
+            leader_now = replicas(self.cluster.info.bootstrap, self.topic)["leader"]
         except Exception as e:  # metadata unavailable: still restart the old leader
             leader_now = f"unknown ({type(e).__name__})"
         restarted = self.kill.stop()

@@ -4,6 +4,9 @@ Each node listens on its own loopback address and advertises it, so clients reac
 directly (faults between clients and brokers are partitions or kills, not proxies). The JVMs
 are small (256-512 MB heap, serial GC, one "processor", C1 only) because the machine has two
 cores; broker session and ISR lag timeouts are short so that a fault is noticed in seconds.
+A node's ``server.properties`` and ``log4j2.properties`` are its spec's files, its storage
+format (``kafka.tools.StorageTool``) its setup, run before its first start; once the brokers
+answer, ``ready`` creates ``__consumer_offsets`` and the topology's topics.
 """
 
 from __future__ import annotations
@@ -13,16 +16,14 @@ import signal
 import subprocess
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ...cluster import Cluster, start_cluster
-from ...provision import ProvisionError, apt_install, maven_classpath, progress
+from ...provision import ProvisionError, apt_install, maven_classpath
 from ...runs import Run
-from ...runtimes.addresses import AddressBlock
-from ...runtimes.local import NodeSpec
+from ...runtimes import NodeSpec
+from .. import base
 
 VERSION = "4.1.0"
 ARTIFACTS = [
@@ -60,12 +61,17 @@ def provision() -> Path:
     """The classpath folder (fetched from Maven Central on first use), with Java 17 and Maven
     from Debian when missing."""
     apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
-    lib = maven_classpath(ARTIFACTS, f"kafka-{VERSION}")
+    lib = classpath()
     try:
         subprocess.run(["java", "-version"], capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
         raise ProvisionError(f"Kafka {VERSION} needs Java 17 or later ({e})") from e
     return lib
+
+
+def classpath() -> Path:
+    """The folder of Kafka's jars (fetched from Maven Central on first use)."""
+    return maven_classpath(ARTIFACTS, f"kafka-{VERSION}")
 
 
 @dataclass
@@ -112,14 +118,26 @@ class Started:
         return "log line 'Kafka Server started'"
 
 
+@dataclass(frozen=True)
+class KafkaInfo:
+    """What the harness knows of a Kafka cluster once it is up."""
+
+    addresses: dict[str, str]  # node name (``n<broker id>``) -> address
+    bootstrap: str  # every broker's ``address:port``, comma-separated
+    cluster_id: str  # the KRaft cluster id every node's storage was formatted with
+
+
 @dataclass
-class Topology:
-    """``nodes`` combined broker+controller nodes and the topics a case uses."""
+class Topology(base.Topology[KafkaInfo]):
+    """``nodes`` combined broker+controller nodes and the topics created at start (none by
+    default: a case creates its own, ``create_topics``)."""
+
+    backend: ClassVar[str] = "kafka"
 
     nodes: int = 3
     min_isr: int = 2
     unclean_leader_election: bool = False
-    topics: list[Topic] = field(default_factory=lambda: [Topic("log")])
+    topics: list[Topic] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)  # more broker settings
 
     def describe(self) -> dict[str, Any]:
@@ -179,61 +197,55 @@ class Topology:
         }
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
-    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
-        lib = provision()
-        began = time.monotonic()
-        names = [f"n{i}" for i in range(1, self.nodes + 1)]
-        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
-        cluster_id = _cluster_id(seed, run)
+    def provision(self) -> None:
+        provision()
+
+    def node_names(self, runtime: str) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    def specs(self, start: base.Start) -> list[NodeSpec]:
+        lib = classpath()
+        cluster_id = _cluster_id(start.seed, start.run)
         specs = []
-        for i, name in enumerate(names, 1):
-            folder = (run.folder / "nodes" / name).resolve()
-            data = folder / "data"
-            data.mkdir(parents=True, exist_ok=True)
-            (folder / "server.properties").write_text(
-                self.server_properties(i, addresses, data / "kafka-logs")
-            )
-            (folder / "log4j2.properties").write_text(LOG4J)
+        for i, (name, address) in enumerate(start.addresses.items(), 1):
+            paths = start.paths(name)
+            conf, data = paths.conf, paths.data
             specs.append(
                 NodeSpec(
                     name,
-                    addresses[name],
+                    address,
                     [
                         "java",
                         *JVM,
-                        f"-Dlog4j2.configurationFile={folder / 'log4j2.properties'}",
+                        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
                         f"-Dkafka.logs.dir={data}",
                         "-cp",
                         f"{lib}/*",
                         "kafka.Kafka",
-                        str(folder / "server.properties"),
+                        str(conf / "server.properties"),
                     ],
-                    ready=Started(folder / "node.log"),
+                    ready=Started(conf / "node.log"),
                     ready_timeout=90,
                     # the end of a case needs no clean shutdown (10 s per broker)
                     stop_signal=signal.SIGKILL,
+                    files={
+                        "server.properties": self.server_properties(
+                            i, start.addresses, data / "kafka-logs"),
+                        "log4j2.properties": LOG4J,
+                    },
+                    setup=[_format(lib, cluster_id, conf / "server.properties")],
                 )
             )
-        with ThreadPoolExecutor(len(specs)) as pool:
-            list(pool.map(lambda s: _format(lib, cluster_id, s), specs))
-        formatted = time.monotonic() - began
-        cluster = start_cluster(run, block, specs, seed=seed)
-        try:
-            bootstrap = ",".join(f"{a}:{PORT}" for a in addresses.values())
-            cluster.info.update(addresses=addresses, bootstrap=bootstrap, cluster_id=cluster_id)
-            wait_for_brokers(bootstrap, self.nodes)
-            create_offsets_topic(bootstrap, self.nodes)
-            if self.topics:
-                create_topics(bootstrap, self.topics)
-        except BaseException:
-            cluster.stop()
-            raise
-        cluster.info["start_s"] = round(time.monotonic() - began, 1)
-        progress(
-            f"kafka: {self.nodes} brokers up in {cluster.info['start_s']}s "
-            f"(storage format {formatted:.1f}s)"
-        )
-        return cluster
+        return specs
+
+    def ready(self, start: base.Start) -> KafkaInfo:
+        addresses = dict(start.addresses)
+        bootstrap = ",".join(f"{a}:{PORT}" for a in addresses.values())
+        wait_for_brokers(bootstrap, self.nodes)
+        create_offsets_topic(bootstrap, self.nodes)
+        if self.topics:
+            create_topics(bootstrap, self.topics)
+        return KafkaInfo(addresses, bootstrap, _cluster_id(start.seed, start.run))
 
 
 def _cluster_id(seed: int, run: Run) -> str:
@@ -244,9 +256,9 @@ def _cluster_id(seed: int, run: Run) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _format(lib: Path, cluster_id: str, spec: NodeSpec) -> None:
-    props = spec.command[-1]
-    argv = [
+def _format(lib: Path, cluster_id: str, properties: Path) -> list[str]:
+    """The storage format command of a node (its setup, run once before its first start)."""
+    return [
         "java",
         "-Xmx256m",
         "-XX:TieredStopAtLevel=1",
@@ -257,14 +269,9 @@ def _format(lib: Path, cluster_id: str, spec: NodeSpec) -> None:
         "format",
         f"--cluster-id={cluster_id}",
         "-c",
-        props,
+        str(properties),
         "--ignore-formatted",
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"kafka storage format of {spec.name} failed: {(done.stdout + done.stderr)[-2000:]}"
-        )
 
 
 def wait_for_brokers(bootstrap: str, count: int, timeout: float = 60) -> None:
