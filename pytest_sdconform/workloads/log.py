@@ -1,6 +1,6 @@
 """Log workload: producers send unique messages, consumers poll them, a final drain reads the rest.
 
-The history follows ``checkers/delivery.py``: a ``send`` carries a message unique in the run
+The history follows ``checkers/traffic.py``: a ``send`` carries a message unique in the run
 (its ``key``, when ``keys`` is set, is the message key, so per-key FIFO is judged by key); its
 ok completion carries the broker's ``{"offset": o, "partition": p}``. A ``poll``'s ok value is
 a list of ``[partition, offset, message]``. The final op is one ``poll`` whose value is
