@@ -1,5 +1,5 @@
 """DynamoDB claims (claims.md §5, §9) against moto's server, or real AWS with
-SDCONFORM_AWS_RUNTIME=external.
+``--sdconform-runtime external``.
 
 Run: ``pytest --sdconform suites/aws``. moto is one strongly consistent process: claims it
 cannot exhibit (eventual reads, client request tokens) come out ``inconclusive (emulator)``
@@ -12,16 +12,17 @@ import itertools
 import random
 import threading
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from pytest_sdconform.backends import aws
-from pytest_sdconform.backends.aws import clients, judges
+from pytest_sdconform.backends.aws import Env, client, judges
 from pytest_sdconform.backends.aws.resources import Resources
+from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.linearizable import LinearizabilityChecker
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
 from pytest_sdconform.workloads.register import Register
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.backend("dynamodb")
 
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
-FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0, "settle": 1.0}
+FAULTY = RunConfig(duration=7.0, quiet=0.5, fault_duration=2.0, op_timeout=3.0, settle=1.0)
 
 
 @dataclass
@@ -61,19 +62,19 @@ class ConditionalCreate:
 
 @pytest.mark.claim("ddb-conditional-put")
 def test_conditional_put_has_one_winner_under_latency_and_timeouts(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     _, resources = env
     table = resources.table("urls")
     ep = path.endpoint
     sdconform.run(
         ConditionalCreate(),
-        lambda i: clients.DynamoRegister(ep, table, timeout=1.0),
+        lambda i: client.DynamoRegister(ep, table, timeout=1.0),
         path.latency_then_timeouts(),
         decide_by=["linearizable"],
         exercise=judges.all_of(judges.path_faults(), judges.conflicts("cas")),
         config={"path": path.describe(), "condition": "attribute_not_exists(k)"},
-        **FAULTY,
+        run=FAULTY,
     )
 
 
@@ -115,7 +116,7 @@ class VersionedUpdates:
 
 @pytest.mark.claim("ddb-occ-versioning")
 def test_version_conditioned_updates_lose_no_update(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     """Read-modify-write guarded by ``v = :expected``: a conflicting update fails, none is lost
     (the history must be linearizable as a compare-and-set register)."""
@@ -124,28 +125,28 @@ def test_version_conditioned_updates_lose_no_update(
     ep = path.endpoint
     sdconform.run(
         VersionedUpdates(),
-        lambda i: clients.DynamoRegister(ep, table, timeout=1.0),
+        lambda i: client.DynamoRegister(ep, table, timeout=1.0),
         path.latency_then_timeouts(),
         decide_by=["linearizable"],
         exercise=judges.all_of(judges.path_faults(), judges.conflicts("cas")),
         config={"condition": "v = :expected", "expected": "one of the last 3 values proposed"},
-        **FAULTY,
+        run=FAULTY,
     )
 
 
 @pytest.mark.claim("ddb-ryw-consistentread")
-def test_consistent_reads_read_your_writes(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
+def test_consistent_reads_read_your_writes(sdconform: Case, env: Env, path: aws.ClientPath) -> None:
     _, resources = env
     table = resources.table("ryw")
     ep = path.endpoint
     sdconform.run(
         Register(keys=2, read_ratio=0.6),
-        lambda i: clients.DynamoRegister(ep, table, consistent=True, timeout=1.0),
+        lambda i: client.DynamoRegister(ep, table, consistent=True, timeout=1.0),
         path.latency(),
         decide_by=["sessions", "linearizable"],
         exercise=judges.all_of(judges.path_faults(), judges.read_after_own_write),
         config={"ConsistentRead": True},
-        **FAULTY,
+        run=FAULTY,
     )
 
 
@@ -157,7 +158,7 @@ EVENTUAL = (
 
 
 @pytest.mark.claim("ddb-strong-or-eventual-read")
-def test_strong_reads_are_linearizable_beside_eventual_ones(sdconform: Any, env: Any) -> None:
+def test_strong_reads_are_linearizable_beside_eventual_ones(sdconform: Case, env: Env) -> None:
     """Strong reads and writes must be linearizable, eventual reads may be stale. On moto
     nothing can be stale: inconclusive (emulator); on AWS the judge decides."""
     cluster, resources = env
@@ -166,7 +167,7 @@ def test_strong_reads_are_linearizable_beside_eventual_ones(sdconform: Any, env:
     ep = aws.endpoint(cluster)
     sdconform.run(
         Register(keys=2, read_ratio=0.6),
-        lambda i: clients.DynamoRegister(ep, table, consistent=i % 2 == 0),
+        lambda i: client.DynamoRegister(ep, table, consistent=i % 2 == 0),
         [],
         judge=judges.StrongReadsLinearizable(),
         emulator_limit=EVENTUAL if aws.is_emulator(cluster) else None,
@@ -232,7 +233,7 @@ def seed_accounts(resources: Resources, table: str) -> None:
 
 
 @pytest.mark.claim("ddb-transactions", config="all-or-nothing")
-def test_transactions_are_all_or_nothing(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
+def test_transactions_are_all_or_nothing(sdconform: Case, env: Env, path: aws.ClientPath) -> None:
     """Every snapshot holds the total: no transaction applied in part, whether committed,
     cancelled by a condition, rejected as too large, or of unknown outcome (timeouts)."""
     _, resources = env
@@ -241,7 +242,7 @@ def test_transactions_are_all_or_nothing(sdconform: Any, env: Any, path: aws.Cli
     ep = path.endpoint
     sdconform.run(
         Transfers(),
-        lambda i: clients.DynamoTransfers(ep, table, ACCOUNTS, 2.0),
+        lambda i: client.DynamoTransfers(ep, table, ACCOUNTS, 2.0),
         # Timeouts make transactions of unknown outcome, which must still be all or nothing.
         # (No latency here: large transactions keep moto so busy that the latency proof,
         # a round trip through moto, cannot tell the delay from the queue.)
@@ -250,13 +251,12 @@ def test_transactions_are_all_or_nothing(sdconform: Any, env: Any, path: aws.Cli
         checkers=[],
         config={"accounts": len(ACCOUNTS), "items_per_txn": f"2-{AWS_ITEMS + 10}",
                 "limits": EMULATOR_LIMITS},
-        op_delay=0.02,
-        **FAULTY,
+        run=replace(FAULTY, op_delay=0.02),
     )
 
 
 @pytest.mark.claim("ddb-transactions")
-def test_transactions_are_not_limited_to_ten_items(sdconform: Any, env: Any) -> None:
+def test_transactions_are_not_limited_to_ten_items(sdconform: Case, env: Env) -> None:
     """The claim's limit of 10 items: refuted when transactions of 11 to 100 items (AWS's
     limit) commit whole; those over 100 must be rejected whole."""
     cluster, resources = env
@@ -265,14 +265,13 @@ def test_transactions_are_not_limited_to_ten_items(sdconform: Any, env: Any) -> 
     ep = aws.endpoint(cluster)
     sdconform.run(
         Transfers(),
-        lambda i: clients.DynamoTransfers(ep, table, ACCOUNTS, 3.0),
+        lambda i: client.DynamoTransfers(ep, table, ACCOUNTS, 3.0),
         [],
         judge=judges.ItemLimit(LEDGER, claimed=CLAIMED_ITEMS, limit=AWS_ITEMS),
         checkers=[],
         config={"claimed_items": CLAIMED_ITEMS, "aws_items": AWS_ITEMS,
                 "items_per_txn": f"2-{AWS_ITEMS + 10}", "limits": EMULATOR_LIMITS},
-        op_delay=0.02,
-        settle=0.5,
+        run=RunConfig(op_delay=0.02, settle=0.5),
     )
 
 
@@ -303,7 +302,7 @@ TOKENS = (
 
 @pytest.mark.claim("ddb-client-token")
 def test_client_request_token_applies_a_resubmitted_transaction_once(
-    sdconform: Any, env: Any
+    sdconform: Case, env: Env
 ) -> None:
     cluster, resources = env
     table = resources.table("tokens")
@@ -312,7 +311,7 @@ def test_client_request_token_applies_a_resubmitted_transaction_once(
     ep = aws.endpoint(cluster)
     sdconform.run(
         TokenIncrements(),
-        lambda i: clients.DynamoTransfers(
+        lambda i: client.DynamoTransfers(
             ep, table, [ACCOUNTS[0]], token=lambda op: str(op.key), submissions=2
         ),
         [],

@@ -1,6 +1,6 @@
 """SQS, SNS and Kinesis claims (claims.md §11, §13) against moto's server, or real AWS with
-SDCONFORM_AWS_RUNTIME=external. Histories follow checkers/delivery.py: ``send`` and ``poll``;
-the judges are in pytest_sdconform/backends/aws/judges.py. On moto, FIFO deduplication's
+``--sdconform-runtime external``. Histories follow checkers/delivery.py: ``send`` and ``poll``;
+the judges are in pytest_sdconform/backends/aws/judges/. On moto, FIFO deduplication's
 5-minute window and Kinesis shard order come out ``inconclusive (emulator)``."""
 
 from __future__ import annotations
@@ -9,20 +9,22 @@ import itertools
 import random
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from pytest_sdconform.backends import aws
-from pytest_sdconform.backends.aws import judges, messaging
+from pytest_sdconform.backends.aws import Env, judges, messaging
+from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.delivery import DeliveryChecker
+from pytest_sdconform.checkers.judge import Judge
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
 
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
-FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0}
+FAULTY = RunConfig(duration=7.0, quiet=0.5, fault_duration=2.0, op_timeout=3.0)
 
 
 @dataclass
@@ -31,10 +33,10 @@ class Messages:
     None), polls with a key from ``polls`` (which queue), and a drain after the faults."""
 
     name = "messages"
-    groups: Sequence[Any] = (None,)
-    polls: Sequence[Any] = (None,)
+    groups: Sequence[str | None] = (None,)
+    polls: Sequence[str | None] = (None,)
     send_ratio: float = 0.5
-    drain: Sequence[Any] = ()  # the final polls' keys (default: 10 of each poll key)
+    drain: Sequence[str | None] = ()  # the final polls' keys (default: 10 of each poll key)
     guarantees: Sequence[str] = ("at-least-once",)
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,7 +62,7 @@ class Messages:
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-standard-at-least-once")
 def test_standard_queue_delivers_every_acknowledged_message(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     _, resources = env
     queue = resources.queue("standard", visibility_s=2)
@@ -72,8 +74,7 @@ def test_standard_queue_delivers_every_acknowledged_message(
         decide_by=["delivery"],
         exercise=judges.all_of(judges.path_faults(), judges.final_ok),
         config={"visibility_timeout_s": 2},
-        settle=2.5,
-        **FAULTY,
+        run=replace(FAULTY, settle=2.5),
     )
 
 
@@ -82,7 +83,7 @@ HOLD_S = 2.0
 HOLDERS = judges.Holders(VISIBILITY_S, HOLD_S)
 
 
-def slow_consumers(sdconform: Any, env: Any, judge: Any) -> None:
+def slow_consumers(sdconform: Case, env: Env, judge: Judge) -> None:
     cluster, resources = env
     queue = resources.queue("slow", visibility_s=VISIBILITY_S)
     ep = aws.endpoint(cluster)
@@ -93,22 +94,21 @@ def slow_consumers(sdconform: Any, env: Any, judge: Any) -> None:
         judge=judge,
         checkers=[],
         config={"visibility_timeout_s": VISIBILITY_S, "processing_s": HOLD_S},
-        settle=0.5,
-        op_timeout=HOLD_S + 3,
+        run=RunConfig(settle=0.5, op_timeout=HOLD_S + 3),
     )
 
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-visibility-timeout")
 def test_a_message_held_past_the_visibility_timeout_is_redelivered(
-    sdconform: Any, env: Any
+    sdconform: Case, env: Env
 ) -> None:
     slow_consumers(sdconform, env, judges.RedeliveredAfterTimeout(HOLDERS))
 
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-single-consumer")
-def test_two_consumers_can_hold_one_message(sdconform: Any, env: Any) -> None:
+def test_two_consumers_can_hold_one_message(sdconform: Case, env: Env) -> None:
     slow_consumers(sdconform, env, judges.TwoHolders(HOLDERS))
 
 
@@ -119,7 +119,7 @@ GROUPS = ("g0", "g1", "g2")
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-fifo-order")
-def test_fifo_queue_keeps_order_per_group(sdconform: Any, env: Any, path: aws.ClientPath) -> None:
+def test_fifo_queue_keeps_order_per_group(sdconform: Case, env: Env, path: aws.ClientPath) -> None:
     """Latency only, and clients that wait it out: a receive whose answer is lost (timeouts)
     leaves its messages in flight unrecorded, and then moto once (1 run in 9) delivered a
     later message of a group before an earlier one came back: moto's group blocking on
@@ -136,8 +136,7 @@ def test_fifo_queue_keeps_order_per_group(sdconform: Any, env: Any, path: aws.Cl
         path.latency(),
         judge=judges.FifoGroups(),
         config={"groups": len(GROUPS), "visibility_timeout_s": 2},
-        settle=2.5,
-        **{**FAULTY, "op_timeout": 4.0},
+        run=replace(FAULTY, settle=2.5, op_timeout=4.0),
     )
 
 
@@ -150,7 +149,7 @@ DEDUPLICATION = (
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-fifo-exactly-once")
-def test_fifo_deduplication_drops_a_resent_message(sdconform: Any, env: Any) -> None:
+def test_fifo_deduplication_drops_a_resent_message(sdconform: Case, env: Env) -> None:
     """Every send goes out twice with one MessageDeduplicationId (a producer's retry): within
     the 5-minute window the second must be dropped, so nothing is received twice. (The claim's
     other half, exactly-once *delivery*, is not promised: a consumer that outlives the
@@ -166,7 +165,7 @@ def test_fifo_deduplication_drops_a_resent_message(sdconform: Any, env: Any) -> 
         judge=judges.Deduplicated(),
         emulator_limit=DEDUPLICATION if aws.is_emulator(cluster) else None,
         config={"sends_per_message": 2},
-        settle=0.5,
+        run=RunConfig(settle=0.5),
     )
 
 
@@ -175,7 +174,7 @@ MAX_RECEIVES = 2
 
 @pytest.mark.backend("sqs")
 @pytest.mark.claim("sqs-dlq")
-def test_poison_messages_move_to_the_dead_letter_queue(sdconform: Any, env: Any) -> None:
+def test_poison_messages_move_to_the_dead_letter_queue(sdconform: Case, env: Env) -> None:
     cluster, resources = env
     dlq = resources.queue("dead")
     main = resources.queue("poison", visibility_s=1, dead_letter=(dlq, MAX_RECEIVES))
@@ -190,7 +189,7 @@ def test_poison_messages_move_to_the_dead_letter_queue(sdconform: Any, env: Any)
         [],
         judge=judges.DeadLetters(MAX_RECEIVES),
         checkers=[],
-        settle=1.5,
+        run=RunConfig(settle=1.5),
         config={"maxReceiveCount": MAX_RECEIVES, "visibility_timeout_s": 1},
     )
 
@@ -203,7 +202,7 @@ SUBSCRIBERS = ("q0", "q1", "q2")
 @pytest.mark.backend("sns")
 @pytest.mark.claim("sns-fanout")
 def test_sns_delivers_every_publish_to_every_subscribed_queue(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     _, resources = env
     queues = {q: resources.queue(f"sub-{q}", visibility_s=2) for q in SUBSCRIBERS}
@@ -215,9 +214,8 @@ def test_sns_delivers_every_publish_to_every_subscribed_queue(
         path.latency_then_timeouts(),
         judge=judges.EverySubscriber(SUBSCRIBERS),
         checkers=[],
-        settle=2.5,
         config={"subscribers": len(SUBSCRIBERS), "raw_delivery": True},
-        **FAULTY,
+        run=replace(FAULTY, settle=2.5),
     )
 
 
@@ -233,7 +231,7 @@ SHARD_ORDER = (
 
 @pytest.mark.backend("kinesis")
 @pytest.mark.claim("kds-shard-order")
-def test_kinesis_keeps_order_within_a_shard(sdconform: Any, env: Any) -> None:
+def test_kinesis_keeps_order_within_a_shard(sdconform: Case, env: Env) -> None:
     """Records of one partition key read in the order they were acknowledged. On moto this
     cannot fail: inconclusive (emulator). Decided on the external runtime (no path fault
     there either: concurrent producers and consumers alone)."""
@@ -249,13 +247,13 @@ def test_kinesis_keeps_order_within_a_shard(sdconform: Any, env: Any) -> None:
         exercise=judges.ordered_per_key,
         emulator_limit=SHARD_ORDER if aws.is_emulator(cluster) else None,
         config={"shards": 2, "producer": "PutRecord, one at a time"},
-        settle=1.0,
+        run=RunConfig(settle=1.0),
     )
 
 
 @pytest.mark.backend("kinesis")
 @pytest.mark.claim("kds-one-consumer-per-shard")
-def test_two_consumers_read_the_same_shard(sdconform: Any, env: Any) -> None:
+def test_two_consumers_read_the_same_shard(sdconform: Case, env: Env) -> None:
     cluster, resources = env
     stream = resources.stream("shared", shards=2)
     ep = aws.endpoint(cluster)
@@ -265,6 +263,6 @@ def test_two_consumers_read_the_same_shard(sdconform: Any, env: Any) -> None:
         [],
         judge=judges.SharedShard(),
         checkers=[],
-        settle=0.5,
+        run=RunConfig(settle=0.5),
         config={"consumers": "independent iterators"},
     )

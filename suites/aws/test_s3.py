@@ -1,18 +1,19 @@
 """S3 claims (claims.md §10) against moto's server, or real AWS with
-SDCONFORM_AWS_RUNTIME=external."""
+``--sdconform-runtime external``."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from pytest_sdconform.backends import aws
-from pytest_sdconform.backends.aws import clients, judges
+from pytest_sdconform.backends.aws import Env, client, judges
+from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.durability import LostWritesChecker
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
 from pytest_sdconform.workloads.register import Register
 from pytest_sdconform.workloads.set import SetAdd
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.backend("s3")
 
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
-FAULTY = {"duration": 7.0, "quiet": 0.5, "fault_duration": 2.0, "op_timeout": 3.0, "settle": 1.0}
+FAULTY = RunConfig(duration=7.0, quiet=0.5, fault_duration=2.0, op_timeout=3.0, settle=1.0)
 
 
 @dataclass
@@ -56,7 +57,7 @@ REPLICATION = (
 
 @pytest.mark.claim("s3-eventually-consistent")
 def test_reads_see_every_completed_put_and_delete(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     cluster, resources = env
     bucket = resources.bucket("register")
@@ -64,12 +65,12 @@ def test_reads_see_every_completed_put_and_delete(
     ep = path.endpoint
     sdconform.run(
         WithDeletes(),
-        lambda i: clients.S3Register(ep, bucket, timeout=1.0),
+        lambda i: client.S3Register(ep, bucket, timeout=1.0),
         path.latency_then_timeouts(),
         judge=judges.StrongRefutesEventual(),
         emulator_limit=REPLICATION if aws.is_emulator(cluster) else None,
         config={"ops": "put, overwrite, delete, get"},
-        **FAULTY,
+        run=FAULTY,
     )
 
 
@@ -103,7 +104,7 @@ class VersionedDeletes:
 
 @pytest.mark.claim("s3-versioning")
 def test_every_acknowledged_put_keeps_a_version_even_once_deleted(
-    sdconform: Any, env: Any, path: aws.ClientPath
+    sdconform: Case, env: Env, path: aws.ClientPath
 ) -> None:
     """Concurrent overwrites and deletes of a few keys in a versioned bucket: every
     acknowledged put must be listed by ListObjectVersions and readable by its version id,
@@ -113,9 +114,9 @@ def test_every_acknowledged_put_keeps_a_version_even_once_deleted(
     ep = path.endpoint
     sdconform.run(
         VersionedDeletes(),
-        lambda i: clients.S3Versions(ep, bucket, timeout=1.0),
+        lambda i: client.S3Versions(ep, bucket, timeout=1.0),
         path.latency_then_timeouts(),
         judge=judges.VersionsKept(),
         config={"versioning": "Enabled", "ops": "put, delete, list versions + get by id"},
-        **{**FAULTY, "op_timeout": 10.0},
+        run=replace(FAULTY, op_timeout=10.0),
     )

@@ -1,6 +1,6 @@
 """The AWS runtimes and the guard on destructive calls, against a real moto server: the local
-runtime starts it as a node; the external runtime is pointed at it through the environment, as
-a user points it at an AWS account."""
+runtime starts it as a node; the external runtime is pointed at it through the environment
+(SDCONFORM_AWS_ENDPOINT, SDCONFORM_AWS_REGION), as a user points it at an AWS account."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pytest_sdconform.runtimes.addresses import AddressBlock
 
 aws = pytest.importorskip("pytest_sdconform.backends.aws")
 boto3 = pytest.importorskip("boto3")
-from pytest_sdconform.backends.aws.clients import boto  # noqa: E402
+from pytest_sdconform.backends.aws.client import boto  # noqa: E402
 from pytest_sdconform.backends.aws.resources import TAG, NotOurs, Resources  # noqa: E402
 from pytest_sdconform.faults import FaultUnavailable  # noqa: E402
 
@@ -27,14 +27,15 @@ pytestmark = pytest.mark.integration
 def moto(run: Run, block: AddressBlock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("SDCONFORM_AWS_RUNTIME", raising=False)
-    cluster = aws.Topology().start(run, block)
+    cluster = aws.Topology().start(run, block, runtime="local")
     yield cluster
     cluster.stop()
 
 
 def test_local_runtime_is_labelled_an_emulator(moto: Any) -> None:
-    assert aws.Topology().describe()["emulator"] is True
+    assert moto.info.runtime == "local" and aws.is_emulator(moto)
+    assert moto.info.describe()["emulator"] is True
+    assert list(moto.nodes) == ["moto"] and moto.info.moto == f"{moto.node('moto').address}:5000"
     ep = aws.endpoint(moto)
     assert ep.emulator and ep.url and ep.url.startswith("http://127.")
 
@@ -116,16 +117,16 @@ def test_external_runtime_uses_the_environment_and_starts_nothing(
     moto: Any, run: Run, block: AddressBlock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     url = aws.endpoint(moto).url
-    monkeypatch.setenv("SDCONFORM_AWS_RUNTIME", "external")
     monkeypatch.setenv("SDCONFORM_AWS_ENDPOINT", url)
     monkeypatch.setenv("SDCONFORM_AWS_REGION", "eu-west-1")
     from pytest_sdconform.runs import new_run
 
     ext_run = new_run(tmp_path / "external")
     try:
-        cluster = aws.Topology().start(ext_run, block)
-        assert cluster.nodes == {}
-        assert aws.Topology().describe() == {
+        cluster = aws.Topology().start(ext_run, block, runtime="external")
+        assert cluster.nodes == {} and cluster.info.runtime == "external"
+        assert aws.Topology().describe() == {}  # runtime-neutral: where it ran is the info's
+        assert cluster.info.describe() == {
             "aws": "external",
             "endpoint": url,
             "region": "eu-west-1",
@@ -145,3 +146,9 @@ def test_external_runtime_uses_the_environment_and_starts_nothing(
         cluster.stop()
     finally:
         ext_run.forget()
+
+
+def test_the_topology_runs_on_both_runtimes_and_starts_moto_only_locally() -> None:
+    topology = aws.Topology()
+    assert topology.runtimes == ("local", "external")
+    assert topology.node_names("local") == ["moto"] and topology.node_names("external") == []

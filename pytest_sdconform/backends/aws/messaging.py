@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from ...workloads import Invocation, Result
-from . import Endpoint
-from .clients import BotoClient, boto, error_code
+from .client import BotoClient, boto, error_code
+from .topology import Endpoint
 
 
 class SqsClient(BotoClient):

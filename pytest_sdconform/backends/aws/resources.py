@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import Endpoint
-from .clients import boto
+from ...cluster import Cluster
+from .client import boto
+from .topology import AwsInfo, Endpoint
 
 TAG = "sdconform-run"
 
@@ -219,3 +220,7 @@ class Resources:
             c.close()
         self._clients.clear()
         return problems
+
+
+# What an AWS suite's case works with: its cluster, and the resources it created.
+Env = tuple[Cluster[AwsInfo], Resources]

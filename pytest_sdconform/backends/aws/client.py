@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...workloads import Invocation, Result
-from . import Endpoint
+from .topology import Endpoint
 
 
 def boto(service: str, ep: Endpoint, timeout: float = 2.0) -> Any:
