@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import pytest
 
 from pytest_sdconform.backends import cassandra as cb
+from pytest_sdconform.backends.cassandra import CassandraInfo
 from pytest_sdconform.backends.cassandra.judges import (
     LastWriteWins,
     ReplicaHasEveryWrite,
@@ -26,10 +26,15 @@ from pytest_sdconform.backends.cassandra.judges import (
     with_final_read_from,
     written_then_read_after,
 )
+from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.cap import CapRow
 from pytest_sdconform.checkers.judge import acked_before_every_window
 from pytest_sdconform.checkers.sessions import SessionsChecker
-from pytest_sdconform.faults.partition import isolate
+from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.faults import Fault
+from pytest_sdconform.faults.composite import BeforeHeal
+from pytest_sdconform.faults.partition import Partition, isolate
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads.register import Register
 from pytest_sdconform.workloads.set import SetAdd
 
@@ -41,13 +46,11 @@ NODES = ["n1", "n2", "n3"]
 _prefixes = itertools.count(1)
 
 
-def cluster_for(sdconform: Any) -> tuple[Any, dict[str, str]]:
+def cluster_for(sdconform: Case) -> tuple[Cluster[CassandraInfo], dict[str, str]]:
     cluster = sdconform.start(TOPOLOGY, shared=True)
     waited = cb.healthy(cluster)
-    sdconform.config.update(
-        cluster_start_s=cluster.info["start_s"], healthy_wait_s=round(waited, 1)
-    )
-    return cluster, cluster.info["addresses"]
+    sdconform.config.update(cluster_start_s=cluster.started_s, healthy_wait_s=round(waited, 1))
+    return cluster, cluster.info.addresses
 
 
 def prefix(name: str, owner: int | None = None, keys: int = 1) -> str:
@@ -61,17 +64,20 @@ def prefix(name: str, owner: int | None = None, keys: int = 1) -> str:
             return p
 
 
-def isolate_n3(sdconform: Any, cluster: Any) -> Any:
+def isolate_n3(sdconform: Case, cluster: Cluster[CassandraInfo]) -> Partition:
     return sdconform.fault(lambda: cluster.partition(cuts=[isolate(NODES, "n3")]))
 
 
 def clients(
-    sdconform: Any,
+    sdconform: Case,
     coordinators: Callable[[int], Sequence[str] | str],
     final: Sequence[str] | str | None = None,
     final_cl: str | None = None,
     final_view: tuple[str, str] | None = None,
-    **kwargs: Any,
+    read_cl: str = "QUORUM",
+    write_cl: str = "QUORUM",
+    lwt: bool = False,
+    clock: cb.ClientClock | None = None,
 ) -> Callable[[int], cb.CqlClient]:
     """Client ``i`` talks to ``coordinators(i)``; the final reader (index = concurrency) to
     ``final`` at ``final_cl`` when given, and with ``final_view`` (coordinator, level) it also
@@ -80,12 +86,10 @@ def clients(
 
     def make(i: int) -> cb.CqlClient:
         if i >= workers and final is not None:
-            return cb.CqlClient(
-                final,
-                view=final_view,
-                **{**kwargs, "read_cl": final_cl or kwargs.get("read_cl", "QUORUM")},
-            )
-        return cb.CqlClient(coordinators(i), index=i, **kwargs)
+            return cb.CqlClient(final, read_cl=final_cl or read_cl, write_cl=write_cl, lwt=lwt,
+                                clock=clock, view=final_view)
+        return cb.CqlClient(coordinators(i), read_cl=read_cl, write_cl=write_cl, lwt=lwt,
+                            clock=clock, index=i)
 
     return make
 
@@ -94,7 +98,7 @@ def clients(
 
 
 @pytest.mark.claim("cass-quorum-intersection", config="one-one")
-def test_reads_at_one_go_stale_under_partition(sdconform: Any) -> None:
+def test_reads_at_one_go_stale_under_partition(sdconform: Case) -> None:
     """R + W <= N (ONE/ONE): a load-balanced client writes through one node and reads through
     another; with n3 cut off, its reads through n3 miss its own writes. Only stale reads
     answered while n3 is cut decide (at ONE a read may also race a write without any fault)."""
@@ -106,15 +110,14 @@ def test_reads_at_one_go_stale_under_partition(sdconform: Any) -> None:
         [isolate_n3(sdconform, cluster)],
         checkers=[SessionsChecker()],
         judge=StaleWhileCut(addresses["n3"], "n3", fault="partition"),
-        duration=5.5,  # one window: the next would open after 6 s
-        quiet=1.0,
-        fault_duration=4.0,
+        # One window: the next would open after 6 s.
+        run=RunConfig(duration=5.5, quiet=1.0, fault_duration=4.0),
         config={"read_cl": "ONE", "write_cl": "ONE", "coordinators": "all nodes"},
     )
 
 
 @pytest.mark.claim("cass-quorum-intersection")
-def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
+def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Case) -> None:
     """R + W > N (QUORUM/QUORUM). Writes during the cut reach n1 and n2 only; after the heal
     n3 lags, and a read quorum that includes it must still return them. Read-your-writes
     decides (any stale read, fault or not); linearizability is checked and reported
@@ -130,9 +133,7 @@ def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
         # One window (3.5 s to 7 s; the next would open after 10.5 s), then three seconds of
         # reads while n3 still misses what the cut kept from it (calls through n3 wait out
         # their timeouts during the cut, and for a while after: few calls complete then).
-        duration=10.0,
-        quiet=3.5,
-        fault_duration=3.5,
+        run=RunConfig(duration=10.0, quiet=3.5, fault_duration=3.5),
         config={
             "read_cl": "QUORUM",
             "write_cl": "QUORUM",
@@ -147,9 +148,7 @@ def test_quorum_reads_and_writes_keep_read_your_writes(sdconform: Any) -> None:
 LWT = Register(keys=2, read_ratio=0.4, cas_ratio=0.4)
 
 
-def lwt_case(
-    sdconform: Any, cluster: Any, addresses: dict[str, str], fault: Any, **run: Any
-) -> None:
+def lwt_case(sdconform: Case, addresses: dict[str, str], fault: Fault, run: RunConfig) -> None:
     everyone = list(addresses.values())
     workload = Register(
         keys=LWT.keys, prefix=prefix("lwt"), read_ratio=LWT.read_ratio, cas_ratio=LWT.cas_ratio
@@ -165,56 +164,45 @@ def lwt_case(
             "reads": "SERIAL",
             "coordinators": "all nodes",
         },
-        **run,
+        run=run,
     )
 
 
 @pytest.mark.claim("cass-tunable")
-def test_lwt_compare_and_set_is_linearizable_under_partition(sdconform: Any) -> None:
+def test_lwt_compare_and_set_is_linearizable_under_partition(sdconform: Case) -> None:
     cluster, addresses = cluster_for(sdconform)
     lwt_case(
         sdconform,
-        cluster,
         addresses,
         sdconform.fault(lambda: cluster.partition()),
         # Paxos rounds that meet a cut wait out their 1 s timeouts: a longer cut than the
         # other cases so that rounds on the majority side complete while it is on. One
         # window: the next would open after 9 s.
-        duration=8.5,
-        quiet=1.0,
-        fault_duration=7.0,
+        RunConfig(duration=8.5, quiet=1.0, fault_duration=7.0),
     )
 
 
 @pytest.mark.claim("cass-tunable")
-def test_lwt_compare_and_set_is_linearizable_through_a_kill(sdconform: Any) -> None:
+def test_lwt_compare_and_set_is_linearizable_through_a_kill(sdconform: Case) -> None:
     cluster, addresses = cluster_for(sdconform)
     # Five seconds down: coordinators that still count n3 alive wait out its 1 s Paxos
     # timeouts before rounds complete on n1 and n2.
-    lwt_case(
-        sdconform,
-        cluster,
-        addresses,
-        cluster.kill(["n3"]),
-        duration=7.0,
-        quiet=1.0,
-        fault_duration=5.0,
-    )
+    lwt_case(sdconform, addresses, cluster.kill(["n3"]),
+             RunConfig(duration=7.0, quiet=1.0, fault_duration=5.0))
 
 
 @pytest.mark.claim("cass-tunable")
-def test_lwt_compare_and_set_is_linearizable_through_a_pause(sdconform: Any) -> None:
+def test_lwt_compare_and_set_is_linearizable_through_a_pause(sdconform: Case) -> None:
     cluster, addresses = cluster_for(sdconform)
-    lwt_case(
-        sdconform, cluster, addresses, cluster.pause(), duration=8.5, quiet=1.0, fault_duration=7.0
-    )
+    lwt_case(sdconform, addresses, cluster.pause(),
+             RunConfig(duration=8.5, quiet=1.0, fault_duration=7.0))
 
 
 # --- last write wins -------------------------------------------------------------------------
 
 
 @pytest.mark.claim("cass-lww")
-def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: Any) -> None:
+def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: Case) -> None:
     """Client-supplied timestamps (USING TIMESTAMP), half the clients' clocks 2 s behind: a
     write acknowledged after another, with an older timestamp, loses to it, and a read after
     it returns the older value."""
@@ -227,9 +215,8 @@ def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: A
         clients(sdconform, lambda i: everyone, clock=clock),
         [skew],
         judge=LastWriteWins(fault=skew.name),
-        duration=5.5,  # one window, 1 s to 5 s (the next would open at 6 s)
-        quiet=1.0,
-        fault_duration=4.0,
+        # One window, 1 s to 5 s (the next would open at 6 s).
+        run=RunConfig(duration=5.5, quiet=1.0, fault_duration=4.0),
         config={
             "read_cl": "QUORUM",
             "write_cl": "QUORUM",
@@ -242,37 +229,11 @@ def test_last_write_wins_drops_acknowledged_writes_under_clock_skew(sdconform: A
 
 # settle: the longest wait after the heal for the hint holder to report no pending hints (or
 # for the repair): the final read runs as soon as it does.
-HINT_RUN = {"duration": 6.0, "quiet": 1.0, "fault_duration": 4.0, "settle": 90.0,
-            "op_timeout": 3.0}
+HINT_RUN = RunConfig(duration=6.0, quiet=1.0, fault_duration=4.0, settle=90.0, op_timeout=3.0)
 
 
-class CutThenCrash:
-    """n3 cut off while writes at ONE go through n1, which makes hints for n3 (each when n3's
-    answer times out, buffered in memory, then written to a hint file). When the cut ends, n1
-    is killed first (SIGKILL): the hints not yet made or not yet written die with it. Then the
-    cut heals, n1 restarts and replays the hint files it did write."""
-
-    name = "partition+kill"
-
-    def __init__(self, partition: Any, kill: Any):
-        self.partition, self.kill, self.active = partition, kill, False
-
-    def start(self) -> dict[str, Any]:
-        cut = self.partition.start()
-        self.active = True
-        return {"cut": cut, "then": "kill n1 (the hint holder) before the heal"}
-
-    def stop(self) -> dict[str, Any]:
-        if not self.active:
-            self.partition.stop()
-            return {}
-        self.active = False
-        killed = self.kill.start()
-        self.partition.stop()
-        return {"killed": killed, **self.kill.stop()}
-
-
-def settle_hints(cluster: Any, settled: Settled, repair: bool) -> Callable[[], bool]:
+def settle_hints(cluster: Cluster[CassandraInfo], settled: Settled,
+                 repair: bool) -> Callable[[], bool]:
     """The runner's ``converged``: a full repair (retried until it completes), or n1 reporting
     no pending hints (``nodetool listpendinghints``); ``settled`` records which."""
 
@@ -296,14 +257,19 @@ def settle_hints(cluster: Any, settled: Settled, repair: bool) -> Callable[[], b
     return converged
 
 
-def lagging_replica(sdconform: Any, repair: bool) -> None:
+def lagging_replica(sdconform: Case, repair: bool) -> None:
     """Writes at ONE through n1 on a key n3 owns; n3 cut off, then n1 killed and restarted; the
     final read asks n3 at ONE (n3 reads its own copy) once n1 has no hint left to deliver, or
     after a full repair."""
     cluster, addresses = cluster_for(sdconform)
     settled = Settled()
     sdconform.config["settled"] = vars(settled)  # filled in as the settle step goes
-    fault = CutThenCrash(isolate_n3(sdconform, cluster), cluster.kill(["n1"]))
+    # n3 cut off while writes at ONE go through n1, which makes hints for n3 (each when n3's
+    # answer times out, buffered in memory, then written to a hint file). When the cut ends, n1
+    # is killed first (SIGKILL): the hints not yet made or not yet written die with it. Then
+    # the cut heals, n1 restarts and replays the hint files it did write.
+    fault = BeforeHeal(isolate_n3(sdconform, cluster), cluster.kill(["n1"]),
+                       name="partition+kill", describe="kill n1 (the hint holder) before the heal")
     sdconform.run(
         SetAdd(prefix=prefix("set:hints", owner=3)),
         clients(
@@ -327,17 +293,17 @@ def lagging_replica(sdconform: Any, repair: bool) -> None:
             "settle": "until a repair completes" if repair
             else "until n1 reports no pending hints",
         },
-        **HINT_RUN,
+        run=HINT_RUN,
     )
 
 
 @pytest.mark.claim("cass-hinted-handoff")
-def test_hinted_handoff_alone_leaves_a_lagging_replica_behind(sdconform: Any) -> None:
+def test_hinted_handoff_alone_leaves_a_lagging_replica_behind(sdconform: Case) -> None:
     lagging_replica(sdconform, repair=False)
 
 
 @pytest.mark.claim("cass-hinted-handoff", config="repair-after-heal")
-def test_repair_brings_a_lagging_replica_back(sdconform: Any) -> None:
+def test_repair_brings_a_lagging_replica_back(sdconform: Case) -> None:
     lagging_replica(sdconform, repair=True)
 
 
@@ -345,7 +311,7 @@ def test_repair_brings_a_lagging_replica_back(sdconform: Any) -> None:
 
 
 @pytest.mark.claim("cass-replication-no-loss")
-def test_quorum_writes_survive_the_loss_of_a_replica(sdconform: Any) -> None:
+def test_quorum_writes_survive_the_loss_of_a_replica(sdconform: Case) -> None:
     """Writes at QUORUM through n1 and n2; n3 killed (SIGKILL) and restarted; the final read at
     QUORUM. What was acknowledged while n3 was down lives on n1 and n2 alone."""
     cluster, addresses = cluster_for(sdconform)
@@ -356,15 +322,13 @@ def test_quorum_writes_survive_the_loss_of_a_replica(sdconform: Any) -> None:
         [cluster.kill(["n3"])],
         decide_by=["lost-writes"],
         exercise=acked_while_down("add", "kill"),
-        duration=5.0,
-        quiet=1.0,
-        fault_duration=3.0,
+        run=RunConfig(duration=5.0, quiet=1.0, fault_duration=3.0),
         config={"write_cl": "QUORUM", "final_read": "QUORUM"},
     )
 
 
 @pytest.mark.claim("cass-commitlog-no-loss")
-def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: Any) -> None:
+def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: Case) -> None:
     """Writes at ALL (n3 acknowledged each one), n3 killed with SIGKILL and restarted; the final
     read asks n3 alone at ONE: what it acknowledged must come back from its commit log. (A
     process kill keeps the page cache; power loss with periodic sync is not tested.)"""
@@ -380,9 +344,7 @@ def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: A
         exercise=with_final_read_from(
             addresses["n3"], "n3", acked_before_every_window("add", "kill")
         ),
-        duration=5.0,
-        quiet=1.0,
-        fault_duration=1.0,
+        run=RunConfig(duration=5.0, quiet=1.0, fault_duration=1.0),
         config={
             "write_cl": "ALL",
             "final_read": "n3 at ONE, a key n3 owns",
@@ -395,10 +357,10 @@ def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: A
 # --- which side of a partition answers (an empirical CAP row) --------------------------------
 
 # One window, 1 s to 5.5 s (the next would open after 6.5 s).
-CAP_RUN = {"duration": 6.0, "quiet": 1.0, "fault_duration": 4.5, "op_timeout": 3.0}
+CAP_RUN = RunConfig(duration=6.0, quiet=1.0, fault_duration=4.5, op_timeout=3.0)
 
 
-def cap_case(sdconform: Any, cl: str, majority: bool, minority: bool) -> None:
+def cap_case(sdconform: Case, cl: str, majority: bool, minority: bool) -> None:
     """Two clients through n1 (majority side), two through n3 (cut off), all at ``cl``; the
     judge expects each side to answer (True) or refuse (False)."""
     cluster, addresses = cluster_for(sdconform)
@@ -412,22 +374,22 @@ def cap_case(sdconform: Any, cl: str, majority: bool, minority: bool) -> None:
             expect={"majority": majority, "minority": minority},
         ),
         config={"read_cl": cl, "write_cl": cl, "coordinators": "n1 (majority side), n3 (cut off)"},
-        **CAP_RUN,
+        run=CAP_RUN,
     )
 
 
 @pytest.mark.claim("cass-leaderless-available")
-def test_at_one_both_sides_of_a_partition_answer(sdconform: Any) -> None:
+def test_at_one_both_sides_of_a_partition_answer(sdconform: Case) -> None:
     cap_case(sdconform, "ONE", majority=True, minority=True)
 
 
 @pytest.mark.claim("cass-leaderless-available", config="quorum")
-def test_at_quorum_the_cut_off_side_refuses(sdconform: Any) -> None:
+def test_at_quorum_the_cut_off_side_refuses(sdconform: Case) -> None:
     """The claim (every node serves reads and writes on its own) at QUORUM: n3 cut off cannot
     gather a quorum, so its side refuses."""
     cap_case(sdconform, "QUORUM", majority=True, minority=True)
 
 
 @pytest.mark.claim("cass-all")
-def test_at_all_no_side_answers_while_a_replica_is_cut(sdconform: Any) -> None:
+def test_at_all_no_side_answers_while_a_replica_is_cut(sdconform: Case) -> None:
     cap_case(sdconform, "ALL", majority=False, minority=False)

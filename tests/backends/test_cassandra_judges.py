@@ -31,9 +31,11 @@ def h(*events: str) -> History:
     """``timed`` events with suffixes: ``@node`` (the node that answered), ``#final`` (a final
     read), ``ts=N`` (a client timestamp on an ok write), ``view=1,2`` (the cluster's view of a
     set beside a final read, at ALL)."""
-    plain, extra = [], {}
+    plain: list[str] = []
+    extra: dict[int, tuple[str | None, dict[str, Any]]] = {}
     for i, e in enumerate(events):
-        node, fields = None, {}
+        node: str | None = None
+        fields: dict[str, Any] = {}
         while True:
             head, _, last = e.rpartition(" ")
             if last.startswith("@"):

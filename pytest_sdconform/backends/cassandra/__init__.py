@@ -1,85 +1,35 @@
 """Cassandra 5.0: three nodes from Maven Central's jars, CQL clients, repair.
 
-``Topology`` starts the nodes (``topology.py``); ``CqlClient`` talks to one coordinator at a
-consistency level per statement (``client.py``); ``repair`` runs ``nodetool repair`` from the
-same jars over each node's local JMX port.
+``topology.py`` starts the nodes (``Topology``, its ``CassandraInfo``; fixed tokens, so
+``first_replica`` says which node owns a key); ``cql.py`` holds the harness's CQL connection,
+the keyspace's schema and the wait until every node sees its peers (``wait_healthy``);
+``client.py`` is ``CqlClient``, which talks to one coordinator at a consistency level per
+statement; ``nodetool.py`` runs ``nodetool`` from the same jars over each node's local JMX port
+(``repair``, ``pending_hints``) and ``healthy``; ``faults.py`` is the backend's own fault, clock
+skew of client-supplied timestamps (``ClientClock``, ``ClientClockSkew``); ``judges/`` the
+judges of the Cassandra claims.
 """
 
-from __future__ import annotations
-
-import subprocess
-
-from ...cluster import Cluster
-from .client import ClientClock, ClientClockSkew, CqlClient, wait_healthy
-from .topology import (
-    ADD_EXPORTS,
-    ADD_OPENS,
-    KEYSPACE,
-    PORT,
-    VERSION,
-    Topology,
-    first_replica,
-    provision,
-)
+from .client import CqlClient
+from .cql import KEYSPACE, PORT, wait_healthy
+from .faults import ClientClock, ClientClockSkew
+from .nodetool import healthy, nodetool, pending_hints, repair
+from .topology import VERSION, CassandraInfo, Topology, first_replica, provision
 
 __all__ = [
     "KEYSPACE",
     "PORT",
     "VERSION",
+    "CassandraInfo",
     "ClientClock",
     "ClientClockSkew",
     "CqlClient",
     "Topology",
     "first_replica",
     "healthy",
+    "nodetool",
     "pending_hints",
     "provision",
     "repair",
+    "wait_healthy",
 ]
-
-
-def healthy(cluster: Cluster, timeout: float = 90) -> float:
-    """Wait until every node sees all its peers up (after a kill or a partition healed)."""
-    return wait_healthy(list(cluster.info["addresses"].values()), timeout)
-
-
-def nodetool(cluster: Cluster, node: str, *args: str, timeout: float = 120) -> str:
-    lib = cluster.info["lib"]
-    argv = [
-        "java",
-        "-Xmx128m",
-        "-XX:TieredStopAtLevel=1",
-        "-cp",
-        f"{lib}/*",
-        *(f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS),
-        *(f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS),
-        "-Dlogback.configurationFile=/dev/null",
-        "org.apache.cassandra.tools.NodeTool",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(cluster.info["jmx"][node]),
-        *args,
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"nodetool {' '.join(args)} on {node} failed: "
-            f"{(proc.stdout + proc.stderr).strip()[-500:]}"
-        )
-    return proc.stdout
-
-
-def repair(cluster: Cluster, node: str = "n1", table: str = "") -> str:
-    """A full repair of the keyspace (Merkle trees compared, differences streamed)."""
-    return nodetool(cluster, node, "repair", "-full", KEYSPACE, *([table] if table else []))
-
-
-def pending_hints(cluster: Cluster, node: str = "n1") -> list[str]:
-    """The lines of ``nodetool listpendinghints`` on ``node`` that name a host holding hints
-    (none: every hint file was delivered or expired)."""
-    out = nodetool(cluster, node, "listpendinghints", timeout=60)
-    if "does not have any pending hints" in out:
-        return []
-    addresses = set(cluster.info["addresses"].values())
-    return [line.strip() for line in out.splitlines() if any(a in line for a in addresses)]

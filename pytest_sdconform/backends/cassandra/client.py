@@ -1,9 +1,10 @@
 """CQL clients (the DataStax cassandra-driver): one coordinator per client, a consistency level
 per statement, lightweight transactions for compare-and-set, and no retries.
 
-Tables: ``registers (k text PRIMARY KEY, v int)`` for the register workload and ``sets (k text,
-e int, PRIMARY KEY (k, e))`` for the set workload (an add is a row of its own, so adds never
-overwrite one another; no speculative retry, so a read at ONE reads one replica's copy).
+Tables (made by ``cql.create_schema``): ``registers (k text PRIMARY KEY, v int)`` for the
+register workload and ``sets (k text, e int, PRIMARY KEY (k, e))`` for the set workload (an add
+is a row of its own, so adds never overwrite one another; no speculative retry, so a read at ONE
+reads one replica's copy).
 
 Outcomes: ``Unavailable`` is the coordinator refusing before it sent anything: ``fail``; so is
 ``NoHostAvailable`` (no connection to send on) and a failed compare-and-set (``[applied] =
@@ -13,170 +14,12 @@ A read that did not answer changed nothing: ``fail``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ...workloads import Invocation, Result
-from .topology import KEYSPACE, PORT
-
-
-def _driver() -> Any:
-    import cassandra.cluster
-
-    return cassandra.cluster
-
-
-def never_retry() -> Any:
-    """A retry policy that rethrows every error: the harness must see each call's outcome."""
-    from cassandra.policies import RetryPolicy
-
-    class NeverRetry(RetryPolicy):
-        def on_read_timeout(self, *a: Any, **k: Any) -> tuple[int, None]:
-            return self.RETHROW, None
-
-        def on_write_timeout(self, *a: Any, **k: Any) -> tuple[int, None]:
-            return self.RETHROW, None
-
-        def on_unavailable(self, *a: Any, **k: Any) -> tuple[int, None]:
-            return self.RETHROW, None
-
-        def on_request_error(self, *a: Any, **k: Any) -> tuple[int, None]:
-            return self.RETHROW, None
-
-    return NeverRetry()
-
-
-def connect(
-    address: str | Sequence[str], timeout: float = 2.0, keyspace: str | None = KEYSPACE
-) -> tuple[Any, Any]:
-    """A driver cluster and session whose coordinators are ``address`` (one or several, taken
-    in turn, as a load-balanced application would)."""
-    addresses = [address] if isinstance(address, str) else list(address)
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
-    from cassandra.policies import ConstantReconnectionPolicy, WhiteListRoundRobinPolicy
-
-    profile = ExecutionProfile(
-        load_balancing_policy=WhiteListRoundRobinPolicy(addresses),
-        retry_policy=never_retry(),
-        request_timeout=timeout,
-    )
-    cluster = _driver().Cluster(
-        addresses,
-        port=PORT,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        connect_timeout=timeout,
-        control_connection_timeout=timeout,
-        reconnection_policy=ConstantReconnectionPolicy(0.5, None),
-        schema_metadata_enabled=False,
-        token_metadata_enabled=False,
-        protocol_version=5,
-        idle_heartbeat_interval=1,
-        max_schema_agreement_wait=20,
-    )
-    try:
-        session = cluster.connect(keyspace)
-    except BaseException:
-        cluster.shutdown()
-        raise
-    return cluster, session
-
-
-def create_schema(address: str, rf: int) -> None:
-    cluster, session = connect(address, timeout=20.0, keyspace=None)
-    try:
-        session.execute(
-            f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
-            f"{{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
-        )
-        session.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.registers (k text PRIMARY KEY, v int, w int)"
-        )
-        # No speculative retry on sets: a final read at ONE through a replica must read that
-        # replica's own copy, never another's that answered sooner (which would hide a loss).
-        session.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (k text, e int, PRIMARY KEY (k, e)) "
-            "WITH speculative_retry = 'NONE'"
-        )
-    finally:
-        cluster.shutdown()
-
-
-def wait_healthy(addresses: Sequence[str], timeout: float = 60, schema: bool = True) -> float:
-    """Wait until every node, as coordinator, sees all its peers up: a write at ALL through it
-    succeeds (before the schema exists: it answers CQL and lists every peer).
-    Returns the seconds waited."""
-    from cassandra import ConsistencyLevel
-    from cassandra.query import SimpleStatement
-
-    began = time.monotonic()
-    deadline = began + timeout
-    pending = list(addresses)
-    last: Exception | None = None
-    while pending and time.monotonic() < deadline:
-        address = pending[0]
-        try:
-            cluster, session = connect(address, timeout=2.0, keyspace=None)
-        except Exception as e:
-            last = e
-            time.sleep(0.5)
-            continue
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    if schema:
-                        session.execute(
-                            SimpleStatement(
-                                f"INSERT INTO {KEYSPACE}.registers (k, v) VALUES ('health', 0)",
-                                consistency_level=ConsistencyLevel.ALL,
-                            )
-                        )
-                    else:
-                        peers = session.execute("SELECT peer FROM system.peers").all()
-                        if len(peers) < len(addresses) - 1:
-                            raise RuntimeError(f"{address} knows {len(peers)} peers")
-                    pending.pop(0)
-                    break
-                except Exception as e:
-                    last = e
-                    time.sleep(0.5)
-        finally:
-            cluster.shutdown()
-    if pending:
-        raise TimeoutError(f"Cassandra nodes {pending} not healthy after {timeout:.0f}s: {last}")
-    return time.monotonic() - began
-
-
-class ClientClock:
-    """Write timestamps (microseconds) that clients supply with ``USING TIMESTAMP``; a skew
-    (per client index) moves some clients' clocks as NTP trouble would."""
-
-    def __init__(self) -> None:
-        self.skew_us: dict[int, int] = {}
-
-    def now_us(self, client: int) -> int:
-        return time.time_ns() // 1000 + self.skew_us.get(client, 0)
-
-
-class ClientClockSkew:
-    """A nemesis for client clocks: while on, odd-numbered clients run ``ms`` behind."""
-
-    name = "clock-skew"
-
-    def __init__(self, clock: ClientClock, clients: int, ms: int = 2000):
-        self.clock, self.clients, self.ms = clock, clients, ms
-
-    def start(self) -> dict[str, Any]:
-        self.clock.skew_us = {i: -self.ms * 1000 for i in range(1, self.clients, 2)}
-        return {
-            "clients_behind": sorted(self.clock.skew_us),
-            "skew_ms": -self.ms,
-            "where": "client-supplied write timestamps (USING TIMESTAMP)",
-        }
-
-    def stop(self) -> dict[str, Any]:
-        self.clock.skew_us = {}
-        return {}
+from .cql import KEYSPACE, connect
+from .faults import ClientClock
 
 
 class NotSent(Exception):

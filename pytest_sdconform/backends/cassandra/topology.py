@@ -1,32 +1,30 @@
-"""Cassandra 5.0 nodes from Maven Central: configuration, JVM command line, start and health.
+"""Cassandra 5.0 nodes from Maven Central: configuration, JVM command line, readiness.
 
 Each node is ``java ... org.apache.cassandra.service.CassandraDaemon`` on the jars of
 ``cassandra-all`` (fetched once into the cache). Tokens are fixed (``num_tokens: 1`` plus an
 ``initial_token`` per node) so that the nodes may start in parallel on an empty cluster, and
 the JVMs are sized for a small machine (512 MiB heaps, one processor each). Local JMX listens
-on a free port per node so that ``nodetool`` (in the same jars) can run repairs.
+on a free port per node so that ``nodetool`` (in the same jars) can run repairs. Once every
+node answers CQL, ``ready`` waits for the ring, creates the keyspace (``cql.py``) and waits until
+every node sees its peers up; ``CassandraInfo`` is what the harness then knows.
 """
 
 from __future__ import annotations
 
 import socket
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ...cluster import Cluster, start_cluster
 from ...provision import apt_install, maven_classpath, progress
-from ...runs import Run
-from ...runtimes.addresses import AddressBlock
-from ...runtimes.local import NodeSpec
+from ...runtimes import NodePaths, NodeSpec
 from ...runtimes.readiness import TcpPort
+from .. import base
+from .cql import PORT, create_schema, wait_healthy
 
 VERSION = "5.0.9"
 ARTIFACT = f"org.apache.cassandra:cassandra-all:{VERSION}"
-PORT = 9042
 STORAGE_PORT = 7000
-KEYSPACE = "sdconform"
 MAIN = "org.apache.cassandra.service.CassandraDaemon"
 
 # From conf/jvm17-server.options and conf/jvm-server.options of apache/cassandra 5.0: without
@@ -124,9 +122,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class CassandraInfo:
+    """What the harness knows of a Cassandra cluster once it is up."""
+
+    addresses: dict[str, str]  # node name -> address
+    jmx: dict[str, int]  # node name -> its local JMX port (for nodetool)
+    lib: str  # the folder of cassandra-all's jars (nodetool runs from them)
+
+
 @dataclass
-class Topology:
+class Topology(base.Topology[CassandraInfo]):
     """``nodes`` Cassandra nodes, one rack, SimpleSnitch; a keyspace with ``rf`` replicas."""
+
+    backend: ClassVar[str] = "cassandra"
 
     nodes: int = 3
     rf: int = 3
@@ -134,6 +143,8 @@ class Topology:
     max_hint_window: str = "3h"  # Cassandra's default
     request_timeout_ms: int = 1000  # read, write, counter and CAS contention timeouts
     phi_convict_threshold: int = 5  # 5..16, default 8: a cut peer is marked down sooner
+    # The local JMX ports ``specs`` chose, for ``ready`` (one start at a time).
+    _jmx: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -146,7 +157,7 @@ class Topology:
             "request_timeout_ms": self.request_timeout_ms,
         }
 
-    def yaml(self, address: str, token: int, seeds: str, folder: Path) -> str:
+    def yaml(self, address: str, token: int, seeds: str, data: Path) -> str:
         t = self.request_timeout_ms
         return "\n".join(
             [
@@ -183,20 +194,20 @@ class Topology:
                 f"range_request_timeout: {2 * t}ms",
                 f"truncate_request_timeout: {10 * t}ms",
                 f"request_timeout: {2 * t}ms",
-                f"hints_directory: {folder / 'data' / 'hints'}",
+                f"hints_directory: {data / 'hints'}",
                 "",
             ]
         )
 
-    def spec(
-        self, lib: Path, run: Run, name: str, address: str, token: int, seeds: str, jmx_port: int
-    ) -> NodeSpec:
-        folder = (run.folder / "nodes" / name).resolve()
-        conf = folder / "conf"
-        conf.mkdir(parents=True, exist_ok=True)
-        (conf / "cassandra.yaml").write_text(self.yaml(address, token, seeds, folder))
-        (conf / "logback.xml").write_text(LOGBACK)
-        data = folder / "data"
+    def provision(self) -> None:
+        provision()
+
+    def node_names(self, runtime: str) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    def spec(self, lib: Path, paths: NodePaths, name: str, address: str, token: int,
+             seeds: str, jmx_port: int) -> NodeSpec:
+        conf, data = paths.conf, paths.data
         argv = [
             "java",
             f"-javaagent:{lib / 'jamm-0.4.0.jar'}",
@@ -205,40 +216,34 @@ class Topology:
             *JVM_FLAGS,
             f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
             f"-Dcassandra.storagedir={data}",
-            f"-Dcassandra.logdir={folder / 'logs'}",
+            f"-Dcassandra.logdir={conf / 'logs'}",
             f"-Dlogback.configurationFile={conf / 'logback.xml'}",
             f"-Dcassandra.jmx.local.port={jmx_port}",
             "-cp",
             f"{lib}/*",
             MAIN,
         ]
-        return NodeSpec(name, address, argv, ready=TcpPort(address, PORT), ready_timeout=180)
+        files = {"cassandra.yaml": self.yaml(address, token, seeds, data),
+                 "logback.xml": LOGBACK}
+        return NodeSpec(name, address, argv, ready=TcpPort(address, PORT), ready_timeout=180,
+                        files=files)
 
-    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+    def specs(self, start: base.Start) -> list[NodeSpec]:
         lib = provision()
-        names = [f"n{i}" for i in range(1, self.nodes + 1)]
-        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
+        addresses = start.addresses
         # Every node a seed: a non-seed gives up when no seed answers its shadow round within
         # ring_delay, which parallel starts on two cores would hit.
-        seeds = ",".join(f"{addresses[n]}:{STORAGE_PORT}" for n in names)
-        jmx = {n: free_port() for n in names}
-        specs = [
-            self.spec(lib, run, n, addresses[n], t, seeds, jmx[n])
-            for n, t in zip(names, tokens(self.nodes), strict=True)
-        ]
-        began = time.monotonic()
+        seeds = ",".join(f"{a}:{STORAGE_PORT}" for a in addresses.values())
+        self._jmx = {n: free_port() for n in addresses}
         progress(f"starting {self.nodes} Cassandra {VERSION} nodes")
-        cluster = start_cluster(run, block, specs, seed=seed)
-        try:
-            from .client import create_schema, wait_healthy
+        return [
+            self.spec(lib, start.paths(n), n, a, t, seeds, self._jmx[n])
+            for (n, a), t in zip(addresses.items(), tokens(self.nodes), strict=True)
+        ]
 
-            wait_healthy(list(addresses.values()), timeout=120, schema=False)
-            create_schema(addresses["n1"], self.rf)
-            wait_healthy(list(addresses.values()), timeout=60)
-        except BaseException:
-            cluster.stop()
-            raise
-        took = round(time.monotonic() - began, 1)
-        progress(f"Cassandra cluster up in {took}s")
-        cluster.info.update(addresses=addresses, jmx=jmx, lib=str(lib), start_s=took)
-        return cluster
+    def ready(self, start: base.Start) -> CassandraInfo:
+        addresses = dict(start.addresses)
+        wait_healthy(list(addresses.values()), timeout=120, schema=False)
+        create_schema(addresses["n1"], self.rf)
+        wait_healthy(list(addresses.values()), timeout=60)
+        return CassandraInfo(addresses, dict(self._jmx), str(provision()))
