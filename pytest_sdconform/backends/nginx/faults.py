@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...cluster import Cluster
-from . import begin_reload, reload, wait_drained
+from .topology import NginxInfo, begin_reload, reload, wait_drained
 
 
 class Reload:
@@ -19,7 +19,7 @@ class Reload:
 
     name = "reload"
 
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Cluster[NginxInfo]):
         self.cluster = cluster
         self.count = 0
         self.exits: int | None = None
@@ -27,7 +27,7 @@ class Reload:
     def start(self) -> dict[str, Any]:
         self.count += 1
         self.exits = begin_reload(self.cluster)
-        return {"reload": self.count, "upstreams": self.cluster.info["upstreams"]}
+        return {"reload": self.count, "upstreams": self.cluster.info.upstreams}
 
     def stop(self) -> dict[str, Any]:
         if self.exits is None:
@@ -43,10 +43,10 @@ class ScaleIn:
 
     name = "scale-in"
 
-    def __init__(self, cluster: Cluster, victim: str):
+    def __init__(self, cluster: Cluster[NginxInfo], victim: str):
         self.cluster, self.victim = cluster, victim
-        self.address = f"{cluster.info['addresses'][victim]}:"
-        self.full = list(cluster.info["upstreams"])
+        self.address = f"{cluster.info.addresses[victim]}:"
+        self.full = list(cluster.info.upstreams)
         self.out = False
 
     def start(self) -> dict[str, Any]:
