@@ -41,7 +41,8 @@ class Memory:
 
 @pytest.mark.claim("redis-single-threaded")
 def test_upheld(sdconform):
-    sdconform.run(Register(keys=1), lambda i: Memory(), decide_by=["linearizable"], run=RunConfig(op_delay=0.001))
+    sdconform.run(Register(keys=1), lambda i: Memory(), decide_by=["linearizable"],
+                  run=RunConfig(op_delay=0.001))
 
 @pytest.mark.claim("redis-single-threaded")
 def test_refuted_but_expected_upheld(sdconform):
