@@ -9,11 +9,14 @@ of that, without an HA manager's detection time. Clients that write name both no
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, Literal
 
 import pytest
 
 from pytest_sdconform.backends import postgres as pg
+from pytest_sdconform.backends.postgres import PgInfo
 from pytest_sdconform.backends.postgres.judges import (
     FailoverResumes,
     LossWithinLag,
@@ -21,9 +24,12 @@ from pytest_sdconform.backends.postgres.judges import (
     StaleThenConverged,
     writes_during_lag,
 )
-from pytest_sdconform.checkers.judge import acked_before_every_window
+from pytest_sdconform.case import Case
+from pytest_sdconform.checkers.judge import ExerciseRule, Judge, acked_before_every_window
 from pytest_sdconform.checkers.spof import WhileDown
-from pytest_sdconform.faults.partition import isolate
+from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.faults.partition import Partition, isolate
+from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
 from pytest_sdconform.workloads.register import Register
 from pytest_sdconform.workloads.set import SetAdd
@@ -31,29 +37,26 @@ from pytest_sdconform.workloads.txn import ListAppend
 
 pytestmark = pytest.mark.backend("postgres")
 
-FAILOVER_RUN = {
-    "duration": 8.0,
-    "quiet": 2.5,
-    "fault_duration": 4.0,
-    "op_timeout": 3.0,
-    "settle": 1.0,
-}
+FAILOVER_RUN = RunConfig(duration=8.0, quiet=2.5, fault_duration=4.0, op_timeout=3.0,
+                         settle=1.0)
 CLIENT_TIMEOUT = 1.0  # each client's statement timeout (its connect timeout: pg.connect_timeout)
 
 
-def start(sdconform: Any, topology: pg.Topology) -> Any:
+def start(sdconform: Case, topology: pg.Topology) -> Cluster[PgInfo]:
     cluster = sdconform.start(topology)
-    sdconform.config["startup_s"] = cluster.info["startup_s"]  # measured start-up time
+    sdconform.config["startup_s"] = cluster.started_s  # measured start-up time
     return cluster
 
 
-def pair(sdconform: Any, **kw: Any) -> tuple[Any, str, str]:
-    cluster = start(sdconform, pg.Topology(standby=True, **kw))
-    a = cluster.info["addresses"]
+def pair(sdconform: Case, sync: bool = False,
+         settings: pg.Settings | None = None) -> tuple[Cluster[PgInfo], str, str]:
+    cluster = start(sdconform, pg.Topology(standby=True, sync=sync,
+                                           settings=settings or pg.Settings()))
+    a = cluster.info.addresses
     return cluster, a["n1"], a["n2"]
 
 
-def cut_standby(sdconform: Any, cluster: Any) -> Any:
+def cut_standby(sdconform: Case, cluster: Cluster[PgInfo]) -> Partition:
     return sdconform.fault(lambda: cluster.partition(cuts=[isolate(["n1", "n2"], "n2")]))
 
 
@@ -61,7 +64,7 @@ def cut_standby(sdconform: Any, cluster: Any) -> Any:
 
 
 @pytest.mark.claim("rds-read-replicas-async")
-def test_async_standby_reads_break_read_your_writes(sdconform: Any) -> None:
+def test_async_standby_reads_break_read_your_writes(sdconform: Case) -> None:
     """Writes on the primary, reads on an asynchronous standby, no fault: the standby replays
     the WAL after the commit returned, so a client misses its own writes there. (With a cut
     standby the violations showed long before the cut: the lag alone makes them, and a fault
@@ -86,24 +89,23 @@ class BothEndsRegister(Register):
 
 
 @pytest.mark.claim("pg-async-stale")
-def test_an_async_standby_lags_then_converges(sdconform: Any) -> None:
+def test_an_async_standby_lags_then_converges(sdconform: Case) -> None:
     cluster, primary, standby = pair(sdconform)
     sdconform.run(
         BothEndsRegister(keys=2, read_ratio=0.6),
         lambda i: pg.PgClient([primary], [standby], timeout=CLIENT_TIMEOUT),
         [cut_standby(sdconform, cluster)],
         judge=StaleThenConverged(),
-        quiet=1.0,
-        fault_duration=3.0,
-        # The longest a standby takes to find its primary again after a cut: both ends time
-        # the link out, then the standby retries (PostgreSQL's settings, pg.reconnect_s).
-        settle=pg.reconnect_s(),
+        # settle: the longest a standby takes to find its primary again after a cut: both
+        # ends time the link out, then the standby retries (PostgreSQL's settings,
+        # pg.reconnect_s).
+        run=RunConfig(quiet=1.0, fault_duration=3.0, settle=pg.reconnect_s()),
         converged=lambda: pg.caught_up(cluster),
         config={"reads": "standby", "writes": "primary"},
     )
 
 
-def mixed_readers(primary: str, standby: str) -> Any:
+def mixed_readers(primary: str, standby: str) -> Callable[[int], pg.PgClient]:
     order = itertools.cycle([[standby], [primary]])
 
     def client(i: int) -> pg.PgClient:
@@ -113,7 +115,7 @@ def mixed_readers(primary: str, standby: str) -> Any:
 
 
 @pytest.mark.claim("pg-sync-read-any-replica")
-def test_sync_on_standby_reads_are_stale_while_replay_lags(sdconform: Any) -> None:
+def test_sync_on_standby_reads_are_stale_while_replay_lags(sdconform: Case) -> None:
     """synchronous_commit = on waits for the standby to flush the WAL, not to replay it:
     with replay behind (paused here), the standby answers with the old value."""
     cluster, primary, standby = pair(sdconform, sync=True)
@@ -122,14 +124,13 @@ def test_sync_on_standby_reads_are_stale_while_replay_lags(sdconform: Any) -> No
         mixed_readers(primary, standby),
         [pg.ReplayPause(cluster)],
         decide_by=["linearizable", "sessions"],
-        quiet=1.0,
-        fault_duration=3.0,
+        run=RunConfig(quiet=1.0, fault_duration=3.0),
         config={"reads": "primary and standby", "standby": "replay paused"},
     )
 
 
 @pytest.mark.claim("pg-sync-consistent-writes")
-def test_remote_apply_keeps_read_your_writes_on_the_standby(sdconform: Any) -> None:
+def test_remote_apply_keeps_read_your_writes_on_the_standby(sdconform: Case) -> None:
     """synchronous_commit = remote_apply: a commit returns once the standby replayed it, so a
     session reads its own writes there; while replay is paused, commits wait instead."""
     cluster, primary, standby = pair(
@@ -140,9 +141,7 @@ def test_remote_apply_keeps_read_your_writes_on_the_standby(sdconform: Any) -> N
         lambda i: pg.PgClient([primary], [standby], timeout=CLIENT_TIMEOUT),
         [pg.ReplayPause(cluster)],
         decide_by=["sessions"],
-        quiet=1.0,
-        fault_duration=3.0,
-        op_timeout=1.5,
+        run=RunConfig(quiet=1.0, fault_duration=3.0, op_timeout=1.5),
         config={"reads": "standby", "writes": "primary", "standby": "replay paused"},
     )
 
@@ -150,40 +149,39 @@ def test_remote_apply_keeps_read_your_writes_on_the_standby(sdconform: Any) -> N
 # --- durability --------------------------------------------------------------------------------
 
 
-def crash_case(sdconform: Any, settings: pg.Settings) -> None:
+def crash_case(sdconform: Case, settings: pg.Settings) -> None:
     """Adds on one primary, SIGKILL of every server process, restart on the same data
     (recovery from the WAL), a final read: acknowledged adds before every crash, and a final
     read that could show their loss (acked_before_every_window)."""
     cluster = start(sdconform, pg.Topology(settings=settings))
-    primary = cluster.info["addresses"]["n1"]
+    primary = cluster.info.addresses["n1"]
     sdconform.run(
         SetAdd(),
         lambda i: pg.PgClient([primary], timeout=CLIENT_TIMEOUT),
-        [pg.Crash([cluster.node("n1")])],
+        [cluster.kill(["n1"])],  # the whole process tree: the nodes' kill_tree
         decide_by=["lost-writes"],
         exercise=acked_before_every_window("add", "kill"),
-        fault_duration=1.0,
-        quiet=1.5,
+        run=RunConfig(fault_duration=1.0, quiet=1.5),
         config={"crash": "process kill (SIGKILL)"},
     )
 
 
 @pytest.mark.claim("pg-commit-durable")
-def test_committed_rows_survive_a_crash(sdconform: Any) -> None:
+def test_committed_rows_survive_a_crash(sdconform: Case) -> None:
     """fsync on, synchronous_commit on: SIGKILL of every server process, restart, recovery from
     the WAL. (A process kill keeps the OS page cache; power loss would need LazyFS.)"""
     crash_case(sdconform, pg.Settings())
 
 
 @pytest.mark.claim("pg-wal-before-ack")
-def test_synchronous_commit_on_writes_the_wal_before_the_ack(sdconform: Any) -> None:
+def test_synchronous_commit_on_writes_the_wal_before_the_ack(sdconform: Case) -> None:
     """synchronous_commit = on (the default), fsync on: COMMIT returns once its WAL is flushed,
     so a crash right after any acknowledgement loses none of them."""
     crash_case(sdconform, pg.Settings(synchronous_commit="on"))
 
 
 @pytest.mark.claim("pg-wal-before-ack", config="synchronous-commit-off")
-def test_synchronous_commit_off_acknowledges_before_the_wal_is_written(sdconform: Any) -> None:
+def test_synchronous_commit_off_acknowledges_before_the_wal_is_written(sdconform: Case) -> None:
     """synchronous_commit = off: COMMIT returns before its WAL leaves the server's buffers
     (the WAL writer writes them every wal_writer_delay), so a crash loses acknowledged rows."""
     crash_case(sdconform, pg.Settings(synchronous_commit="off", wal_writer_delay_ms=5000))
@@ -192,19 +190,22 @@ def test_synchronous_commit_off_acknowledges_before_the_wal_is_written(sdconform
 # --- failover ----------------------------------------------------------------------------------
 
 
-def writers(*nodes: str, cancel_after: float | None = None) -> Any:
+def writers(*nodes: str, cancel_after: float | None = None) -> Callable[[int], pg.PgClient]:
     return lambda i: pg.PgClient(list(nodes), timeout=CLIENT_TIMEOUT, cancel_after=cancel_after)
 
 
 def failover(
-    sdconform: Any,
+    sdconform: Case,
     config: dict[str, Any],
     *,
     sync: bool = False,
     lag_s: float = 0.0,
-    promote: str = "at-once",
+    promote: Literal["at-once", "at-heal"] = "at-once",
     cancel_after: float | None = None,
-    **run: Any,
+    decide_by: Sequence[str] = (),
+    exercise: ExerciseRule | None = None,
+    judge: Judge | None = None,
+    run: RunConfig = FAILOVER_RUN,
 ) -> None:
     """A primary + standby pair, writers that follow the primary, and one failover (after
     ``lag_s`` of the standby cut off from the primary)."""
@@ -213,20 +214,23 @@ def failover(
         SetAdd(),
         writers(primary, standby, cancel_after=cancel_after),
         [sdconform.fault(lambda: pg.Failover(cluster, lag_s=lag_s, promote=promote))],
+        decide_by=decide_by,
+        exercise=exercise,
+        judge=judge,
         config=config,
-        **{**FAILOVER_RUN, **run},
+        run=run,
     )
 
 
 def resumes() -> FailoverResumes:
     """Writes back on the promoted standby within the promotion (measured) plus what a client
     needs to notice and reconnect: the runner's op_timeout and the client's connect_timeout."""
-    bound = FAILOVER_RUN["op_timeout"] + pg.connect_timeout(CLIENT_TIMEOUT)
+    bound = FAILOVER_RUN.op_timeout + pg.connect_timeout(CLIENT_TIMEOUT)
     return FailoverResumes(client_bound_s=bound)
 
 
 @pytest.mark.claim("pg-2safe-replication")
-def test_async_failover_loses_acknowledged_commits(sdconform: Any) -> None:
+def test_async_failover_loses_acknowledged_commits(sdconform: Case) -> None:
     """The default (asynchronous) standby falls behind (cut for 1.5 s), the primary dies, the
     standby is promoted: what the primary acknowledged meanwhile is gone."""
     failover(
@@ -239,7 +243,7 @@ def test_async_failover_loses_acknowledged_commits(sdconform: Any) -> None:
 
 
 @pytest.mark.claim("pg-2safe-replication", config="synchronous-standby")
-def test_sync_failover_keeps_acknowledged_commits(sdconform: Any) -> None:
+def test_sync_failover_keeps_acknowledged_commits(sdconform: Case) -> None:
     """synchronous_standby_names = '*': while the standby is cut, commits wait (clients time
     out: unknown outcome, not acknowledged); after the failover no acknowledged one is lost."""
     failover(
@@ -253,7 +257,7 @@ def test_sync_failover_keeps_acknowledged_commits(sdconform: Any) -> None:
 
 
 @pytest.mark.claim("pg-sync-consistent-writes", config="client-cancels-commit-wait")
-def test_a_cancelled_synchronous_commit_is_acknowledged_and_then_lost(sdconform: Any) -> None:
+def test_a_cancelled_synchronous_commit_is_acknowledged_and_then_lost(sdconform: Case) -> None:
     """A client with a query timeout (cancel after 1 s, as JDBC's setQueryTimeout does) cancels
     a commit that waits for a cut synchronous standby: PostgreSQL answers success with a
     WARNING (the commit is already local), the client counts it acknowledged, and the
@@ -270,7 +274,7 @@ def test_a_cancelled_synchronous_commit_is_acknowledged_and_then_lost(sdconform:
 
 
 @pytest.mark.claim("pg-async-promote-loss")
-def test_promoting_a_lagging_async_standby_loses_the_lag(sdconform: Any) -> None:
+def test_promoting_a_lagging_async_standby_loses_the_lag(sdconform: Case) -> None:
     failover(
         sdconform,
         {"replication": "asynchronous"},
@@ -280,12 +284,12 @@ def test_promoting_a_lagging_async_standby_loses_the_lag(sdconform: Any) -> None
 
 
 @pytest.mark.claim("pg-sync-immediate-failover")
-def test_a_sync_standby_can_be_promoted_at_once_without_loss(sdconform: Any) -> None:
+def test_a_sync_standby_can_be_promoted_at_once_without_loss(sdconform: Case) -> None:
     failover(sdconform, {"replication": "synchronous"}, sync=True, judge=resumes())
 
 
 @pytest.mark.claim("rds-multiaz-failover")
-def test_writes_resume_through_one_endpoint_after_failover(sdconform: Any) -> None:
+def test_writes_resume_through_one_endpoint_after_failover(sdconform: Case) -> None:
     """One endpoint (libpq host list + target_session_attrs=read-write), a synchronous standby:
     after the primary dies and the standby is promoted, writes resume with nothing lost."""
     failover(
@@ -297,7 +301,7 @@ def test_writes_resume_through_one_endpoint_after_failover(sdconform: Any) -> No
 
 
 @pytest.mark.claim("pg-multi-az-prevents-loss")
-def test_a_standby_elsewhere_does_not_prevent_downtime(sdconform: Any) -> None:
+def test_a_standby_elsewhere_does_not_prevent_downtime(sdconform: Case) -> None:
     """Even with a synchronous standby (no loss), a failover is downtime for clients."""
     failover(
         sdconform,
@@ -308,7 +312,7 @@ def test_a_standby_elsewhere_does_not_prevent_downtime(sdconform: Any) -> None:
 
 
 @pytest.mark.claim("pg-single-leader-failover-lag")
-def test_no_write_succeeds_until_a_standby_is_promoted(sdconform: Any) -> None:
+def test_no_write_succeeds_until_a_standby_is_promoted(sdconform: Case) -> None:
     """Single leader: from the primary's death until the standby's promotion no write
     succeeds. The failover window is that span (an HA manager's detection time: the fault's
     duration, then the promotion at the heal, proven to find the standby still in recovery);
@@ -319,56 +323,56 @@ def test_no_write_succeeds_until_a_standby_is_promoted(sdconform: Any) -> None:
         {"replication": "asynchronous", "detection_s": 3.0},
         promote="at-heal",
         judge=WhileDown("unavailable", "failover", "the primary (no standby promoted yet)"),
-        fault_duration=3.0,
+        run=replace(FAILOVER_RUN, fault_duration=3.0),
     )
 
 
 # --- isolation -----------------------------------------------------------------------------------
 
-TXN_RUN = {"concurrency": 10, "op_timeout": 3.0}
+TXN_RUN = RunConfig(concurrency=10, op_timeout=3.0)
 
 
 @pytest.mark.claim("pg-isolation-serializable")
 @pytest.mark.parametrize("level", ["read-committed", "repeatable-read", "serializable"])
-def test_each_isolation_level_forbids_its_anomalies(sdconform: Any, level: str) -> None:
+def test_each_isolation_level_forbids_its_anomalies(sdconform: Case, level: str) -> None:
     """List-append transactions at ``level`` from 10 clients over 4 keys, checked against what
     that level forbids (read committed: G0, G1; repeatable read: also G-single; serializable:
     every cycle). The lower levels' allowed anomalies are reported, not held against them."""
     cluster = start(sdconform, pg.Topology(settings=pg.Settings(fsync=False)))
-    primary = cluster.info["addresses"]["n1"]
+    primary = cluster.info.addresses["n1"]
     sdconform.run(
         ListAppend(keys=4, level=level),
         lambda i: pg.PgClient([primary], timeout=2.0, isolation=level),
         decide_by=["txn"],
         config={"isolation": level, "checked_at": level},
-        **TXN_RUN,
+        run=TXN_RUN,
     )
 
 
 @pytest.mark.claim("pg-acid-strong")
-def test_read_committed_transactions_are_not_serializable(sdconform: Any) -> None:
+def test_read_committed_transactions_are_not_serializable(sdconform: Case) -> None:
     """PostgreSQL's default, READ COMMITTED, checked against serializability."""
     cluster = start(sdconform, pg.Topology(settings=pg.Settings(fsync=False)))
-    primary = cluster.info["addresses"]["n1"]
+    primary = cluster.info.addresses["n1"]
     sdconform.run(
         ListAppend(keys=4, level="serializable"),
         lambda i: pg.PgClient([primary], timeout=2.0, isolation="read-committed"),
         decide_by=["txn"],
         config={"isolation": "read-committed", "checked_at": "serializable"},
-        **TXN_RUN,
+        run=TXN_RUN,
     )
 
 
 @pytest.mark.claim("pg-isolation-serializable", config="repeatable-read")
-def test_repeatable_read_allows_write_skew(sdconform: Any) -> None:
+def test_repeatable_read_allows_write_skew(sdconform: Case) -> None:
     """REPEATABLE READ (snapshot isolation in PostgreSQL) checked against serializability:
     two transactions that each read what the other appends to both commit (G2)."""
     cluster = start(sdconform, pg.Topology(settings=pg.Settings(fsync=False)))
-    primary = cluster.info["addresses"]["n1"]
+    primary = cluster.info.addresses["n1"]
     sdconform.run(
         ListAppend(keys=4, level="serializable"),
         lambda i: pg.PgClient([primary], timeout=2.0, isolation="repeatable-read"),
         decide_by=["txn"],
         config={"isolation": "repeatable-read", "checked_at": "serializable"},
-        **TXN_RUN,
+        run=TXN_RUN,
     )

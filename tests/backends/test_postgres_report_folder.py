@@ -139,9 +139,9 @@ def test_postgres_starts_and_commits_from_a_private_report_folder(
     settings = pg.Settings(synchronous_commit="remote_apply")
     cluster = pg.Topology(standby=True, sync=True, settings=settings).start(run, block)
     try:
-        with pg.connect(cluster.info["addresses"]["n1"]) as conn:
+        with pg.connect(cluster.info.addresses["n1"]) as conn:
             conn.execute("INSERT INTO sets (k, v) VALUES ('private', 1)")
-        with pg.connect(cluster.info["addresses"]["n2"]) as conn:
+        with pg.connect(cluster.info.addresses["n2"]) as conn:
             rows = conn.execute("SELECT v FROM sets WHERE k = 'private'").fetchall()
         assert rows == [(1,)]  # remote_apply: replayed there before the commit returned
         for name in ("n1", "n2"):

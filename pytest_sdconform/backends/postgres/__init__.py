@@ -1,21 +1,36 @@
-"""PostgreSQL: topologies (a primary, with an async or sync streaming standby), the psycopg 3
-client, and the faults that need PostgreSQL's own controls (failover, replay pause)."""
+"""PostgreSQL: a primary, with an async or sync streaming standby, and its ``PgInfo``
+(``topology.py``); the psycopg 3 client (``client.py``); the faults that need PostgreSQL's own
+controls, failover and replay pause (``faults.py``; a crash is the generic kill, which takes
+the whole process tree); the judges only PostgreSQL needs (``judges.py``)."""
 
 from .client import PgClient, connect_timeout
-from .faults import Crash, Failover, ReplayPause
-from .topology import PORT, Settings, Topology, caught_up, connect, provision, reconnect_s
+from .faults import Failover, ReplayPause
+from .topology import (
+    PORT,
+    PgInfo,
+    Settings,
+    Topology,
+    caught_up,
+    connect,
+    primary_spec,
+    provision,
+    reconnect_s,
+    standby_spec,
+)
 
 __all__ = [
     "PORT",
-    "Crash",
     "Failover",
     "PgClient",
+    "PgInfo",
     "ReplayPause",
     "Settings",
     "Topology",
     "caught_up",
     "connect",
     "connect_timeout",
+    "primary_spec",
     "provision",
     "reconnect_s",
+    "standby_spec",
 ]

@@ -4,72 +4,14 @@ standby), and pausing WAL replay on a standby (it still receives and flushes WAL
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, Literal
 
 from ...cluster import Cluster
 from ...faults import FaultNotEffective
 from ...faults.partition import isolate
-from ...runtimes.local import LocalNode
-from .topology import connect
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-    return out
-
-
-def crash(node: LocalNode) -> None:
-    """SIGKILL the postmaster and every child of it. Each PostgreSQL child calls setsid(), so
-    a signal to the postmaster's process group (``LocalNode.kill``) leaves the backends
-    running until they notice the postmaster is gone, and meanwhile they still commit."""
-    pid = node.pid
-    if pid is not None and node.is_running():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGSTOP)  # no more forks while we look
-        for child in children(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-    node.kill()
-
-
-class Crash:
-    """Kill every process of PostgreSQL nodes (a crash); ``stop`` restarts them on their data
-    (crash recovery from the WAL). Named ``kill`` like the generic process kill."""
-
-    name = "kill"
-
-    def __init__(self, nodes: Sequence[LocalNode]):
-        self.nodes = list(nodes)
-        self.victims: list[LocalNode] = []
-
-    def start(self) -> dict[str, Any]:
-        self.victims = list(self.nodes)
-        for node in self.victims:
-            crash(node)
-            if node.is_running():
-                raise FaultNotEffective(f"kill: {node.name} is still running")
-        return {"nodes": [n.name for n in self.victims], "how": "postmaster and children"}
-
-    def stop(self) -> dict[str, Any]:
-        restarted = []
-        for node in self.victims:
-            if not node.is_running():
-                node.start()
-                restarted.append(node.name)
-        self.victims = []
-        return {"restarted": restarted}
+from .topology import PgInfo, connect
 
 
 class Failover:
@@ -90,7 +32,7 @@ class Failover:
 
     name = "failover"
 
-    def __init__(self, cluster: Cluster, lag_s: float = 0.0,
+    def __init__(self, cluster: Cluster[PgInfo], lag_s: float = 0.0,
                  promote: Literal["at-once", "at-heal"] = "at-once"):
         self.cluster, self.lag_s, self.promote = cluster, lag_s, promote
         self.done = False
@@ -116,7 +58,7 @@ class Failover:
         # which a machine that died would not do.
         try:
             node = self.cluster.node("n1")
-            crash(node)
+            node.kill()  # the whole process tree (the spec's kill_tree)
             killed = time.monotonic()
             if node.is_running():
                 raise FaultNotEffective("failover: n1 is still running")
@@ -138,11 +80,11 @@ class Failover:
 
     def _promote(self) -> float:
         promoted = time.monotonic()
-        with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
+        with connect(self.cluster.info.addresses["n2"], timeout=5) as conn:
             row = conn.execute("SELECT pg_promote(true, 30)").fetchone()
         if not (row and row[0]):
             raise FaultNotEffective("failover: pg_promote on n2 did not finish")
-        self.cluster.info["primary"] = "n2"
+        self.cluster.info = replace(self.cluster.info, primary="n2")
         return round(time.monotonic() - promoted, 3)
 
     def stop(self) -> dict[str, Any]:
@@ -151,7 +93,7 @@ class Failover:
         self.pending = False
         try:
             # Recovery ends once: still in recovery now means no primary for the whole window.
-            with connect(self.cluster.info["addresses"]["n2"], timeout=5) as conn:
+            with connect(self.cluster.info.addresses["n2"], timeout=5) as conn:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
             if not (row and row[0]):
                 raise FaultNotEffective("failover: n2 left recovery before it was promoted")
@@ -166,7 +108,7 @@ class ReplayPause:
 
     name = "replay-pause"
 
-    def __init__(self, cluster: Cluster, node: str = "n2"):
+    def __init__(self, cluster: Cluster[PgInfo], node: str = "n2"):
         self.cluster, self.node = cluster, node
         self.active = False
 
@@ -174,7 +116,7 @@ class ReplayPause:
         return str(conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0])
 
     def start(self) -> dict[str, Any]:
-        with connect(self.cluster.info["addresses"][self.node]) as conn:
+        with connect(self.cluster.info.addresses[self.node]) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
             self.active = True
             deadline = time.monotonic() + 5
@@ -187,7 +129,7 @@ class ReplayPause:
     def stop(self) -> dict[str, Any]:
         if not self.active:
             return {}
-        with connect(self.cluster.info["addresses"][self.node]) as conn:
+        with connect(self.cluster.info.addresses[self.node]) as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
             if self._state(conn) != "not paused":
                 raise FaultNotEffective(f"replay-pause: {self.node} did not resume replay")

@@ -1,8 +1,10 @@
 """PostgreSQL topologies: one primary, optionally with one streaming standby (async or sync).
 
-Debian's PostgreSQL 15 binaries run as the ``postgres`` user. Each node's data folder holds
-``pgdata`` (PGDATA) and ``sock`` (the unix socket, outside PGDATA: pg_basebackup would copy
-its lock file into the standby). Node-specific settings are passed as ``-c`` arguments, never
+Debian's PostgreSQL 15 binaries run as the ``postgres`` user, so each node's data folder is in
+the run's registry (``start.paths(name, USER)``). It holds ``pgdata`` (PGDATA, made once by
+initdb or pg_basebackup: the spec's ``setup``) and ``sock`` (the unix socket, outside PGDATA:
+pg_basebackup would copy its lock file into the standby). The standby starts once the primary
+has its schema. Node-specific settings are passed as ``-c`` arguments, never
 written to postgresql.conf, so that a promoted standby does not inherit the old primary's
 ``synchronous_standby_names`` (it would block every commit, waiting for a standby it has not).
 """
@@ -13,14 +15,13 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ...cluster import Cluster, start_cluster
+from ...cluster import Cluster
 from ...provision import apt_install, progress
-from ...runs import Run
-from ...runtimes.addresses import AddressBlock
-from ...runtimes.local import NodeSpec
+from ...runtimes import NodePaths, NodeSpec
 from ...runtimes.readiness import Command
+from .. import base
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 PORT = 5432
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS sets (k text NOT NULL, v bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS lists (k text PRIMARY KEY, v bigint[] NOT NULL);
 """
 
-HBA = r"host all all 127.0.0.0/8 trust\nhost replication all 127.0.0.0/8 trust\n"
+HBA = "host all all 127.0.0.0/8 trust\nhost replication all 127.0.0.0/8 trust\n"
 
 
 def provision() -> None:
@@ -89,16 +90,11 @@ COMMON = [
 ]
 
 
-def server_command(address: str, extra: list[str], init: str) -> list[str]:
+def server_command(paths: NodePaths, address: str, extra: list[str]) -> list[str]:
     args = [a for s in COMMON for a in ("-c", s)]
     args += ["-c", f"listen_addresses={address}", "-c", f"port={PORT}"]
-    quoted = " ".join(f"'{a}'" for a in [*args, *extra])
-    script = (
-        "set -e; mkdir -p sock; chmod 700 sock\n"
-        f"if [ ! -f pgdata/PG_VERSION ]; then {init}; fi\n"
-        f'exec {BIN}/postgres -D pgdata -c unix_socket_directories="$PWD/sock" {quoted}'
-    )
-    return ["/bin/sh", "-c", script]
+    return [str(BIN / "postgres"), "-D", str(paths.data / "pgdata"),
+            "-c", f"unix_socket_directories={paths.data / 'sock'}", *args, *extra]
 
 
 def ready(address: str) -> Command:
@@ -107,38 +103,44 @@ def ready(address: str) -> Command:
     )
 
 
-def primary_spec(name: str, address: str, settings: Settings, sync: bool) -> NodeSpec:
-    init = (
-        f"{BIN}/initdb -N -D pgdata -U {USER} --auth=trust -E UTF8 >/dev/null && "
-        f"printf '{HBA}' >> pgdata/pg_hba.conf"
+def node_spec(name: str, address: str, paths: NodePaths, extra: list[str],
+              init: list[list[str]]) -> NodeSpec:
+    """A PostgreSQL server as ``postgres``: ``init`` (run once, in its data folder) makes
+    ``pgdata``; the unix socket folder is made beside it. Every PostgreSQL child calls
+    setsid(), so a kill takes the whole process tree (``kill_tree``): a signal to the
+    postmaster's group alone leaves backends running, and committing, until they notice."""
+    return NodeSpec(
+        name,
+        address,
+        server_command(paths, address, extra),
+        ready=ready(address),
+        user=USER,
+        ready_timeout=60,
+        stop_signal=signal.SIGINT,
+        setup=[["mkdir", "-p", "-m", "700", "sock"], *init],
+        kill_tree=True,
     )
+
+
+def primary_spec(name: str, address: str, paths: NodePaths, settings: Settings,
+                 sync: bool) -> NodeSpec:
+    init = [
+        [str(BIN / "initdb"), "-N", "-D", "pgdata", "-U", USER, "--auth=trust", "-E", "UTF8"],
+        ["/bin/sh", "-c", 'printf "%s" "$1" >> pgdata/pg_hba.conf', "sdconform-hba", HBA],
+    ]
     extra = settings.args()
     if sync:
         extra += ["-c", "synchronous_standby_names=*"]
-    return NodeSpec(
-        name,
-        address,
-        server_command(address, extra, init),
-        ready=ready(address),
-        user=USER,
-        ready_timeout=60,
-        stop_signal=signal.SIGINT,
-    )
+    return node_spec(name, address, paths, extra, init)
 
 
-def standby_spec(name: str, address: str, primary: str, settings: Settings) -> NodeSpec:
-    init = f"{BIN}/pg_basebackup -h {primary} -p {PORT} -U {USER} -D pgdata -R -X stream -c fast"
+def standby_spec(name: str, address: str, paths: NodePaths, primary: str,
+                 settings: Settings) -> NodeSpec:
+    init = [[str(BIN / "pg_basebackup"), "-h", primary, "-p", str(PORT), "-U", USER,
+             "-D", "pgdata", "-R", "-X", "stream", "-c", "fast"]]
     # The standby gets the same durability settings; synchronous_standby_names stays empty, so
     # once promoted it commits alone.
-    return NodeSpec(
-        name,
-        address,
-        server_command(address, settings.args(), init),
-        ready=ready(address),
-        user=USER,
-        ready_timeout=60,
-        stop_signal=signal.SIGINT,
-    )
+    return node_spec(name, address, paths, settings.args(), init)
 
 
 def connect(address: str, timeout: float = 2.0, **kw: Any) -> Any:
@@ -155,12 +157,22 @@ def connect(address: str, timeout: float = 2.0, **kw: Any) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class PgInfo:
+    """What the harness knows of a PostgreSQL cluster once it is up."""
+
+    primary: str  # the node that takes writes now (``Failover`` makes it n2)
+    addresses: dict[str, str]  # node name -> address
+
+
 @dataclass
-class Topology:
+class Topology(base.Topology[PgInfo]):
     """A primary (n1) and ``standby`` streaming standby (n2): asynchronous by default,
     synchronous with ``sync=True`` (``synchronous_standby_names='*'``; what a commit waits
     for is ``settings.synchronous_commit``: on = flushed on the standby, remote_apply =
     replayed there)."""
+
+    backend: ClassVar[str] = "postgres"
 
     standby: bool = False
     sync: bool = False
@@ -178,41 +190,30 @@ class Topology:
             d["wal_writer_delay_ms"] = self.settings.wal_writer_delay_ms
         return d
 
-    def start(self, run: Run, block: AddressBlock, seed: int = 0) -> Cluster:
+    def provision(self) -> None:
         provision()
-        names = ["n1", "n2"] if self.standby else ["n1"]
-        addresses = {n: block.node(i) for i, n in enumerate(names, 1)}
+
+    def node_names(self, runtime: str) -> list[str]:
+        return ["n1", "n2"] if self.standby else ["n1"]
+
+    def specs(self, start: base.Start) -> list[NodeSpec]:
+        # The standby joins in ``ready``, once the primary has its schema.
+        sync = self.sync and self.standby
+        return [primary_spec("n1", start.addresses["n1"], start.paths("n1", USER),
+                             self.settings, sync)]
+
+    def ready(self, start: base.Start) -> PgInfo:
+        addresses = dict(start.addresses)
         primary = addresses["n1"]
-        began = time.monotonic()
-        cluster = start_cluster(
-            run,
-            block,
-            [primary_spec("n1", primary, self.settings, self.sync and self.standby)],
-            seed=seed,
-        )
-        cluster.info.update(primary="n1", addresses=addresses)
-        try:
-            with connect(primary) as conn:
-                # No standby yet: a synchronous primary would wait for one forever.
-                conn.execute("SET synchronous_commit = local")
-                conn.execute(SCHEMA)
-            if self.standby:
-                # Through the cluster's runtime, so the standby joins its own cgroup.
-                spec = standby_spec("n2", addresses["n2"], primary, self.settings)
-                group = (
-                    cluster.netfilter.add_node("n2", spec.address)
-                    if cluster.netfilter is not None
-                    else None
-                )
-                if group is not None:
-                    cluster.cgroups["n2"] = group
-                cluster.runtime.start([spec])
-                wait_streaming(primary, sync=self.sync)
-        except BaseException:
-            cluster.stop()
-            raise
-        cluster.info["startup_s"] = round(time.monotonic() - began, 2)
-        return cluster
+        with connect(primary) as conn:
+            # No standby yet: a synchronous primary would wait for one forever.
+            conn.execute("SET synchronous_commit = local")
+            conn.execute(SCHEMA)
+        if self.standby:
+            start.add([standby_spec("n2", addresses["n2"], start.paths("n2", USER), primary,
+                                    self.settings)])
+            wait_streaming(primary, sync=self.sync)
+        return PgInfo("n1", addresses)
 
 
 def wait_streaming(primary: str, sync: bool, timeout: float = 30) -> None:
@@ -226,11 +227,11 @@ def wait_streaming(primary: str, sync: bool, timeout: float = 30) -> None:
     raise TimeoutError(f"no standby streaming from {primary} after {timeout:.0f}s")
 
 
-def caught_up(cluster: Cluster) -> bool:
+def caught_up(cluster: Cluster[PgInfo]) -> bool:
     """The standby has replayed everything the primary wrote: the moment final reads from
     it mean something."""
-    addresses = cluster.info["addresses"]
-    if "n2" not in addresses or cluster.info.get("primary") != "n1":
+    addresses = cluster.info.addresses
+    if "n2" not in addresses or cluster.info.primary != "n1":
         return True
     try:
         with connect(addresses["n1"]) as p, connect(addresses["n2"]) as s:
