@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import http_node
 
-from pytest_sdconform.faults.process import Kill, Pause, process_state
+from pytest_sdconform.faults.process import Kill, Pause, process_state, wait_for_state
 from pytest_sdconform.runs import Run
 from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
@@ -46,7 +49,7 @@ def test_kill_and_restart_on_the_same_data(run: Run, block: AddressBlock) -> Non
         (node.data / "marker").write_text("kept")
         old_pid = node.pid
         fault = Kill([node])
-        assert fault.start() == {"nodes": ["n1"]}
+        assert fault.start() == {"nodes": ["n1"], "how": "process group"}
         assert not node.is_running() and process_state(old_pid) is None  # type: ignore[arg-type]
         with pytest.raises(OSError):
             get(node.address, timeout=0.5)
@@ -128,3 +131,29 @@ def test_address_blocks_do_not_overlap(state: Path) -> None:
     c = allocate()
     assert c.prefix == a.prefix  # released blocks are reused
     c.release()
+
+
+@pytest.mark.parametrize("kill_tree", [True, False])
+def test_a_kill_tree_node_loses_the_children_that_left_its_group(
+        run: Run, block: AddressBlock, kill_tree: bool) -> None:
+    """PostgreSQL's backends call setsid(): a signal to the node's process group misses them,
+    and they go on committing. With ``kill_tree`` the kill takes every descendant."""
+    address = block.node(1)
+    server = http_node("n1", address)
+    script = 'setsid sleep 300 & echo $! > child.pid; exec "$@"'
+    spec = replace(server, command=["/bin/sh", "-c", script, "node", *server.command],
+                   kill_tree=kill_tree)
+    rt = LocalRuntime(run)
+    child = None
+    try:
+        (node,) = rt.start([spec])
+        child = int((node.data / "child.pid").read_text())
+        assert process_state(child) is not None
+        record = Kill([node]).start()
+        assert record["how"] == ("process tree" if kill_tree else "process group")
+        wait_for_state(child, lambda s: s in (None, "Z") if kill_tree else s is not None)
+        assert (process_state(child) in (None, "Z")) is kill_tree
+    finally:
+        if child is not None and process_state(child) not in (None, "Z"):
+            os.kill(child, signal.SIGKILL)
+        rt.stop_all()
