@@ -19,8 +19,9 @@ from .faults.clock import ClockSkew, Probe
 from .faults.partition import Cut, Partition
 from .faults.process import Kill, Pause
 from .faults.toxiproxy import ToxiproxyServer
+from .nodes import Node, NodeSpec
 from .runs import Run
-from .runtimes import Node, NodeSpec, Runtime
+from .runtimes import Runtime
 
 InfoT = TypeVar("InfoT")
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from .backends.base import Topology
 from .cluster import Cluster
+from .nodes.addresses import AddressBlock, allocate
 from .runs import Run, new_run
-from .runtimes.addresses import AddressBlock, allocate
 
 InfoT = TypeVar("InfoT")
 

@@ -14,10 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests import the `compact` notation helper
 
 from pytest_sdconform.faults.netfilter import cgroup2_root, unavailable_reason
+from pytest_sdconform.nodes.addresses import AddressBlock, allocate
+from pytest_sdconform.nodes.readiness import TcpPort
 from pytest_sdconform.runs import Run, is_same_process, new_run, owners_dir
-from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
 from pytest_sdconform.runtimes.local import NodeSpec
-from pytest_sdconform.runtimes.readiness import TcpPort
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from conftest import http_node
 from pytest_sdconform.faults.netfilter import Netfilter
 from pytest_sdconform.faults.partition import Partition, isolate
 from pytest_sdconform.runs import new_run
-from pytest_sdconform.runtimes.addresses import allocate
+from pytest_sdconform.nodes.addresses import allocate
 from pytest_sdconform.runtimes.local import LocalRuntime
 
 def test_partition_forever(tmp_path):

@@ -18,12 +18,12 @@ import pytest
 from pytest_sdconform.checkers.linearizable import check_linearizable
 from pytest_sdconform.faults.process import Kill, Pause
 from pytest_sdconform.history import NEMESIS, History
+from pytest_sdconform.nodes.addresses import AddressBlock, free_port
+from pytest_sdconform.nodes.readiness import Command
 from pytest_sdconform.recorder import Recorder
 from pytest_sdconform.runner import RunConfig, RunStopped, run
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock, free_port
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
-from pytest_sdconform.runtimes.readiness import Command
 from pytest_sdconform.workloads import Invocation, Result
 from pytest_sdconform.workloads.register import Register
 

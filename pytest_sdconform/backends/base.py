@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..cluster import Cluster
+from ..nodes import Node, NodePaths, NodeSpec
+from ..nodes.addresses import AddressBlock
 from ..progress import progress
 from ..runs import Run
-from ..runtimes import Node, NodePaths, NodeSpec, Runtime, RuntimeUnsupported
-from ..runtimes.addresses import AddressBlock
+from ..runtimes import Runtime, RuntimeUnsupported
 from ..runtimes.choice import open_runtime
 
 InfoT = TypeVar("InfoT")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..runtimes import Node
+from ..nodes import Node
 from . import FaultNotEffective
 
 

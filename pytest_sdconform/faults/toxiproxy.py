@@ -14,15 +14,15 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from ..nodes import Node, NodeSpec
+from ..nodes.addresses import free_port
+from ..nodes.readiness import HttpGet
 from ..provision import ProvisionError, toxiproxy_server
 from ..runs import process_start_time
-from ..runtimes import Node, Runtime
-from ..runtimes.addresses import free_port
-from ..runtimes.readiness import HttpGet
-from ..runtimes.spec import NodeSpec
 from . import FaultUnavailable
 
 STREAMS = ("upstream", "downstream")  # upstream: client -> server; downstream: server -> client
@@ -169,10 +169,16 @@ class ToxiproxyClient:
         return True
 
 
+class Starter(Protocol):
+    """What starts the server as a node of the run (a runtime)."""
+
+    def start(self, specs: Sequence[NodeSpec], parallel: bool = True) -> Sequence[Node]: ...
+
+
 class ToxiproxyServer:
     """The pinned toxiproxy server as a node of a run: its API and proxies on ``address``."""
 
-    def __init__(self, runtime: Runtime, address: str, name: str = "toxiproxy"):
+    def __init__(self, runtime: Starter, address: str, name: str = "toxiproxy"):
         self.runtime = runtime
         self.address = address
         self.name = name

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
-from .spec import NodePaths, NodeSpec
+from ..nodes import Node, NodePaths, NodeSpec
 
 # The fault capabilities a runtime may offer (``Runtime.capabilities``).
 CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss")
@@ -22,42 +21,6 @@ CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss")
 
 class RuntimeUnsupported(RuntimeError):
     """A backend cannot run on the runtime a session chose; the message says why."""
-
-
-class Node(Protocol):
-    """One running (or stopped) node of a runtime."""
-
-    spec: NodeSpec
-    log: Path  # what the node printed, readable on the harness's side
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def address(self) -> str: ...
-
-    @property
-    def pid(self) -> int | None: ...
-
-    def is_running(self) -> bool: ...
-
-    def start(self, wait: bool = True) -> None: ...
-
-    def wait_ready(self, timeout: float | None = None) -> None: ...
-
-    def signal(self, sig: int) -> bool: ...
-
-    def kill(self) -> None: ...
-
-    def pause(self) -> None: ...
-
-    def resume(self) -> None: ...
-
-    def stop(self, grace: float = 10.0) -> None: ...
-
-    def read_file(self, path: str) -> bytes: ...
-
-    def write_file(self, path: str, text: str) -> None: ...
 
 
 class Runtime(Protocol):

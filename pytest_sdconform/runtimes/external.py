@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..faults import FaultUnavailable
+from ..nodes import Node, NodePaths, NodeSpec
 from ..runs import Run
-from . import CAPABILITIES, Node, NodePaths, NodeSpec
+from . import CAPABILITIES
 
 WHY = "the external runtime has no node of ours to break"
 

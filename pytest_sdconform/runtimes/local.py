@@ -20,9 +20,9 @@ from ..faults.clock import ClockControl, ClockSkew, Probe, method_for
 from ..faults.netfilter import Netfilter, NetfilterUnavailable, unavailable_reason
 from ..faults.partition import Partition
 from ..faults.toxiproxy import ToxiproxyServer
+from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run
 from .process import LocalNode, local_paths, stop_recorded_process
-from .spec import NodePaths, NodeSpec
 
 __all__ = ["LocalNode", "LocalRuntime", "NodeSpec", "stop_recorded_process"]
 

@@ -29,9 +29,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..nodes.readiness import NodeStartError, log_tail
+from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run, is_same_process, process_start_time, state_dir
-from .readiness import NodeStartError, log_tail
-from .spec import NodePaths, NodeSpec
 
 __all__ = ["LocalNode", "local_paths", "stop_recorded_process"]
 

@@ -42,21 +42,20 @@ MAX_LINES = 400
 Layers = Sequence[tuple[int, Sequence[str]]]
 
 LAYERS: Layers = (
-    (5, ("pytest_sdconform.plugin", "pytest_sdconform.cli", "pytest_sdconform.report")),
-    (4, ("pytest_sdconform.case", "pytest_sdconform.session")),
-    (3, ("pytest_sdconform.backends",)),
+    (6, ("pytest_sdconform.plugin", "pytest_sdconform.cli", "pytest_sdconform.report")),
+    (5, ("pytest_sdconform.case", "pytest_sdconform.session")),
+    (4, ("pytest_sdconform.backends",)),
+    # Where nodes run, and what drives a run: they use the faults, never the other way round.
     (
-        2,
+        3,
         (
             "pytest_sdconform.cluster",
-            "pytest_sdconform.faults",
             "pytest_sdconform.runtimes",
             "pytest_sdconform.runner",
-            "pytest_sdconform.workloads",
-            "pytest_sdconform.outcome",
             "pytest_sdconform.cleanup",
         ),
     ),
+    (2, ("pytest_sdconform.faults", "pytest_sdconform.workloads", "pytest_sdconform.outcome")),
     # The package root is matched exactly, never as a prefix of everything.
     (1, ("pytest_sdconform.checkers", "pytest_sdconform.claims", "pytest_sdconform")),
     (
@@ -65,12 +64,14 @@ LAYERS: Layers = (
             "pytest_sdconform.history",
             "pytest_sdconform.recorder",
             "pytest_sdconform.formats",
+            "pytest_sdconform.nodes",
             "pytest_sdconform.runs",
             "pytest_sdconform.progress",
             "pytest_sdconform.provision",
         ),
     ),
 )
+
 
 
 # --- the analysis ---------------------------------------------------------------------------

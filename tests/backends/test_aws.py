@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock
 
 aws = pytest.importorskip("pytest_sdconform.backends.aws")
 boto3 = pytest.importorskip("boto3")

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from pytest_sdconform.cleanup import clean_run
+from pytest_sdconform.nodes.addresses import AddressBlock, allocate
+from pytest_sdconform.nodes.readiness import Command, NodeStartError
 from pytest_sdconform.runs import Run, new_run
-from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
-from pytest_sdconform.runtimes.readiness import Command, NodeStartError
 
 pytestmark = pytest.mark.integration
 

@@ -25,10 +25,10 @@ from pytest_sdconform.faults.clock import (
     method_for,
     observe,
 )
+from pytest_sdconform.nodes.addresses import AddressBlock
+from pytest_sdconform.nodes.readiness import TcpPort
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
-from pytest_sdconform.runtimes.readiness import TcpPort
 
 
 def need(command: str, why: str) -> None:

@@ -22,8 +22,8 @@ from pytest_sdconform.faults.partition import (
     make_cut,
     probe_all,
 )
+from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]

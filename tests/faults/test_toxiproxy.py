@@ -27,8 +27,8 @@ from pytest_sdconform.faults.toxiproxy import (
     ToxiproxyError,
     ToxiproxyServer,
 )
+from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run, process_start_time
-from pytest_sdconform.runtimes.addresses import AddressBlock
 from pytest_sdconform.runtimes.local import LocalRuntime
 
 integration = pytest.mark.integration

@@ -12,9 +12,10 @@ from pytest_sdconform.backends import registry
 from pytest_sdconform.backends.redis import RedisInfo, admin
 from pytest_sdconform.backends.redis import Topology as RedisTopology
 from pytest_sdconform.faults import FaultUnavailable
+from pytest_sdconform.nodes import NodeSpec
+from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes import CAPABILITIES, NodeSpec, RuntimeUnsupported
-from pytest_sdconform.runtimes.addresses import AddressBlock
+from pytest_sdconform.runtimes import CAPABILITIES, RuntimeUnsupported
 from pytest_sdconform.runtimes.choice import open_runtime
 from pytest_sdconform.runtimes.external import ExternalRuntime
 

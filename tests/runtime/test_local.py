@@ -14,10 +14,10 @@ import pytest
 from conftest import http_node
 
 from pytest_sdconform.faults.process import Kill, Pause, process_state, wait_for_state
+from pytest_sdconform.nodes.addresses import AddressBlock, allocate
+from pytest_sdconform.nodes.readiness import NodeStartError, TcpPort
 from pytest_sdconform.runs import Run
-from pytest_sdconform.runtimes.addresses import AddressBlock, allocate
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
-from pytest_sdconform.runtimes.readiness import NodeStartError, TcpPort
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...cluster import Cluster
+from ...nodes import NodeSpec
+from ...nodes.readiness import TcpPort
 from ...provision import ProvisionError, progress
-from ...runtimes import NodeSpec
-from ...runtimes.readiness import TcpPort
 from .. import base
 
 PORT = 5000

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ...nodes import NodePaths, NodeSpec
+from ...nodes.readiness import TcpPort
 from ...provision import apt_install, maven_classpath, progress
-from ...runtimes import NodePaths, NodeSpec
-from ...runtimes.readiness import TcpPort
 from .. import base
 from .cql import PORT, create_schema, wait_healthy
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ...nodes import NodeSpec
 from ...provision import ProvisionError, apt_install, maven_classpath
 from ...runs import Run
-from ...runtimes import NodeSpec
 from .. import base
 
 VERSION = "4.1.0"

@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 from ...cluster import Cluster
 from ...faults import FaultNotEffective
+from ...nodes import Node, NodeSpec
+from ...nodes.readiness import TcpPort
 from ...provision import apt_install
-from ...runtimes import Node, NodeSpec
-from ...runtimes.readiness import TcpPort
 from .. import base
 from .. import redis as rb
 from .conf import PORT, Balancing, render

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...cluster import Cluster
+from ...nodes import NodePaths, NodeSpec
+from ...nodes.readiness import Command
 from ...provision import apt_install, progress
-from ...runtimes import NodePaths, NodeSpec
-from ...runtimes.readiness import Command
 from .. import base
 
 BIN = Path("/usr/lib/postgresql/15/bin")

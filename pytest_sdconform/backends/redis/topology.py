@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ...cluster import Cluster
+from ...nodes import NodeSpec
+from ...nodes.readiness import Command
 from ...provision import apt_install
-from ...runtimes import NodeSpec
-from ...runtimes.readiness import Command
 from .. import base
 
 PORT = 6379

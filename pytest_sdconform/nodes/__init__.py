@@ -1,0 +1,54 @@
+"""Nodes: what a backend says about each of its servers, whatever runs them.
+
+``spec.py``: ``NodeSpec`` (command, files, setup, readiness, user...) and ``NodePaths``;
+``readiness.py``: the checks that say a node answers, and ``NodeStartError``; ``addresses.py``:
+the block of loopback addresses a run holds. ``Node`` is what a runtime hands back for each
+node it started: the faults act on it (``faults/process.py``), the runtimes implement it
+(``runtimes/``). Nothing here imports the runtimes or the faults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from .spec import NodePaths, NodeSpec
+
+
+class Node(Protocol):
+    """One running (or stopped) node of a runtime."""
+
+    spec: NodeSpec
+    log: Path  # what the node printed, readable on the harness's side
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def is_running(self) -> bool: ...
+
+    def start(self, wait: bool = True) -> None: ...
+
+    def wait_ready(self, timeout: float | None = None) -> None: ...
+
+    def signal(self, sig: int) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def stop(self, grace: float = 10.0) -> None: ...
+
+    def read_file(self, path: str) -> bytes: ...
+
+    def write_file(self, path: str, text: str) -> None: ...
+
+
+__all__ = ["Node", "NodePaths", "NodeSpec"]
