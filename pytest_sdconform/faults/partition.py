@@ -14,13 +14,12 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import FaultNotEffective
-from .netfilter import Netfilter
 
 SHAPES = ("isolate", "halves", "majorities-ring", "bridge", "one-way")
 PROBE_PORT = 9  # "discard": nothing listens, so a reachable node answers with a RST at once
@@ -110,25 +109,42 @@ def make_cut(shape: str, nodes: Sequence[str], rng: random.Random) -> Cut:
     raise ValueError(f"unknown partition shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
+Entry = Path | Sequence[str]
+"""How a probe runs as a node's own traffic: its cgroup (local runtime: the cgroup's traffic
+leaves from the node's address), or a command prefix that enters its network (a container's
+namespace: ``nsenter -t PID -n``)."""
+
+
+class Dropper(Protocol):
+    """What installs and removes a partition's DROP rules for (source, destination) addresses."""
+
+    def drop(self, pairs: set[tuple[str, str]]) -> None: ...
+
+    def heal(self) -> None: ...
+
+
+def entered(entry: Entry) -> list[str]:
+    if isinstance(entry, Path):
+        return ["/bin/sh", "-c", f'echo $$ > "{entry / "cgroup.procs"}" && exec "$@"', "probe"]
+    return list(entry)
+
+
 def probe_all(
-    sources: dict[str, Path],
+    sources: Mapping[str, Entry],
     targets: dict[str, str],
     timeout: float = 0.5,
     port: int = PROBE_PORT,
 ) -> dict[str, dict[str, str]]:
-    """From inside each source node's cgroup (as its own traffic would), try every target.
+    """From inside each source node's network (as its own traffic would), try every target.
 
     Returns {source: {target address: "open" | "blocked"}}; all sources probe at once.
     """
     script = Path(__file__).with_name("probe.py")
     running = {}
-    for name, cgroup in sources.items():
+    for name, entry in sources.items():
         addresses = [a for n, a in targets.items() if n != name]
         argv = [
-            "/bin/sh",
-            "-c",
-            f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"',
-            "probe",
+            *entered(entry),
             sys.executable,
             "-I",
             str(script),
@@ -155,9 +171,9 @@ class Partition:
 
     def __init__(
         self,
-        netfilter: Netfilter,
+        netfilter: Dropper,
         addresses: dict[str, str],
-        cgroups: dict[str, Path],
+        cgroups: Mapping[str, Entry],
         shapes: Sequence[str] = ("isolate", "halves"),
         rng: random.Random | None = None,
     ):
