@@ -82,7 +82,8 @@ class Case:
                 self.config["shared_cluster"] = True
                 return cluster
             cluster = topology.start(self.case_run, self.session.block,
-                                     seed=self.session.options.seed, runtime=runtime)
+                                     seed=self.session.options.seed, runtime=runtime,
+                                     images=self.session.options.images)
         except RuntimeUnsupported as e:
             pytest.skip(str(e))
         self.clusters.append(cluster)

@@ -67,6 +67,9 @@ def clean_run(run: Run) -> list[str]:
         if res["kind"] == "process" and stop_recorded_process(res["pid"], res.get("start_time")):
             removed.append(f"process {res.get('name', '?')} (pid {res['pid']}) of run {run.id}")
     removed += remove_rules({run.id})
+    engines = {res.get("engine", "") for res in resources if res["kind"].startswith("docker-")}
+    for url in sorted(engines):
+        removed += remove_containers(url, run.id)
     for res in resources:
         if (
             res["kind"] == "cgroup"
@@ -76,6 +79,17 @@ def clean_run(run: Run) -> list[str]:
             removed.append(f"cgroup {res['path']}")
     run.forget()
     return removed
+
+
+def remove_containers(engine_url: str, run_id: str) -> list[str]:
+    """The containers, volumes and network a docker run left on its engine (by their label)."""
+    from .runtimes.docker import engine, remove_labelled
+
+    try:
+        client = engine(engine_url or None)
+    except Exception as e:  # the engine is gone: nothing of the run can be left on it
+        return [f"nothing on engine {engine_url or 'default'} ({type(e).__name__})"]
+    return [f"{what} of run {run_id}" for what in remove_labelled(client, run_id)]
 
 
 def cleanup(all_runs: bool = False) -> list[str]:

@@ -168,6 +168,44 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_engine(args: argparse.Namespace) -> int:
+    from . import engine
+
+    if args.action == "start":
+        print(f"export DOCKER_HOST={engine.start()}")
+    elif args.action == "stop":
+        for line in engine.stop() or ["no private engine was running"]:
+            print(line)
+    else:
+        print(f"{engine.socket_url()}: {'running' if engine.running() else 'not running'}")
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from . import images
+    from .provision import ProvisionError
+    from .runtimes import RuntimeUnsupported
+    from .runtimes.docker import engine
+
+    try:
+        client = engine()
+    except RuntimeUnsupported as e:
+        print(f"sdconform: error: {e}", file=sys.stderr)
+        return 1
+    for role in args.roles:
+        try:
+            images.tag(role)  # an unknown role is named before anything is built
+        except ValueError as e:
+            raise HistoryError(str(e)) from None
+    try:
+        built = images.build(client, args.roles or None, force=args.force)
+    except ProvisionError as e:
+        print(f"sdconform: error: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(built) if built else "every image is built already")
+    return 0
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -251,6 +289,14 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("provision", help="fetch and build what the faults and backends need")
     pr.add_argument("what", nargs="*", help="targets (default: all): toxiproxy and the backends")
     pr.set_defaults(func=cmd_provision)
+    en = sub.add_parser("engine", help="a private Docker engine for the docker runtime")
+    en.add_argument("action", choices=("start", "stop", "status"))
+    en.set_defaults(func=cmd_engine)
+    im = sub.add_parser("images", help="build the docker runtime's images, without a registry")
+    im.add_argument("build", choices=("build",))
+    im.add_argument("roles", nargs="*", help="image roles (default: all): redis, postgres...")
+    im.add_argument("--force", action="store_true", help="build again even if present")
+    im.set_defaults(func=cmd_images)
     cl = sub.add_parser("claims", help="list the claims catalogue and which claims have a test")
     cl.add_argument("--system", help="only this system's claims (redis, cassandra, kafka...)")
     cl.add_argument("--suites", default="suites", help="where the suites are (default: suites)")

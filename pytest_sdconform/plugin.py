@@ -32,6 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sdconform-runtime", default="local", choices=RUNTIMES,
                     help="local: real processes on 127.x.y.z (default); external: services "
                     "the environment points to (the AWS suites: a real account)")
+    group.addoption("--sdconform-image", action="append", default=[], metavar="ROLE=IMAGE",
+                    help="docker runtime: run an image role (redis, postgres, nginx, java, "
+                    "python) in this image instead of ours (sdconform images build)")
     group.addoption("--sdconform-duration", type=float, default=10.0, metavar="S",
                     help="seconds of client traffic per case (default: 10)")
     group.addoption("--sdconform-concurrency", type=int, default=4, metavar="N",
@@ -44,6 +47,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the run folder (default: reports/<run-id>)")
     group.addoption("--sdconform-strict", action="store_true", default=False,
                     help="an inconclusive case fails instead of skipping")
+
+
+def images(values: list[str]) -> dict[str, str]:
+    """``--sdconform-image role=image`` options as a mapping; a malformed one is a usage error."""
+    chosen = {}
+    for value in values:
+        role, sep, image = value.partition("=")
+        if not sep or not role or not image:
+            raise pytest.UsageError(f"--sdconform-image {value!r}: expected ROLE=IMAGE, "
+                                    "e.g. redis=redis:7.0")
+        chosen[role] = image
+    return chosen
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=seed if seed is not None else random.randrange(1_000_000),
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
+        images=images(config.getoption("sdconform_image")),
     )
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 

@@ -30,6 +30,7 @@ class Options:
     seed: int = 0
     report: Path | None = None
     strict: bool = False
+    images: dict[str, str] = field(default_factory=dict)  # image role -> image (docker)
 
 
 def worker_id() -> str | None:
@@ -118,7 +119,8 @@ class Session:
             prefix = f"{worker_id()}-" if worker_id() else ""
             run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
             self._shared[key] = topology.start(run, self.block, seed=self.options.seed,
-                                               runtime=self.options.runtime)
+                                               runtime=self.options.runtime,
+                                               images=self.options.images)
         cluster: Cluster[InfoT] = self._shared[key]
         return cluster
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -73,19 +73,19 @@ class Topology(ABC, Generic[InfoT]):
         """Once every node answers: whatever else the cluster needs, and its info."""
 
     def start(self, run: Run, block: AddressBlock, seed: int = 0,
-              runtime: str = "local") -> Cluster[InfoT]:
+              runtime: str = "local", images: Mapping[str, str] | None = None
+              ) -> Cluster[InfoT]:
         """Start this topology on ``runtime``; stops everything it started if a step fails."""
         if runtime not in self.runtimes:
             raise RuntimeUnsupported(
                 f"{self.backend} runs on the {' or '.join(self.runtimes)} runtime, "
                 f"not {runtime}")
         began = time.monotonic()
-        if runtime == "local":
-            self.provision()
+        if runtime != "external":
+            self.provision()  # a container runtime still reads jars from the host
         names = self.node_names(runtime)
-        rt = open_runtime(runtime, run, partitions=self.partitions)
-        start = Start(run, rt, {n: block.node(i) for i, n in enumerate(names, 1)},
-                      block.harness(), seed)
+        rt = open_runtime(runtime, run, partitions=self.partitions, images=images)
+        start = Start(run, rt, rt.addresses(names, block), block.harness(), seed)
         try:
             rt.start(self.specs(start))
             info = self.ready(start)

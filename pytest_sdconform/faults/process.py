@@ -63,7 +63,7 @@ class Kill(_NodeFault):
             node.kill()
             if node.is_running() or (node.pid and process_state(node.pid) not in (None, "Z")):
                 raise FaultNotEffective(f"kill: {node.name} (pid {node.pid}) is still running")
-        how = {"process tree" if n.spec.kill_tree else "process group" for n in self.victims}
+        how = {n.kill_scope for n in self.victims}
         return {"nodes": [n.name for n in self.victims], "how": " and ".join(sorted(how))}
 
     def stop(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ node it started: the faults act on it (``faults/process.py``), the runtimes impl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,11 @@ class Node(Protocol):
     @property
     def pid(self) -> int | None: ...
 
+    @property
+    def kill_scope(self) -> str:
+        """What a kill takes: "process group", "process tree", "container"."""
+        ...
+
     def is_running(self) -> bool: ...
 
     def start(self, wait: bool = True) -> None: ...
@@ -45,6 +51,10 @@ class Node(Protocol):
     def resume(self) -> None: ...
 
     def stop(self, grace: float = 10.0) -> None: ...
+
+    def execute(self, argv: Sequence[str], timeout: float = 30.0) -> tuple[int, str]:
+        """Run a command in the node's place (its folder, its image); exit code and output."""
+        ...
 
     def read_file(self, path: str) -> bytes: ...
 

@@ -49,3 +49,7 @@ class NodeSpec:
     # Another node this one runs beside, sharing its network identity (a Redis Sentinel on a
     # server's machine): a partition cuts both, and partitions are drawn over hosts only.
     host: str | None = None
+    # What a container runtime needs: the image role the node runs in (``images/``), and the
+    # host folders it reads (jars, the harness's own package), mounted read-only at their paths.
+    image: str = ""
+    shared: Sequence[Path] = ()

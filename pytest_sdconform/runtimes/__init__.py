@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ..nodes import Node, NodePaths, NodeSpec
+from ..nodes.addresses import AddressBlock
 
 # The fault capabilities a runtime may offer (``Runtime.capabilities``).
 CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss")
@@ -33,6 +34,8 @@ class Runtime(Protocol):
     def nodes(self) -> Mapping[str, Node]: ...
 
     def capabilities(self) -> dict[str, str | None]: ...
+
+    def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]: ...
 
     def paths(self, name: str, user: str | None = None) -> NodePaths: ...
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..faults import FaultUnavailable
 from ..nodes import Node, NodePaths, NodeSpec
+from ..nodes.addresses import AddressBlock
 from ..runs import Run
 from . import CAPABILITIES
 
@@ -28,6 +29,10 @@ class ExternalRuntime:
 
     def capabilities(self) -> dict[str, str | None]:
         return dict.fromkeys(CAPABILITIES, WHY)
+
+    def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
+        """The run's loopback block: 127.A.B.1 is the harness, nodes from .2 on."""
+        return {name: block.node(i) for i, name in enumerate(names, 1)}
 
     def paths(self, name: str, user: str | None = None) -> NodePaths:
         raise FaultUnavailable(f"{name}: {WHY}")

@@ -20,6 +20,7 @@ from ..faults.clock import ClockControl, ClockSkew, Probe, method_for
 from ..faults.netfilter import Netfilter, NetfilterUnavailable, unavailable_reason
 from ..faults.partition import Partition
 from ..faults.toxiproxy import ToxiproxyServer
+from ..nodes.addresses import AddressBlock
 from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run
 from .process import LocalNode, local_paths, stop_recorded_process
@@ -62,6 +63,10 @@ class LocalRuntime:
             "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
         return {"kill": None, "pause": None, "partition": self.no_partition, "latency": None,
                 "clock": clock, "power-loss": POWER_LOSS}
+
+    def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
+        """The run's loopback block: 127.A.B.1 is the harness, nodes from .2 on."""
+        return {name: block.node(i) for i, name in enumerate(names, 1)}
 
     def paths(self, name: str, user: str | None = None) -> NodePaths:
         if name not in self._paths:

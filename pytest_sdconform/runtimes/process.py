@@ -27,6 +27,7 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..nodes.readiness import NodeStartError, log_tail
@@ -75,6 +76,10 @@ class LocalNode:
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
+    @property
+    def kill_scope(self) -> str:
+        return "process tree" if self.spec.kill_tree else "process group"
+
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -94,6 +99,11 @@ class LocalNode:
             procs = shlex.quote(str(self.cgroup / "cgroup.procs"))
             argv = ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sdconform-node", *argv]
         return argv
+
+    def execute(self, argv: Sequence[str], timeout: float = 30.0) -> tuple[int, str]:
+        done = subprocess.run([str(a) for a in argv], cwd=self.data, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        return done.returncode, done.stdout + done.stderr
 
     def read_file(self, path: str) -> bytes:
         """A file of the node (relative to its folder), e.g. ``data/appendonly.aof``."""

@@ -55,7 +55,16 @@ LAYERS: Layers = (
             "pytest_sdconform.cleanup",
         ),
     ),
-    (2, ("pytest_sdconform.faults", "pytest_sdconform.workloads", "pytest_sdconform.outcome")),
+    (
+        2,
+        (
+            "pytest_sdconform.faults",
+            "pytest_sdconform.workloads",
+            "pytest_sdconform.outcome",
+            "pytest_sdconform.images",
+            "pytest_sdconform.engine",
+        ),
+    ),
     # The package root is matched exactly, never as a prefix of everything.
     (1, ("pytest_sdconform.checkers", "pytest_sdconform.claims", "pytest_sdconform")),
     (

@@ -30,7 +30,7 @@ def test_the_registry_finds_every_backend_package_and_no_other() -> None:
 
 
 def test_a_topology_refuses_a_runtime_it_cannot_run_on(run: Run, block: AddressBlock) -> None:
-    with pytest.raises(RuntimeUnsupported, match="redis runs on the local runtime, not external"):
+    with pytest.raises(RuntimeUnsupported, match="redis runs on the local or docker runtime, not external"):
         RedisTopology().start(run, block, runtime="external")
 
 
@@ -45,8 +45,8 @@ def test_the_external_runtime_offers_no_fault_and_says_why(run: Run) -> None:
 
 
 def test_an_unknown_runtime_is_named(run: Run) -> None:
-    with pytest.raises(ValueError, match="unknown runtime 'docker'; known: local, external"):
-        open_runtime("docker", run)
+    with pytest.raises(ValueError, match="unknown runtime 'podman'; known: local, docker, external"):
+        open_runtime("podman", run)
 
 
 @pytest.mark.integration

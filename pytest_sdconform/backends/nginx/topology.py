@@ -53,7 +53,11 @@ def app_spec(name: str, address: str, store: str) -> NodeSpec:
         "--store",
         store,
     ]
-    return NodeSpec(name, address, argv, ready=TcpPort(address, APP_PORT), ready_timeout=30)
+    # In a container: this same interpreter and package, read from the host (NodeSpec.shared).
+    package = Path(__file__).resolve().parents[3]
+    return NodeSpec(name, address, argv, ready=TcpPort(address, APP_PORT), ready_timeout=30,
+                    image="python",
+                    shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
 
 
 def nginx_test(folder: Path, quiet: bool = True) -> list[str]:
@@ -74,6 +78,7 @@ def balancer_spec(name: str, address: str, folder: Path, upstreams: Sequence[str
         stop_signal=signal.SIGQUIT,
         files={CONF: render(folder, address, upstreams, b)},
         setup=[["mkdir", "-p", str(folder / "tmp")], nginx_test(folder)],
+        image="nginx",
     )
 
 
@@ -97,6 +102,7 @@ class Topology(base.Topology[NginxInfo]):
     memory."""
 
     backend: ClassVar[str] = "nginx"
+    runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     apps: int = 2
     balancers: int = 1
@@ -156,9 +162,9 @@ def write_conf(node: Node, folder: Path, address: str, upstreams: Sequence[str],
     """Rewrite a running balancer's nginx.conf (in ``folder``, its conf folder); ValueError if
     ``nginx -t`` rejects it."""
     node.write_file(CONF, render(folder, address, upstreams, b))
-    test = subprocess.run(nginx_test(folder), capture_output=True, text=True, timeout=30)
-    if test.returncode != 0:
-        raise ValueError(f"nginx -t rejects {folder / CONF}: {test.stderr.strip()}")
+    code, output = node.execute(nginx_test(folder))
+    if code != 0:
+        raise ValueError(f"nginx -t rejects {folder / CONF}: {output.strip()}")
 
 
 def nginx_accepts(directive: str, folder: Path) -> tuple[bool, str]:

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS sets (k text NOT NULL, v bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS lists (k text PRIMARY KEY, v bigint[] NOT NULL);
 """
 
-HBA = "host all all 127.0.0.0/8 trust\nhost replication all 127.0.0.0/8 trust\n"
+# Trust clients on the node's own networks: 127.0.0.0/8 on the local runtime, the run's
+# network (and its gateway, the harness) in containers.
+HBA = "host all all samenet trust\nhost replication all samenet trust\n"
 
 
 def provision() -> None:
@@ -119,6 +121,7 @@ def node_spec(name: str, address: str, paths: NodePaths, extra: list[str],
         stop_signal=signal.SIGINT,
         setup=[["mkdir", "-p", "-m", "700", "sock"], *init],
         kill_tree=True,
+        image="postgres",
     )
 
 
@@ -173,6 +176,7 @@ class Topology(base.Topology[PgInfo]):
     replayed there)."""
 
     backend: ClassVar[str] = "postgres"
+    runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     standby: bool = False
     sync: bool = False

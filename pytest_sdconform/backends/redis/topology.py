@@ -81,7 +81,8 @@ def server_spec(name: str, address: str, persistence: Persistence,
         argv += ["--replicaof", replica_of, str(PORT)]
     return NodeSpec(name, address, argv,
                     ready=Command(["redis-cli", "-h", address, "-p", str(PORT), "ping"]),
-                    ready_timeout=30, clock="redis-server" if skew_clock else None)
+                    ready_timeout=30, clock="redis-server" if skew_clock else None,
+                    image="redis")
 
 
 def sentinel_spec(name: str, address: str, primary: str, host: str | None = None) -> NodeSpec:
@@ -99,7 +100,7 @@ def sentinel_spec(name: str, address: str, primary: str, host: str | None = None
               "exec redis-sentinel sentinel.conf")
     return NodeSpec(name, address, ["/bin/sh", "-c", script],
                     ready=Command(["redis-cli", "-h", address, "-p", str(SENTINEL_PORT), "ping"]),
-                    ready_timeout=30, host=host)
+                    ready_timeout=30, host=host, image="redis")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Topology(base.Topology[RedisInfo]):
     """``replicas`` replicas of one primary; with ``sentinel``, a Sentinel beside every server."""
 
     backend: ClassVar[str] = "redis"
+    runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     replicas: int = 0
     sentinel: bool = False

@@ -1,0 +1,115 @@
+"""Container images for the docker runtime, built without any registry.
+
+A node's spec names the ``image`` role it needs (``redis``, ``postgres``, ``nginx``, ``java``,
+``python``); the docker runtime runs it in that role's image. ``sdconform images build`` makes
+them here: a Debian base from ``debootstrap`` (imported as ``sdconform/debian:bookworm``), then one
+image per role from Debian packages, so that every binary sits where the local runtime finds it
+(``/usr/lib/postgresql/15/bin``, ``redis-server`` on the PATH...) and a spec's command runs
+unchanged in either place. Java and Python nodes read their jars or the harness's own package
+from the host, mounted read-only at the same paths (``NodeSpec.shared``). ``--sdconform-image
+role=name:tag`` runs a role in another image (an official one, where it is laid out the same).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..progress import progress
+from ..provision import ProvisionError
+
+BASE = "sdconform/debian:bookworm"
+MIRROR = "http://deb.debian.org/debian"
+VERSION = "1"  # bump when a role's packages change
+LABEL = "sdconform.image"
+
+# Role -> the Debian packages its image adds to the base. Every image has util-linux (setpriv,
+# for nodes that run as another user) and iproute2 + iptables (faults from inside a node).
+COMMON = ["ca-certificates", "iproute2", "iptables", "procps", "util-linux"]
+ROLES: dict[str, list[str]] = {
+    "redis": ["redis-server", "redis-tools", "redis-sentinel"],
+    "postgres": ["postgresql-15"],
+    "nginx": ["nginx-light"],
+    "java": ["openjdk-17-jre-headless"],
+    "python": ["python3"],
+}
+
+
+def tag(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown image role {role!r}; known: {', '.join(ROLES)}")
+    return f"sdconform/{role}:{VERSION}"
+
+
+def dockerfile(role: str) -> str:
+    packages = " ".join(COMMON + ROLES[role])
+    return (
+        f"FROM {BASE}\n"
+        f"LABEL {LABEL}={role}\n"
+        "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+        f"--no-install-recommends {packages} >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+    )
+
+
+def have(client: Any, name: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def build_base(client: Any, mirror: str = MIRROR) -> None:
+    """``debootstrap --variant=minbase bookworm`` into a scratch folder, imported as BASE."""
+    if shutil.which("debootstrap") is None:
+        raise ProvisionError("debootstrap is needed to build the base image "
+                             "(apt-get install debootstrap)")
+    with tempfile.TemporaryDirectory(prefix="sdconform-rootfs-") as scratch:
+        rootfs = Path(scratch) / "rootfs"
+        progress(f"images: debootstrap bookworm from {mirror} (about 40 s)")
+        done = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
+                               mirror], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ProvisionError(f"debootstrap failed: {done.stdout[-1500:]}{done.stderr[-500:]}")
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (rootfs / junk).glob("*"):
+                if path.is_file():
+                    path.unlink()
+        tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True,
+                             check=True).stdout
+        repository, version = BASE.split(":")
+        client.api.import_image_from_data(tar, repository=repository, tag=version,
+                                          changes=['CMD ["bash"]'])
+
+
+def build(client: Any, roles: Iterable[str] | None = None, force: bool = False) -> list[str]:
+    """Build the base (when missing) and each role's image (when missing, or ``force``);
+    returns the tags built."""
+    built = []
+    if force or not have(client, BASE):
+        build_base(client)
+        built.append(BASE)
+    for role in roles or ROLES:
+        name = tag(role)
+        if have(client, name) and not force:
+            continue
+        progress(f"images: building {name} ({', '.join(ROLES[role])})")
+        try:
+            client.images.build(fileobj=io.BytesIO(dockerfile(role).encode()), tag=name,
+                                rm=True, forcerm=True, pull=False)
+        except Exception as e:  # BuildError, APIError: the message has the failing step
+            raise ProvisionError(f"building {name}: {e}") from e
+        built.append(name)
+    return built
+
+
+def resolve(role: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The image a role runs in: the user's override, or ours."""
+    return (overrides or {}).get(role) or tag(role)

@@ -1,0 +1,197 @@
+"""A node as a container: the same spec, command and files as a local node, in its image.
+
+The container is created once (its data on a volume of its own, its address fixed on the run's
+network) and started, killed and restarted in place, so a restart keeps data and address as a
+machine's reboot would. Its output is followed into ``node.log`` on the harness's side, with
+the same "starting" markers as a local node's. A pause stops every process of the container with
+SIGSTOP (as on the local runtime, and provable the same way from /proc); a kill is Docker's
+SIGKILL of the container's init, which takes every process of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shlex
+import signal
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..nodes.readiness import Command, NodeStartError, log_tail
+from ..nodes.spec import NodePaths, NodeSpec
+
+HOME = PurePosixPath("/sdconform")  # conf: the node's files; data: its volume, its cwd
+PATHS = NodePaths(Path(str(HOME)), Path(str(HOME / "data")))
+
+
+def entrypoint(spec: NodeSpec) -> list[str]:
+    """The container's command: the setup (once, marked on the volume), the user, the node."""
+    lines = ["set -e", f"cd {PATHS.data}"]
+    user = spec.user
+    if spec.setup:
+        steps = " && ".join(shlex.join([str(a) for a in argv]) for argv in spec.setup)
+        if user:
+            become = f"setpriv --reuid={user} --regid={user} --init-groups --"
+            steps = f"{become} sh -c {shlex.quote(steps)}"
+        lines.append(f"[ -e .sdconform-setup ] || {{ {steps}; touch .sdconform-setup; }}")
+    if user:
+        lines.insert(1, f"chown {user}: {PATHS.data}")
+        lines.append(f'exec setpriv --reuid={user} --regid={user} --init-groups -- "$@"')
+    else:
+        lines.append('exec "$@"')
+    return ["/bin/sh", "-c", "\n".join(lines), "sdconform-node", *[str(a) for a in spec.command]]
+
+
+class ContainerNode:
+    """One node of the docker runtime."""
+
+    paths = PATHS
+
+    def __init__(self, spec: NodeSpec, container: Any, log: Path,
+                 after_start: Callable[[], None] | None = None):
+        self.spec = spec
+        self.after_start = after_start  # e.g. re-apply a partition in the new namespace
+        self.container = container
+        self.log = log
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._follower: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def address(self) -> str:
+        return self.spec.address
+
+    @property
+    def pid(self) -> int | None:
+        """The container's init process, as the host sees it (None when it is not running)."""
+        self.container.reload()
+        pid = int(self.container.attrs["State"].get("Pid") or 0)
+        return pid or None
+
+    kill_scope = "container"  # Docker's SIGKILL of its init takes every process of it
+
+    def is_running(self) -> bool:
+        self.container.reload()
+        return bool(self.container.status == "running")
+
+    def start(self, wait: bool = True) -> None:
+        if self.is_running():
+            return
+        with open(self.log, "ab") as log:
+            log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
+        since = int(time.time())
+        self.container.start()
+        self._follow(since)
+        if self.after_start is not None:
+            self.after_start()
+        if wait:
+            self.wait_ready()
+
+    def _follow(self, since: int) -> None:
+        stream = self.container.logs(stream=True, follow=True, since=since)
+
+        def copy() -> None:
+            with open(self.log, "ab") as log, contextlib.suppress(Exception):
+                for chunk in stream:
+                    log.write(chunk)
+                    log.flush()
+
+        self._follower = threading.Thread(target=copy, daemon=True,
+                                          name=f"sdconform-log-{self.name}")
+        self._follower.start()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        ready = self.spec.ready
+        if ready is None:
+            return
+        limit = self.spec.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                code = self.container.attrs["State"].get("ExitCode")
+                raise NodeStartError(
+                    f"{self.name} ({self.address}) exited with code {code} before it was ready;"
+                    f" last lines of {self.log}:\n{log_tail(self.log)}")
+            if self._ready_now(ready):
+                return
+            time.sleep(0.05)
+        raise NodeStartError(f"{self.name} ({self.address}) not ready ({ready}) after "
+                             f"{limit:.0f}s; last lines of {self.log}:\n{log_tail(self.log)}")
+
+    def _ready_now(self, ready: Any) -> bool:
+        if isinstance(ready, Command):  # the node's own tools, inside it: the host may lack them
+            code, _ = self.container.exec_run([str(a) for a in ready.argv])
+            return bool(code == 0)
+        return bool(ready())
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig`` to the container's init (the node's main process)."""
+        if not self.is_running():
+            return False
+        self.container.kill(signal=int(sig))
+        return True
+
+    def _each_process(self, sig: int) -> bool:
+        pids = [int(row[1]) for row in self.container.top(ps_args="-eo user,pid")["Processes"]]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return bool(pids)
+
+    def kill(self) -> None:
+        if not self.is_running():
+            return
+        self._each_process(signal.SIGCONT)
+        self.container.kill()
+        self.container.wait(timeout=10)
+
+    def pause(self) -> None:
+        if self.is_running():
+            self._each_process(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.is_running():
+            self._each_process(signal.SIGCONT)
+
+    def stop(self, grace: float = 10.0) -> None:
+        if not self.is_running():
+            return
+        self._each_process(signal.SIGCONT)
+        with contextlib.suppress(Exception):
+            self.container.stop(timeout=int(grace))
+        if self.is_running():
+            self.container.kill()
+
+    def execute(self, argv: Sequence[str], timeout: float = 30.0) -> tuple[int, str]:
+        code, output = self.container.exec_run([str(a) for a in argv], workdir=str(PATHS.data))
+        return int(code), output.decode(errors="replace")
+
+    def read_file(self, path: str) -> bytes:
+        stream, _ = self.container.get_archive(str(HOME / path))
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.getmembers()[0]
+            extracted = tar.extractfile(member)
+            return extracted.read() if extracted else b""
+
+    def write_file(self, path: str, text: str) -> None:
+        put_files(self.container, {path: text})
+
+
+def put_files(container: Any, files: dict[str, str]) -> None:
+    """Write files (relative to the node's home) into a container, created or running."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(str(HOME.relative_to("/") / name))
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    container.put_archive("/", buffer.getvalue())

@@ -1,0 +1,255 @@
+"""The docker runtime: each node a container on a network of the run's own.
+
+Any Docker-API engine named by ``DOCKER_HOST`` serves (Docker, Docker Desktop, Podman's socket,
+a remote host); ``sdconform engine start`` runs a private one here. Every container, network
+and volume carries the label ``sdconform.run=<run id>`` and is in the run's ledger before it is
+made, so the run's end and ``sdconform cleanup`` remove them (no Ryuk: its image cannot be
+pulled everywhere, and it is unreliable on Podman).
+
+Faults, proven as on the local runtime: kill and restart in place, pause by SIGSTOP, partitions
+by DROP rules in each container's network namespace, entered from the host with ``nsenter``
+(re-applied when a container restarts into a new namespace), latency through toxiproxy on the
+harness's side. Clock skew and power loss in containers are not built yet: they say so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..faults import FaultUnavailable
+from ..faults.partition import Partition
+from ..faults.toxiproxy import ToxiproxyServer
+from ..images import resolve
+from ..nodes import NodePaths, NodeSpec
+from ..nodes.addresses import AddressBlock
+from ..runs import Run
+from . import RuntimeUnsupported
+from .container import PATHS, ContainerNode, entrypoint, put_files
+from .local import LocalRuntime
+
+LABEL = "sdconform.run"
+CUT_CHAIN = "sdc-cut"
+
+
+def engine(host: str | None = None) -> Any:
+    """A client of the engine ``DOCKER_HOST`` names; RuntimeUnsupported saying why not."""
+    try:
+        import docker
+    except ImportError as e:
+        raise RuntimeUnsupported(f"{e}: install the docker extra "
+                                 "(pip install 'pytest-sdconform[docker]')") from e
+    try:
+        client = docker.DockerClient(base_url=host) if host else docker.from_env()
+        client.ping()
+    except Exception as e:
+        where = host or os.environ.get("DOCKER_HOST") or "the default socket"
+        raise RuntimeUnsupported(f"no Docker engine answers at {where} ({e}); start one, or "
+                                 "`sdconform engine start` for a private one") from e
+    return client
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def __init__(self, run: Run, images: Mapping[str, str] | None = None):
+        self.run = run
+        self.images = dict(images or {})
+        self.client = engine()
+        self.host = LocalRuntime(run)  # the harness's own helpers (toxiproxy), on the host
+        self.nodes: dict[str, ContainerNode] = {}
+        self.cut: set[tuple[str, str]] = set()
+        self.labels = {LABEL: run.id}
+        self.network_name = f"sdconform-{run.id}"
+        run.record("docker-network", name=self.network_name, engine=self._engine_url())
+        # Fixed addresses need a subnet of our own choosing: the engine's IPAM finds a free
+        # one, and the network is made again with it as its configured subnet.
+        probe = self.client.networks.create(self.network_name, driver="bridge",
+                                            labels=self.labels)
+        probe.reload()
+        subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
+        probe.remove()
+        import docker.types
+
+        pool = docker.types.IPAMPool(subnet=subnet)
+        self.network = self.client.networks.create(
+            self.network_name, driver="bridge", labels=self.labels,
+            ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+        self.subnet = ipaddress.ip_network(subnet)
+
+    def _engine_url(self) -> str:
+        """Where cleanup finds the engine again ("": the default socket)."""
+        return os.environ.get("DOCKER_HOST", "")
+
+    def capabilities(self) -> dict[str, str | None]:
+        enter = None if shutil.which("nsenter") and os.geteuid() == 0 else (
+            "partitions enter each container's network namespace from the host: nsenter as "
+            "root, on the engine's own machine")
+        return {"kill": None, "pause": None, "partition": enter, "latency": None,
+                "clock": "clock skew in containers is not built yet",
+                "power-loss": "power loss in containers is not built yet"}
+
+    def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
+        """Fixed addresses on the run's network (the gateway takes the first)."""
+        hosts: Iterator[Any] = self.subnet.hosts()
+        next(hosts)
+        return {name: str(next(hosts)) for name in names}
+
+    def paths(self, name: str, user: str | None = None) -> NodePaths:
+        return PATHS
+
+    def start(self, specs: Sequence[NodeSpec], parallel: bool = True) -> list[ContainerNode]:
+        nodes = [self._create(spec) for spec in specs]
+        for node in nodes:
+            node.start(wait=not parallel)
+        if parallel:
+            for node in nodes:
+                node.wait_ready()
+        return nodes
+
+    def _create(self, spec: NodeSpec) -> ContainerNode:
+        if spec.name in self.nodes:
+            raise ValueError(f"node {spec.name} already exists in this run")
+        if not spec.image:
+            raise RuntimeUnsupported(f"node {spec.name} names no image role (NodeSpec.image)")
+        image = resolve(spec.image, self.images)
+        name = f"sdconform-{self.run.id}-{spec.name}"
+        volume = f"{name}-data"
+        self.run.record("docker-volume", name=volume, engine=self._engine_url())
+        self.client.volumes.create(volume, labels=self.labels)
+        self.run.record("docker-container", name=name, engine=self._engine_url())
+        mounts = {volume: {"bind": str(PATHS.data), "mode": "rw"}}
+        for folder in spec.shared:
+            mounts[str(folder)] = {"bind": str(folder), "mode": "ro"}
+        if spec.host is not None:  # a sidecar: in its host's network namespace
+            network_mode = f"container:sdconform-{self.run.id}-{spec.host}"
+            networking = None
+        else:
+            network_mode = self.network_name
+            networking = self.client.api.create_networking_config({
+                self.network_name: self.client.api.create_endpoint_config(
+                    ipv4_address=spec.address, aliases=[spec.name])})
+        host_config = self.client.api.create_host_config(
+            binds=mounts, init=False, cap_add=["NET_ADMIN"], network_mode=network_mode)
+        created = self.client.api.create_container(
+            image, entrypoint(spec), name=name, labels=self.labels,
+            hostname=None if spec.host else spec.name,
+            environment=spec.env, working_dir=str(PATHS.data), host_config=host_config,
+            networking_config=networking, stop_signal=signal.Signals(spec.stop_signal).name)
+        container = self.client.containers.get(created["Id"])
+        if spec.files:
+            put_files(container, spec.files)
+        node = ContainerNode(spec, container, self.run.folder / "nodes" / spec.name / "node.log",
+                             after_start=self._apply if self.cut else None)
+        node.after_start = self._reapply
+        self.nodes[spec.name] = node
+        return node
+
+    # --- partitions: DROP rules in each source container's own network namespace ---------
+
+    def drop(self, pairs: set[tuple[str, str]]) -> None:
+        self.cut |= pairs
+        self._apply()
+
+    def heal(self) -> None:
+        self.cut = set()
+        self._apply()
+
+    def _reapply(self) -> None:
+        if self.cut:
+            self._apply()
+
+    def _apply(self) -> None:
+        by_address = {n.address: n for n in self.nodes.values() if n.spec.host is None}
+        for node in self.nodes.values():
+            pid = node.pid
+            if node.spec.host is not None:
+                continue  # a sidecar shares its host's namespace and rules
+            if pid is None:
+                continue  # down: its rules come back when it starts (see reapply)
+            nsenter = ["nsenter", "-t", str(pid), "-n", "iptables", "-w", "5"]
+            subprocess.run([*nsenter, "-N", CUT_CHAIN], capture_output=True, check=False)
+            if subprocess.run([*nsenter, "-C", "OUTPUT", "-j", CUT_CHAIN],
+                              capture_output=True, check=False).returncode != 0:
+                subprocess.run([*nsenter, "-I", "OUTPUT", "-j", CUT_CHAIN], check=True,
+                               capture_output=True)
+            subprocess.run([*nsenter, "-F", CUT_CHAIN], check=True, capture_output=True)
+            for src, dst in sorted(self.cut):
+                if by_address.get(src) is node:
+                    subprocess.run([*nsenter, "-A", CUT_CHAIN, "-d", dst, "-j", "DROP"],
+                                   check=True, capture_output=True)
+
+    def partition(self, names: Sequence[str], shapes: Sequence[str],
+                  rng: random.Random) -> Partition:
+        why = self.capabilities()["partition"]
+        if why:
+            raise FaultUnavailable(why)
+        addresses = {n: self.nodes[n].address for n in names}
+        return Partition(self, addresses, NetnsEntries(self, names), shapes, rng)
+
+    def clock_skew(self, offsets: int | Mapping[str, int], probes: Mapping[str, Any] | None,
+                   nodes: Sequence[str] | None) -> Any:
+        raise FaultUnavailable(str(self.capabilities()["clock"]))
+
+    def toxiproxy(self, address: str) -> ToxiproxyServer:
+        server = ToxiproxyServer(self.host, address)
+        server.start()
+        return server
+
+    def close(self) -> None:
+        """Stop and remove every container, volume and the network of the run."""
+        errors = []
+        try:
+            self.host.close()
+        except Exception as e:
+            errors.append(e)
+        for node in self.nodes.values():
+            try:
+                node.container.remove(force=True, v=False)
+            except Exception as e:
+                errors.append(e)
+        remove_labelled(self.client, self.run.id)
+        if errors:
+            raise errors[0]
+
+
+class NetnsEntries(Mapping[str, list[str]]):
+    """How a probe enters each node's network namespace, looked up when it runs (a restarted
+    container has a new init, and a new namespace)."""
+
+    def __init__(self, runtime: DockerRuntime, names: Sequence[str]):
+        self.runtime, self.names = runtime, list(names)
+
+    def __getitem__(self, name: str) -> list[str]:
+        pid = self.runtime.nodes[name].pid
+        if pid is None:
+            raise FaultUnavailable(f"{name} is not running: its network cannot be probed")
+        return ["nsenter", "-t", str(pid), "-n", "--"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def remove_labelled(client: Any, run_id: str) -> list[str]:
+    """Remove the containers, volumes and networks labelled with a run (what cleanup calls)."""
+    removed = []
+    selector = {"label": f"{LABEL}={run_id}"}
+    for container in client.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+        removed.append(f"container {container.name}")
+    for volume in client.volumes.list(filters=selector):
+        volume.remove(force=True)
+        removed.append(f"volume {volume.name}")
+    for network in client.networks.list(filters=selector):
+        network.remove()
+        removed.append(f"network {network.name}")
+    return removed

@@ -1,0 +1,150 @@
+"""The docker runtime: its container command, the image recipes, and — with an engine
+(``DOCKER_HOST``, e.g. ``sdconform engine start``) — real containers killed, paused, partitioned
+and removed, also after the run that made them was SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_sdconform import images
+from pytest_sdconform.nodes import NodeSpec
+from pytest_sdconform.nodes.addresses import AddressBlock
+from pytest_sdconform.runs import Run
+from pytest_sdconform.runtimes import RuntimeUnsupported
+from pytest_sdconform.runtimes.container import entrypoint
+
+
+def test_the_container_command_runs_setup_once_then_becomes_the_user() -> None:
+    spec = NodeSpec("n1", "10.0.0.2", ["postgres", "-D", "pgdata"], user="postgres",
+                    setup=[["initdb", "-D", "pgdata"]])
+    argv = entrypoint(spec)
+    script = argv[2]
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[4:] == ["postgres", "-D", "pgdata"]
+    assert "chown postgres: /sdconform/data" in script
+    assert "[ -e .sdconform-setup ] ||" in script and "initdb -D pgdata" in script
+    assert script.rstrip().endswith('exec setpriv --reuid=postgres --regid=postgres '
+                                    '--init-groups -- "$@"')
+
+
+def test_a_node_without_user_or_setup_just_runs() -> None:
+    script = entrypoint(NodeSpec("n1", "10.0.0.2", ["redis-server"]))[2]
+    assert "setup" not in script and script.rstrip().endswith('exec "$@"')
+
+
+def test_each_image_role_is_debian_packages_on_our_base() -> None:
+    recipe = images.dockerfile("redis")
+    assert recipe.startswith(f"FROM {images.BASE}\n") and "redis-server" in recipe
+    assert images.resolve("redis") == images.tag("redis")
+    assert images.resolve("redis", {"redis": "redis:7.0"}) == "redis:7.0"
+    with pytest.raises(ValueError, match="unknown image role 'mongo'"):
+        images.tag("mongo")
+
+
+def test_without_an_engine_the_runtime_says_where_it_looked(
+        run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("docker")
+    from pytest_sdconform.runtimes.choice import open_runtime
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(RuntimeUnsupported, match="no Docker engine answers at unix://"):
+        open_runtime("docker", run)
+
+
+# --- with an engine ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine() -> Iterator[Any]:
+    pytest.importorskip("docker")
+    from pytest_sdconform.runtimes.docker import engine as connect
+
+    try:
+        client = connect()
+    except RuntimeUnsupported as e:
+        pytest.skip(str(e))
+    if not images.have(client, images.tag("redis")):
+        pytest.skip(f"{images.tag('redis')} is not built (sdconform images build redis)")
+    yield client
+
+
+def labelled(client: Any, run_id: str) -> list[str]:
+    selector = {"label": f"sdconform.run={run_id}"}
+    return ([c.name for c in client.containers.list(all=True, filters=selector)]
+            + [v.name for v in client.volumes.list(filters=selector)]
+            + [n.name for n in client.networks.list(filters=selector)])
+
+
+@pytest.mark.integration
+def test_redis_in_containers_is_killed_paused_partitioned_and_removed(
+        engine: Any, run: Run, block: AddressBlock) -> None:
+    from pytest_sdconform.backends import redis as rb
+    from pytest_sdconform.faults.partition import isolate
+
+    cluster = rb.Topology(replicas=1).start(run, block, seed=1, runtime="docker")
+    try:
+        primary = rb.admin(cluster.info.addresses["n1"], timeout=5)
+        primary.set("kept", 1)
+        primary.execute_command("SAVE")
+        kill = cluster.kill(["n1"])
+        assert kill.start() == {"nodes": ["n1"], "how": "container"}
+        kill.stop()
+        assert rb.admin(cluster.info.addresses["n1"], timeout=5).get("kept") == b"1"  # volume
+        pause = cluster.pause(["n2"])
+        pause.start()
+        pause.stop()
+        cut = cluster.partition(cuts=[isolate(["n1", "n2"], "n1")])
+        cut.start()
+        # A restart makes a new network namespace: the cut is put back in it.
+        restart = cluster.kill(["n1"])
+        restart.start()
+        restart.stop()
+        assert cut.observe() == {("n1", "n2"), ("n2", "n1")}
+        cut.stop()
+        assert cut.observe() == set()
+    finally:
+        cluster.stop()
+    assert labelled(engine, run.id) == []
+
+
+@pytest.mark.integration
+def test_a_sigkilled_docker_run_leaves_nothing_after_cleanup(
+        engine: Any, state: Path, tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from pytest_sdconform.backends import redis as rb
+        from pytest_sdconform.nodes.addresses import allocate
+        from pytest_sdconform.runs import new_run
+        run = new_run(Path({str(tmp_path / "victim")!r}))
+        cluster = rb.Topology(replicas=1).start(run, allocate(), runtime="docker")
+        cut = cluster.partition()
+        cut.start()
+        print(run.id, flush=True)
+        time.sleep(600)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "SDCONFORM_STATE": str(state)})
+    try:
+        assert child.stdout is not None
+        run_id = child.stdout.readline().strip()
+        assert run_id and labelled(engine, run_id)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    time.sleep(0.5)
+    cleanup = subprocess.run([sys.executable, "-m", "pytest_sdconform.cli", "cleanup"],
+                             capture_output=True, text=True, check=False,
+                             env={**os.environ, "SDCONFORM_STATE": str(state)})
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert "container sdconform-" in cleanup.stdout
+    assert labelled(engine, run_id) == []
