@@ -30,7 +30,8 @@ def test_the_registry_finds_every_backend_package_and_no_other() -> None:
 
 
 def test_a_topology_refuses_a_runtime_it_cannot_run_on(run: Run, block: AddressBlock) -> None:
-    with pytest.raises(RuntimeUnsupported, match="redis runs on the local or docker runtime, not external"):
+    why = "redis runs on the local or docker runtime, not external"
+    with pytest.raises(RuntimeUnsupported, match=why):
         RedisTopology().start(run, block, runtime="external")
 
 
@@ -45,7 +46,8 @@ def test_the_external_runtime_offers_no_fault_and_says_why(run: Run) -> None:
 
 
 def test_an_unknown_runtime_is_named(run: Run) -> None:
-    with pytest.raises(ValueError, match="unknown runtime 'podman'; known: local, docker, external"):
+    known = "known: local, docker, external"
+    with pytest.raises(ValueError, match=f"unknown runtime 'podman'; {known}"):
         open_runtime("podman", run)
 
 
