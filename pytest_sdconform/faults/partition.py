@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import FaultNotEffective
+from . import FaultNotEffective, FaultUnavailable
 
 SHAPES = ("isolate", "halves", "majorities-ring", "bridge", "one-way")
 PROBE_PORT = 9  # "discard": nothing listens, so a reachable node answers with a RST at once
@@ -194,8 +194,12 @@ class Partition:
         self.netfilter.drop({(self.addresses[a], self.addresses[b]) for a, b in cut.blocked})
         self.current = cut
         observed = self.observe()
-        # TCP needs both directions: a one-way cut stops connections either way.
-        expected = cut.blocked | {(b, a) for a, b in cut.blocked}
+        # TCP needs both directions: a one-way cut stops connections either way. A node that
+        # is down (a killed container has no network) cannot show its links; the runtime puts
+        # its rules back when it starts again.
+        up = self._entries()
+        expected = {(a, b) for a, b in cut.blocked | {(b, a) for a, b in cut.blocked}
+                    if a in up and b in up}
         if observed != expected:
             missing = sorted(expected - observed)
             extra = sorted(observed - expected)
@@ -215,12 +219,25 @@ class Partition:
             raise FaultNotEffective(f"healed, but still blocked: {sorted(still)}")
         return {}
 
+    def _entries(self) -> dict[str, Entry]:
+        """How to probe as each node that is up (a runtime says FaultUnavailable for one that
+        is down and has no network to probe from)."""
+        entries = {}
+        for name in self.addresses:
+            try:
+                entries[name] = self.cgroups[name]
+            except FaultUnavailable:
+                continue
+        return entries
+
     def observe(self) -> set[tuple[str, str]]:
-        """The directed node pairs that cannot connect right now, by probing."""
-        results = probe_all(self.cgroups, self.addresses)
+        """The directed pairs of nodes that are up which cannot connect now, by probing."""
+        entries = self._entries()
+        up = {n: a for n, a in self.addresses.items() if n in entries}
+        results = probe_all(entries, up)
         return {
             (a, b)
             for a, seen in results.items()
-            for b, address in self.addresses.items()
+            for b, address in up.items()
             if b != a and seen.get(address) == "blocked"
         }
