@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..progress import progress
-from ..provision import ProvisionError
+from ..provision import ProvisionError, apt_install
 
 BASE = "sdconform/debian:bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -69,8 +69,7 @@ def have(client: Any, name: str) -> bool:
 def build_base(client: Any, mirror: str = MIRROR) -> None:
     """``debootstrap --variant=minbase bookworm`` into a scratch folder, imported as BASE."""
     if shutil.which("debootstrap") is None:
-        raise ProvisionError("debootstrap is needed to build the base image "
-                             "(apt-get install debootstrap)")
+        apt_install(["debootstrap"], ["debootstrap"])
     with tempfile.TemporaryDirectory(prefix="sdconform-rootfs-") as scratch:
         rootfs = Path(scratch) / "rootfs"
         progress(f"images: debootstrap bookworm from {mirror} (about 40 s)")

@@ -78,4 +78,28 @@ class Command:
         return " ".join(self.argv)
 
 
-Readiness = Callable[[], bool]
+
+
+START_MARK = "--- sdconform: starting"  # what a runtime writes in a node's log at each start
+
+
+@dataclass
+class LogLine:
+    """Ready when the node's log shows ``text`` after its latest start. The runtime reads the
+    log where it keeps it (``Node.log``, on the harness's side), wherever the node runs."""
+
+    text: str
+
+    def seen_in(self, log: Path) -> bool:
+        try:
+            seen = log.read_text(errors="replace")
+        except OSError:
+            return False
+        return seen.rfind(self.text) > seen.rfind(START_MARK)
+
+    def __str__(self) -> str:
+        return f"log line {self.text!r}"
+
+
+# A check the harness runs (a port, an HTTP answer, a command), or a line in the node's log.
+Readiness = Callable[[], bool] | LogLine

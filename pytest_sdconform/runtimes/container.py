@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..nodes.readiness import Command, NodeStartError, log_tail
+from ..nodes.readiness import START_MARK, Command, LogLine, NodeStartError, log_tail
 from ..nodes.spec import NodePaths, NodeSpec
 
 HOME = PurePosixPath("/sdconform")  # conf: the node's files; data: its volume, its cwd
@@ -86,7 +86,7 @@ class ContainerNode:
         if self.is_running():
             return
         with open(self.log, "ab") as log:
-            log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
+            log.write(f"{START_MARK} {self.name} at {time.ctime()}\n".encode())
         since = int(time.time())
         self.container.start()
         self._follow(since)
@@ -127,6 +127,8 @@ class ContainerNode:
                              f"{limit:.0f}s; last lines of {self.log}:\n{log_tail(self.log)}")
 
     def _ready_now(self, ready: Any) -> bool:
+        if isinstance(ready, LogLine):
+            return ready.seen_in(self.log)
         if isinstance(ready, Command):  # the node's own tools, inside it: the host may lack them
             code, _ = self.container.exec_run([str(a) for a in ready.argv])
             return bool(code == 0)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..nodes.readiness import NodeStartError, log_tail
+from ..nodes.readiness import START_MARK, LogLine, NodeStartError, log_tail
 from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run, is_same_process, process_start_time, state_dir
 
@@ -140,7 +140,7 @@ class LocalNode:
         if self.spec.user:
             subprocess.run(["chown", "-R", f"{self.spec.user}:", str(self.data)], check=False)
         with open(self.log, "ab") as log:
-            log.write(f"--- sdconform: starting {self.name} at {time.ctime()}\n".encode())
+            log.write(f"{START_MARK} {self.name} at {time.ctime()}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
                 self._argv(),
@@ -174,7 +174,7 @@ class LocalNode:
                     f"{self.name} ({self.address}) exited with code {code} before it was ready;"
                     f" last lines of {self.log}:\n{log_tail(self.log)}"
                 )
-            if ready():
+            if ready.seen_in(self.log) if isinstance(ready, LogLine) else ready():
                 return
             time.sleep(0.05)
         raise NodeStartError(

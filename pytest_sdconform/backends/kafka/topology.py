@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...nodes import NodeSpec
+from ...nodes.readiness import LogLine
 from ...provision import ProvisionError, apt_install, maven_classpath
 from ...runs import Run
 from .. import base
@@ -101,23 +102,6 @@ class Topic:
         return NewTopic(self.name, self.partitions, self.replication, config=self.config)
 
 
-@dataclass
-class Started:
-    """Ready when the log says the server started since the latest (re)start."""
-
-    log: Path
-
-    def __call__(self) -> bool:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return False
-        return text.rfind("Kafka Server started") > text.rfind("--- sdconform: starting")
-
-    def __str__(self) -> str:
-        return "log line 'Kafka Server started'"
-
-
 @dataclass(frozen=True)
 class KafkaInfo:
     """What the harness knows of a Kafka cluster once it is up."""
@@ -133,6 +117,7 @@ class Topology(base.Topology[KafkaInfo]):
     default: a case creates its own, ``create_topics``)."""
 
     backend: ClassVar[str] = "kafka"
+    runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     nodes: int = 3
     min_isr: int = 2
@@ -224,7 +209,7 @@ class Topology(base.Topology[KafkaInfo]):
                         "kafka.Kafka",
                         str(conf / "server.properties"),
                     ],
-                    ready=Started(conf / "node.log"),
+                    ready=LogLine("Kafka Server started"),
                     ready_timeout=90,
                     # the end of a case needs no clean shutdown (10 s per broker)
                     stop_signal=signal.SIGKILL,
@@ -234,6 +219,8 @@ class Topology(base.Topology[KafkaInfo]):
                         "log4j2.properties": LOG4J,
                     },
                     setup=[_format(lib, cluster_id, conf / "server.properties")],
+                    image="java",
+                    shared=[lib],  # the jars, read from the host's cache
                 )
             )
         return specs
