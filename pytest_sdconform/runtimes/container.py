@@ -1,11 +1,12 @@
 """A node as a container: the same spec, command and files as a local node, in its image.
 
-The container is created once (its data on a volume of its own, its address fixed on the run's
-network) and started, killed and restarted in place, so a restart keeps data and address as a
-machine's reboot would. Its output is followed into ``node.log`` on the harness's side, with
-the same "starting" markers as a local node's. A pause stops every process of the container with
-SIGSTOP (as on the local runtime, and provable the same way from /proc); a kill is Docker's
-SIGKILL of the container's init, which takes every process of it.
+The container is created once (its data on a volume of its own, its network namespace and
+address held by a container of its host that is never killed) and started, killed and restarted
+in place: a restart keeps data and address, and a killed node's address refuses connections, as
+a crashed process's machine does. Its output is followed into ``node.log`` on the harness's
+side, with the same "starting" markers as a local node's. A pause stops every process of the
+container with SIGSTOP (as on the local runtime, and provable the same way from /proc); a kill
+is Docker's SIGKILL of the container's init, which takes every process of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -52,10 +53,8 @@ class ContainerNode:
 
     paths = PATHS
 
-    def __init__(self, spec: NodeSpec, container: Any, log: Path,
-                 after_start: Callable[[], None] | None = None):
+    def __init__(self, spec: NodeSpec, container: Any, log: Path):
         self.spec = spec
-        self.after_start = after_start  # e.g. re-apply a partition in the new namespace
         self.container = container
         self.log = log
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +89,6 @@ class ContainerNode:
         since = int(time.time())
         self.container.start()
         self._follow(since)
-        if self.after_start is not None:
-            self.after_start()
         if wait:
             self.wait_ready()
 

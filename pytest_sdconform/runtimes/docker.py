@@ -64,6 +64,7 @@ class DockerRuntime:
         self.client = engine()
         self.host = LocalRuntime(run)  # the harness's own helpers (toxiproxy), on the host
         self.nodes: dict[str, ContainerNode] = {}
+        self.holders: dict[str, Any] = {}  # host node -> the container holding its network
         self.cut: set[tuple[str, str]] = set()
         self.labels = {LABEL: run.id}
         self.network_name = f"sdconform-{run.id}"
@@ -127,29 +128,46 @@ class DockerRuntime:
         mounts = {volume: {"bind": str(PATHS.data), "mode": "rw"}}
         for folder in spec.shared:
             mounts[str(folder)] = {"bind": str(folder), "mode": "ro"}
-        if spec.host is not None:  # a sidecar: in its host's network namespace
-            network_mode = f"container:sdconform-{self.run.id}-{spec.host}"
-            networking = None
-        else:
-            network_mode = self.network_name
-            networking = self.client.api.create_networking_config({
-                self.network_name: self.client.api.create_endpoint_config(
-                    ipv4_address=spec.address, aliases=[spec.name])})
+        # The node joins a network holder of its host (its own, or its host's for a sidecar):
+        # a killed node's address stays, and refuses connections, as a crashed process's
+        # machine does; and partition rules live in the holder's namespace through restarts.
+        holder = self._holder(spec.host or spec.name, image, spec.address)
         host_config = self.client.api.create_host_config(
-            binds=mounts, init=False, cap_add=["NET_ADMIN"], network_mode=network_mode)
+            binds=mounts, init=False, network_mode=f"container:{holder.id}")
         created = self.client.api.create_container(
             image, entrypoint(spec), name=name, labels=self.labels,
-            hostname=None if spec.host else spec.name,
             environment=spec.env, working_dir=str(PATHS.data), host_config=host_config,
-            networking_config=networking, stop_signal=signal.Signals(spec.stop_signal).name)
+            stop_signal=signal.Signals(spec.stop_signal).name)
         container = self.client.containers.get(created["Id"])
         if spec.files:
             put_files(container, spec.files)
-        node = ContainerNode(spec, container, self.run.folder / "nodes" / spec.name / "node.log",
-                             after_start=self._apply if self.cut else None)
-        node.after_start = self._reapply
+        node = ContainerNode(spec, container, self.run.folder / "nodes" / spec.name / "node.log")
         self.nodes[spec.name] = node
         return node
+
+    def _holder(self, host: str, image: str, address: str) -> Any:
+        """The container that holds ``host``'s network namespace and address (made once)."""
+        if host in self.holders:
+            return self.holders[host]
+        name = f"sdconform-{self.run.id}-{host}-net"
+        self.run.record("docker-container", name=name, engine=self._engine_url())
+        networking = self.client.api.create_networking_config({
+            self.network_name: self.client.api.create_endpoint_config(
+                ipv4_address=address, aliases=[host])})
+        created = self.client.api.create_container(
+            image, ["sleep", "infinity"], name=name, hostname=host, labels=self.labels,
+            host_config=self.client.api.create_host_config(network_mode=self.network_name),
+            networking_config=networking, stop_signal="SIGKILL")
+        holder = self.client.containers.get(created["Id"])
+        holder.start()
+        holder.reload()
+        self.holders[host] = holder
+        return holder
+
+    def holder_pid(self, host: str) -> int:
+        holder = self.holders[host]
+        holder.reload()
+        return int(holder.attrs["State"]["Pid"])
 
     # --- partitions: DROP rules in each source container's own network namespace ---------
 
@@ -161,19 +179,11 @@ class DockerRuntime:
         self.cut = set()
         self._apply()
 
-    def _reapply(self) -> None:
-        if self.cut:
-            self._apply()
-
     def _apply(self) -> None:
-        by_address = {n.address: n for n in self.nodes.values() if n.spec.host is None}
-        for node in self.nodes.values():
-            pid = node.pid
-            if node.spec.host is not None:
-                continue  # a sidecar shares its host's namespace and rules
-            if pid is None:
-                continue  # down: its rules come back when it starts (see reapply)
-            nsenter = ["nsenter", "-t", str(pid), "-n", "iptables", "-w", "5"]
+        """Each holder's OUTPUT jumps to our chain, which drops what its host sends to the
+        cut addresses (the rules outlive restarts of the node: the namespace is the holder's)."""
+        for host, address in ((h, self.nodes[h].address) for h in self.holders):
+            nsenter = ["nsenter", "-t", str(self.holder_pid(host)), "-n", "iptables", "-w", "5"]
             subprocess.run([*nsenter, "-N", CUT_CHAIN], capture_output=True, check=False)
             if subprocess.run([*nsenter, "-C", "OUTPUT", "-j", CUT_CHAIN],
                               capture_output=True, check=False).returncode != 0:
@@ -181,7 +191,7 @@ class DockerRuntime:
                                capture_output=True)
             subprocess.run([*nsenter, "-F", CUT_CHAIN], check=True, capture_output=True)
             for src, dst in sorted(self.cut):
-                if by_address.get(src) is node:
+                if src == address:
                     subprocess.run([*nsenter, "-A", CUT_CHAIN, "-d", dst, "-j", "DROP"],
                                    check=True, capture_output=True)
 
@@ -209,9 +219,9 @@ class DockerRuntime:
             self.host.close()
         except Exception as e:
             errors.append(e)
-        for node in self.nodes.values():
+        for container in [n.container for n in self.nodes.values()] + list(self.holders.values()):
             try:
-                node.container.remove(force=True, v=False)
+                container.remove(force=True, v=False)
             except Exception as e:
                 errors.append(e)
         remove_labelled(self.client, self.run.id)
@@ -220,17 +230,13 @@ class DockerRuntime:
 
 
 class NetnsEntries(Mapping[str, list[str]]):
-    """How a probe enters each node's network namespace, looked up when it runs (a restarted
-    container has a new init, and a new namespace)."""
+    """How a probe enters each node's network namespace: its holder's."""
 
     def __init__(self, runtime: DockerRuntime, names: Sequence[str]):
         self.runtime, self.names = runtime, list(names)
 
     def __getitem__(self, name: str) -> list[str]:
-        pid = self.runtime.nodes[name].pid
-        if pid is None:
-            raise FaultUnavailable(f"{name} is not running: its network cannot be probed")
-        return ["nsenter", "-t", str(pid), "-n", "--"]
+        return ["nsenter", "-t", str(self.runtime.holder_pid(name)), "-n", "--"]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
