@@ -170,11 +170,17 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     from . import engine
+    from .provision import ProvisionError
 
     if args.action == "start":
         print(f"export DOCKER_HOST={engine.start()}")
     elif args.action == "stop":
-        for line in engine.stop() or ["no private engine was running"]:
+        try:
+            undone = engine.stop()
+        except ProvisionError as e:
+            print(f"sdconform: error: {e}", file=sys.stderr)
+            return 1
+        for line in undone or ["no private engine was running"]:
             print(line)
     else:
         print(f"{engine.socket_url()}: {'running' if engine.running() else 'not running'}")

@@ -122,8 +122,25 @@ def stop() -> list[str]:
             os.killpg(pid, signal.SIGKILL)
         undone.append(f"dockerd (pid {pid}) stopped")
     undone += _undo_host(record)
+    left = leftovers(record)
+    if left:
+        raise ProvisionError("the host is not as it was before the engine: " + "; ".join(left))
     (home() / "engine.json").unlink(missing_ok=True)
     return undone
+
+
+def leftovers(before: dict[str, Any]) -> list[str]:
+    """What of the engine is still on the host after the stop (nothing, normally)."""
+    left = []
+    if running():
+        left.append("dockerd still running")
+    if not before["had_docker0"] and Path("/sys/class/net/docker0").exists():
+        left.append("bridge docker0")
+    if not before.get("other_engine") and "DOCKER" in _iptables("-S").stdout:
+        left.append("DOCKER chains in the filter table")
+    if FORWARD.exists() and FORWARD.read_text().strip() != before["ip_forward"]:
+        left.append("net.ipv4.ip_forward")
+    return left
 
 
 def _undo_host(before: dict[str, Any]) -> list[str]:
