@@ -81,8 +81,8 @@ class Topology(ABC, Generic[InfoT]):
                 f"{self.backend} runs on the {' or '.join(self.runtimes)} runtime, "
                 f"not {runtime}")
         began = time.monotonic()
-        if runtime != "external":
-            self.provision()  # a container runtime still reads jars from the host
+        if runtime == "local":
+            self.provision()  # in containers, the images carry the servers
         names = self.node_names(runtime)
         rt = open_runtime(runtime, run, partitions=self.partitions, images=images)
         start = Start(run, rt, rt.addresses(names, block), block.harness(), seed)

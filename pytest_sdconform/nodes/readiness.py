@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +104,20 @@ class LogLine:
 
 # A check the harness runs (a port, an HTTP answer, a command), or a line in the node's log.
 Readiness = Callable[[], bool] | LogLine
+
+
+def await_ready(name: str, address: str, ready: Readiness, limit: float, log: Path,
+                check: Callable[[Readiness], bool], exit_code: Callable[[], int | None]) -> None:
+    """Poll ``check(ready)`` until it holds; NodeStartError with the log's tail if the node
+    exits first (``exit_code`` not None) or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        code = exit_code()
+        if code is not None:
+            raise NodeStartError(f"{name} ({address}) exited with code {code} before it was "
+                                 f"ready; last lines of {log}:\n{log_tail(log)}")
+        if check(ready):
+            return
+        time.sleep(0.05)
+    raise NodeStartError(f"{name} ({address}) not ready ({ready}) after {limit:.0f}s; "
+                         f"last lines of {log}:\n{log_tail(log)}")

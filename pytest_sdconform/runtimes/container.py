@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..nodes.readiness import START_MARK, Command, LogLine, NodeStartError, log_tail
+from ..nodes.readiness import START_MARK, Command, LogLine, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
 
 HOME = PurePosixPath("/sdconform")  # conf: the node's files; data: its volume, its cwd
@@ -58,7 +58,6 @@ class ContainerNode:
         self.container = container
         self.log = log
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._follower: threading.Thread | None = None
 
     @property
     def name(self) -> str:
@@ -101,27 +100,20 @@ class ContainerNode:
                     log.write(chunk)
                     log.flush()
 
-        self._follower = threading.Thread(target=copy, daemon=True,
-                                          name=f"sdconform-log-{self.name}")
-        self._follower.start()
+        threading.Thread(target=copy, daemon=True, name=f"sdconform-log-{self.name}").start()
 
     def wait_ready(self, timeout: float | None = None) -> None:
         ready = self.spec.ready
         if ready is None:
             return
-        limit = self.spec.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                code = self.container.attrs["State"].get("ExitCode")
-                raise NodeStartError(
-                    f"{self.name} ({self.address}) exited with code {code} before it was ready;"
-                    f" last lines of {self.log}:\n{log_tail(self.log)}")
-            if self._ready_now(ready):
-                return
-            time.sleep(0.05)
-        raise NodeStartError(f"{self.name} ({self.address}) not ready ({ready}) after "
-                             f"{limit:.0f}s; last lines of {self.log}:\n{log_tail(self.log)}")
+        def exit_code() -> int | None:
+            if self.is_running():
+                return None
+            return int(self.container.attrs["State"].get("ExitCode") or 0)
+
+        await_ready(self.name, self.address, ready,
+                    self.spec.ready_timeout if timeout is None else timeout, self.log,
+                    self._ready_now, exit_code)
 
     def _ready_now(self, ready: Any) -> bool:
         if isinstance(ready, LogLine):

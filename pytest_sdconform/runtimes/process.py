@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..nodes.readiness import START_MARK, LogLine, NodeStartError, log_tail
+from ..nodes.readiness import START_MARK, LogLine, NodeStartError, Readiness, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run, is_same_process, process_start_time, state_dir
 
@@ -165,22 +165,18 @@ class LocalNode:
         ready = self.spec.ready
         if ready is None:
             return
-        limit = self.spec.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                code = None if self.process is None else self.process.returncode
-                raise NodeStartError(
-                    f"{self.name} ({self.address}) exited with code {code} before it was ready;"
-                    f" last lines of {self.log}:\n{log_tail(self.log)}"
-                )
-            if ready.seen_in(self.log) if isinstance(ready, LogLine) else ready():
-                return
-            time.sleep(0.05)
-        raise NodeStartError(
-            f"{self.name} ({self.address}) not ready ({ready}) after {limit:.0f}s;"
-            f" last lines of {self.log}:\n{log_tail(self.log)}"
-        )
+        def exit_code() -> int | None:
+            if self.is_running():
+                return None
+            code = None if self.process is None else self.process.returncode
+            return -1 if code is None else code
+
+        def check(r: Readiness) -> bool:
+            return r.seen_in(self.log) if isinstance(r, LogLine) else r()
+
+        await_ready(self.name, self.address, ready,
+                    self.spec.ready_timeout if timeout is None else timeout, self.log,
+                    check, exit_code)
 
     def signal(self, sig: int) -> bool:
         """Send ``sig`` to the node's process group; False if it is not running."""
