@@ -67,23 +67,29 @@ class Case:
     clusters: list[Cluster] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, topology: Topology[InfoT], shared: bool = False) -> Cluster[InfoT]:
+    def start(self, topology: Topology[InfoT], shared: bool = False,
+              power_loss: bool = False) -> Cluster[InfoT]:
         """Start a topology's nodes for this case; they are stopped when the test ends.
 
         ``shared``: reuse one cluster of this topology for every test of the session that
         asks for it (for servers whose start-up dominates, such as JVMs), stopped at the end
         of the session. Tests sharing a cluster must use keys of their own (a key prefix).
+        ``power_loss``: the nodes' data on disks that can lose unsynced writes (needed by
+        ``cluster.power_loss()``); the test skips, saying why, where that cannot be done.
         """
         self.config.update(topology.describe())
         runtime = self.session.options.runtime
         try:
+            if power_loss:
+                self.config["disk"] = "sdconform-lossfs (loses unsynced writes)"
             if shared:
-                cluster = self.session.shared_cluster(topology)
+                cluster = self.session.shared_cluster(topology, power_loss)
                 self.config["shared_cluster"] = True
                 return cluster
             cluster = topology.start(self.case_run, self.session.block,
                                      seed=self.session.options.seed, runtime=runtime,
-                                     images=self.session.options.images)
+                                     images=self.session.options.images,
+                                     power_loss=power_loss)
         except RuntimeUnsupported as e:
             pytest.skip(str(e))
         self.clusters.append(cluster)

@@ -1,4 +1,4 @@
-"""Remove what a killed run left behind: processes, partition rules, cgroups, proxies.
+"""Remove what a killed run left behind: processes, mounts, partition rules, cgroups, proxies.
 
 Only runs whose owner process is gone are touched (unless asked for all), and a process is
 stopped only if its pid still belongs to the process the ledger recorded (same start time).
@@ -14,6 +14,7 @@ from .faults.netfilter import TAG_PREFIX, cgroup2_root, iptables, remove_cgroup
 from .faults.preload import remove_stale_faketime_shm
 from .progress import progress
 from .runs import Run, known_runs, live_owners
+from .runtimes.lossfs import mounted, unmount
 from .runtimes.process import stop_recorded_process
 
 
@@ -67,6 +68,11 @@ def clean_run(run: Run) -> list[str]:
     for res in resources:
         if res["kind"] == "process" and stop_recorded_process(res["pid"], res.get("start_time")):
             removed.append(f"process {res.get('name', '?')} (pid {res['pid']}) of run {run.id}")
+    for res in resources:  # after the nodes: a filesystem in use only detaches lazily
+        if res["kind"] == "lossfs":
+            stop_recorded_process(res["pid"], res.get("start_time"))
+            if mounted(Path(res["path"])) and unmount(Path(res["path"])):
+                removed.append(f"lossfs mount {res['path']} of run {run.id}")
     removed += remove_rules({run.id})
     engines = {res.get("engine", "") for res in resources if res["kind"].startswith("docker-")}
     for url in sorted(engines):

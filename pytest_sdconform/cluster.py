@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from .faults import FaultUnavailable
 from .faults.clock import ClockSkew, Probe
 from .faults.partition import Cut, Partition
+from .faults.power import PowerLoss
 from .faults.process import Kill, Pause
 from .faults.toxiproxy import ToxiproxyServer
 from .nodes import Node, NodeSpec
@@ -73,6 +75,16 @@ class Cluster(Generic[InfoT]):
 
     def pause(self, nodes: Sequence[str] | None = None, count: int = 1) -> Pause:
         return Pause(self._pick(nodes), count, self.rng)
+
+    def power_loss(self, nodes: Sequence[str] | None = None, count: int = 1,
+                   mode: str = "all") -> PowerLoss:
+        """Cut the power of ``count`` of ``nodes`` (default: any; ``count=len(nodes)``: all at
+        once): killed, their unsynced writes dropped (``mode``), restarted at the heal. Needs a
+        cluster started with ``power_loss=True``."""
+        why = self.runtime.capabilities().get("power-loss")
+        if why:
+            raise FaultUnavailable(why)
+        return PowerLoss(self._pick(nodes), count, mode, self.rng)
 
     def clock_skew(self, offsets: int | Mapping[str, int],
                    probes: Mapping[str, Probe] | None = None,

@@ -239,11 +239,13 @@ class History:
         return views
 
     def fault_windows(self) -> list[FaultWindow]:
-        """Spans of nemesis faults: ``x-start`` opens fault ``x``, the next ``x-stop`` closes it."""
+        """Spans of nemesis faults: ``x-start`` opens fault ``x`` (its invocation, when
+        recorded: the fault acts from then on; the completion brings what it did), the next
+        ``x-stop`` closes it."""
         windows: list[FaultWindow] = []
         open_: dict[str, FaultWindow] = {}
         for op in self.ops:
-            if op.process != NEMESIS or op.type == "invoke":
+            if op.process != NEMESIS:
                 continue
             if op.f.endswith("-start"):
                 name = op.f[: -len("-start")]
@@ -251,6 +253,8 @@ class History:
                     w = FaultWindow(name, op.time, None, op.index, None, op.value)
                     open_[name] = w
                     windows.append(w)
+                elif op.type != "invoke" and open_[name].value is None:
+                    open_[name].value = op.value
             elif op.f.endswith("-stop"):
                 name = op.f[: -len("-stop")]
                 w2 = open_.pop(name, None)

@@ -89,6 +89,36 @@ def go_binary(module: str, version: str, name: str) -> Path:
     return target
 
 
+def go_source_binary(source: Path, name: str) -> Path:
+    """Build the Go program in ``source`` (a folder of this package, with its go.mod and a
+    complete go.sum) into the cache, keyed by a hash of its files: a changed source builds
+    again, an unchanged one never does."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(source.glob("*")):
+        if path.suffix == ".go" or path.name in ("go.mod", "go.sum"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    target = cache_dir() / "bin" / f"{name}-{digest.hexdigest()[:12]}"
+    if target.exists():
+        return target
+    go = shutil.which("go")
+    if go is None:
+        raise ProvisionError(f"need the Go toolchain to build {name} (from {source})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"building {name} from {source} (first use only)")
+    partial = target.with_name(target.name + ".partial")
+    run_logged([go, "build", "-mod=readonly", "-o", str(partial), "."], f"go build {name}",
+               {"CGO_ENABLED": "0"}, cwd=source)
+    partial.replace(target)
+    return target
+
+
+def lossfs_binary() -> Path:
+    """The lose-unsynced-writes filesystem (``pytest_sdconform/lossfs``), built on first use."""
+    return go_source_binary(Path(__file__).with_name("lossfs"), "sdconform-lossfs")
+
+
 def maven_classpath(artifacts: Sequence[str], name: str,
                     exclusions: Sequence[str] = ()) -> Path:
     """Fetch ``group:artifact:version`` coordinates and their runtime dependencies from Maven

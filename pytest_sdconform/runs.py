@@ -33,6 +33,16 @@ def owners_dir() -> Path:
                 or Path(tempfile.gettempdir()) / "sdconform-owners")
 
 
+def machine_folder(path: Path) -> Path:
+    """A folder every user of the machine writes in (made like /tmp: everyone may add, only
+    an entry's owner may remove it), so that runs by root and by a CI user coexist."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o1777)
+    return path
+
+
 def live_owners() -> set[str]:
     """The ids of runs, from any state folder, whose owner (as the machine-wide owners folder
     has it) still runs."""
@@ -122,8 +132,7 @@ def new_run(folder: Path | str | None = None, run_id: str | None = None) -> Run:
     pid = os.getpid()
     owner = f"{pid} {process_start_time(pid)}\n"
     (run.registry / "owner").write_text(owner)
-    owners_dir().mkdir(parents=True, exist_ok=True)
-    (owners_dir() / rid).write_text(owner)
+    (machine_folder(owners_dir()) / rid).write_text(owner)
     (run.registry / "folder").write_text(str(run.folder.resolve()) + "\n")
     return run
 

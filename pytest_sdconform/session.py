@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,9 @@ class Session:
 
     @classmethod
     def create(cls, options: Options, run_id: str | None = None) -> Session:
-        run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
+        # Unique across sessions started in the same second (parallel CI jobs): the run id
+        # names ledgers, cgroups and containers.
+        run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         folder = options.report or Path("reports") / run_id
         folder.mkdir(parents=True, exist_ok=True)
         return cls(options, folder, run_id)
@@ -110,9 +113,10 @@ class Session:
         self.systems |= {c["backend"] for c in merged if c.get("backend")}
         self.write()
 
-    def shared_cluster(self, topology: Topology[InfoT]) -> Cluster[InfoT]:
+    def shared_cluster(self, topology: Topology[InfoT],
+                       power_loss: bool = False) -> Cluster[InfoT]:
         """One cluster per topology (by its description) for the whole session."""
-        key = f"{type(topology).__module__}.{type(topology).__name__}:" + json.dumps(
+        key = f"{type(topology).__module__}.{type(topology).__name__}:{power_loss}:" + json.dumps(
             topology.describe(), sort_keys=True, default=str)
         if key not in self._shared:
             n = len(self._shared) + 1
@@ -120,7 +124,8 @@ class Session:
             run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
             self._shared[key] = topology.start(run, self.block, seed=self.options.seed,
                                                runtime=self.options.runtime,
-                                               images=self.options.images)
+                                               images=self.options.images,
+                                               power_loss=power_loss)
         cluster: Cluster[InfoT] = self._shared[key]
         return cluster
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import needs_netfilter
 
-from pytest_sdconform.faults.process import process_state
 from pytest_sdconform.runs import Run, process_start_time
+from pytest_sdconform.runtimes.process import process_state
 
 SUITE = """
 import random, sys, time

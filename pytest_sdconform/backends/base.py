@@ -14,7 +14,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..cluster import Cluster
@@ -37,13 +37,18 @@ class Start:
     addresses: dict[str, str]  # node name -> address, in ``node_names`` order
     harness: str  # the harness's own address
     seed: int = 0
+    power_loss: bool = False  # every node's data on a disk that can lose unsynced writes
 
     def paths(self, name: str, user: str | None = None) -> NodePaths:
         return self.runtime.paths(name, user)
 
     def add(self, specs: Sequence[NodeSpec]) -> Sequence[Node]:
         """Start more nodes (e.g. a standby after its primary has a schema)."""
-        return self.runtime.start(specs)
+        return self.runtime.start(self.shaped(specs))
+
+    def shaped(self, specs: Sequence[NodeSpec]) -> list[NodeSpec]:
+        """The specs as this cluster starts them (on lossy disks, for power loss)."""
+        return [replace(s, lossy_disk=True) if self.power_loss else s for s in specs]
 
 
 class Topology(ABC, Generic[InfoT]):
@@ -73,9 +78,11 @@ class Topology(ABC, Generic[InfoT]):
         """Once every node answers: whatever else the cluster needs, and its info."""
 
     def start(self, run: Run, block: AddressBlock, seed: int = 0,
-              runtime: str = "local", images: Mapping[str, str] | None = None
-              ) -> Cluster[InfoT]:
-        """Start this topology on ``runtime``; stops everything it started if a step fails."""
+              runtime: str = "local", images: Mapping[str, str] | None = None,
+              power_loss: bool = False) -> Cluster[InfoT]:
+        """Start this topology on ``runtime``; stops everything it started if a step fails.
+        ``power_loss``: every node's data on a disk that can lose unsynced writes (for the
+        power-loss fault; RuntimeUnsupported where the runtime cannot)."""
         if runtime not in self.runtimes:
             raise RuntimeUnsupported(
                 f"{self.backend} runs on the {' or '.join(self.runtimes)} runtime, "
@@ -85,9 +92,12 @@ class Topology(ABC, Generic[InfoT]):
             self.provision()  # in containers, the images carry the servers
         names = self.node_names(runtime)
         rt = open_runtime(runtime, run, partitions=self.partitions, images=images)
-        start = Start(run, rt, rt.addresses(names, block), block.harness(), seed)
+        start = Start(run, rt, rt.addresses(names, block), block.harness(), seed, power_loss)
         try:
-            rt.start(self.specs(start))
+            why = rt.capabilities().get("power-loss") if power_loss else None
+            if why:
+                raise RuntimeUnsupported(why)
+            rt.start(start.shaped(self.specs(start)))
             info = self.ready(start)
         except BaseException:
             try:

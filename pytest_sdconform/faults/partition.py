@@ -14,7 +14,8 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,10 +110,13 @@ def make_cut(shape: str, nodes: Sequence[str], rng: random.Random) -> Cut:
     raise ValueError(f"unknown partition shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
-Entry = Path | Sequence[str]
+Probe = Callable[[Sequence[str], int, float], dict[str, str]]
+"""Probes addresses as a node's own traffic: (addresses, port, timeout) -> {address: "open" |
+"blocked"}. A runtime whose nodes live in their own network namespaces gives one per node."""
+
+Entry = Path | Probe
 """How a probe runs as a node's own traffic: its cgroup (local runtime: the cgroup's traffic
-leaves from the node's address), or a command prefix that enters its network (a container's
-namespace: ``nsenter -t PID -n``)."""
+leaves from the node's address), or a Probe run from inside its network (a container's)."""
 
 
 class Dropper(Protocol):
@@ -123,10 +127,17 @@ class Dropper(Protocol):
     def heal(self) -> None: ...
 
 
-def entered(entry: Entry) -> list[str]:
-    if isinstance(entry, Path):
-        return ["/bin/sh", "-c", f'echo $$ > "{entry / "cgroup.procs"}" && exec "$@"', "probe"]
-    return list(entry)
+def probe_from_cgroup(cgroup: Path, addresses: Sequence[str], port: int,
+                      timeout: float) -> dict[str, str]:
+    """Run probe.py in a node's cgroup: its connections leave with the node's address."""
+    script = Path(__file__).with_name("probe.py")
+    enter = ["/bin/sh", "-c", f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"', "probe"]
+    argv = [*enter, sys.executable, "-I", str(script), str(port), str(timeout), *addresses]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip())
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
 
 
 def probe_all(
@@ -139,29 +150,19 @@ def probe_all(
 
     Returns {source: {target address: "open" | "blocked"}}; all sources probe at once.
     """
-    script = Path(__file__).with_name("probe.py")
-    running = {}
-    for name, entry in sources.items():
+
+    def one(name: str) -> dict[str, str]:
+        entry = sources[name]
         addresses = [a for n, a in targets.items() if n != name]
-        argv = [
-            *entered(entry),
-            sys.executable,
-            "-I",
-            str(script),
-            str(port),
-            str(timeout),
-            *addresses,
-        ]
-        running[name] = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    results = {}
-    for name, proc in running.items():
-        out, err = proc.communicate(timeout=30)
-        if proc.returncode != 0:
-            raise RuntimeError(f"probe from {name} failed: {err.strip()}")
-        results[name] = json.loads(out)
-    return results
+        try:
+            if isinstance(entry, Path):
+                return probe_from_cgroup(entry, addresses, port, timeout)
+            return entry(addresses, port, timeout)
+        except Exception as e:
+            raise RuntimeError(f"probe from {name} failed: {e}") from e
+
+    with ThreadPoolExecutor(max(1, len(sources))) as pool:
+        return dict(zip(sources, pool.map(one, sources), strict=True))
 
 
 class Partition:

@@ -1,38 +1,18 @@
 """Process faults: kill (SIGKILL, then restart on the same data) and pause (SIGSTOP / SIGCONT).
 
-Each proves itself from the kernel's point of view: a killed node's process has been reaped, a
-paused one is in state ``T`` (stopped), a restarted one passed its readiness check again.
+Each proves itself from the node's own place, not from having sent a signal: a killed node is
+no longer running (its process reaped, or its container exited), a paused one is stopped (state
+``T`` in the kernel, or frozen by the engine), a restarted one passed its readiness check again.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..nodes import Node
 from . import FaultNotEffective
-
-
-def wait_for_state(pid: int, wanted: Callable[[str | None], bool], timeout: float = 2.0) -> bool:
-    """A signal takes effect when the target is next scheduled, not when kill() returns."""
-    deadline = time.monotonic() + timeout
-    while not wanted(process_state(pid)):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
-def process_state(pid: int) -> str | None:
-    """The one-letter state of a process (R, S, T...), or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2]
 
 
 class _NodeFault:
@@ -61,7 +41,7 @@ class Kill(_NodeFault):
         self.victims = list(victims) if victims else self.choose()
         for node in self.victims:
             node.kill()
-            if node.is_running() or (node.pid and process_state(node.pid) not in (None, "Z")):
+            if node.is_running():
                 raise FaultNotEffective(f"kill: {node.name} (pid {node.pid}) is still running")
         how = {n.kill_scope for n in self.victims}
         return {"nodes": [n.name for n in self.victims], "how": " and ".join(sorted(how))}
@@ -84,15 +64,16 @@ class Pause(_NodeFault):
         self.victims = list(victims) if victims else self.choose()
         for node in self.victims:
             node.pause()
-            if node.pid is None or not wait_for_state(node.pid, lambda s: s == "T"):
+            if not node.is_paused():
                 raise FaultNotEffective(f"pause: {node.name} is not stopped")
-        return {"nodes": [n.name for n in self.victims]}
+        how = {n.pause_scope for n in self.victims}
+        return {"nodes": [n.name for n in self.victims], "how": " and ".join(sorted(how))}
 
     def stop(self) -> dict[str, Any]:
         resumed = []
         for node in self.victims:
             node.resume()
-            if node.pid is not None and not wait_for_state(node.pid, lambda s: s != "T"):
+            if node.is_paused():
                 raise FaultNotEffective(f"pause: {node.name} did not resume")
             resumed.append(node.name)
         self.victims = []

@@ -30,8 +30,13 @@ LABEL = "sdconform.image"
 
 # Role -> the Debian packages its image adds to the base. Every image has util-linux (setpriv,
 # for nodes that run as another user) and iproute2 + iptables (faults from inside a node).
+# "net" is the image of the containers that hold each node's network namespace (and run the
+# partition rules and probes in it): it is built with every role, and a node in any other
+# image (an official one) still gets its network from ours.
 COMMON = ["ca-certificates", "iproute2", "iptables", "procps", "util-linux"]
+NET_ROLE = "net"
 ROLES: dict[str, list[str]] = {
+    NET_ROLE: [],
     "redis": ["redis-server", "redis-tools", "redis-sentinel"],
     "postgres": ["postgresql-15"],
     "nginx": ["nginx-light"],
@@ -95,11 +100,12 @@ def build(client: Any, roles: Iterable[str] | None = None, force: bool = False) 
     if force or not have(client, BASE):
         build_base(client)
         built.append(BASE)
-    for role in roles or ROLES:
+    wanted = list(roles or ROLES)
+    for role in [NET_ROLE, *(r for r in wanted if r != NET_ROLE)]:
         name = tag(role)
         if have(client, name) and not force:
             continue
-        progress(f"images: building {name} ({', '.join(ROLES[role])})")
+        progress(f"images: building {name} ({', '.join(ROLES[role] or COMMON)})")
         try:
             client.images.build(fileobj=io.BytesIO(dockerfile(role).encode()), tag=name,
                                 rm=True, forcerm=True, pull=False)

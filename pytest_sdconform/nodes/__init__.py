@@ -1,6 +1,7 @@
 """Nodes: what a backend says about each of its servers, whatever runs them.
 
 ``spec.py``: ``NodeSpec`` (command, files, setup, readiness, user...) and ``NodePaths``;
+``disk.py``: ``Disk``, a data folder that can lose unsynced writes (for power loss);
 ``readiness.py``: the checks that say a node answers, and ``NodeStartError``; ``addresses.py``:
 the block of loopback addresses a run holds. ``Node`` is what a runtime hands back for each
 node it started: the faults act on it (``faults/process.py``), the runtimes implement it
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from .disk import Disk
 from .spec import NodePaths, NodeSpec
 
 
@@ -21,6 +23,7 @@ class Node(Protocol):
 
     spec: NodeSpec
     log: Path  # what the node printed, readable on the harness's side
+    disk: Disk | None  # its data folder, when it can lose unsynced writes (power loss)
 
     @property
     def name(self) -> str: ...
@@ -46,9 +49,21 @@ class Node(Protocol):
 
     def kill(self) -> None: ...
 
-    def pause(self) -> None: ...
+    def pause(self) -> None:
+        """Stop the node's processes from running (returns once they are stopped)."""
+        ...
 
     def resume(self) -> None: ...
+
+    def is_paused(self) -> bool:
+        """Whether the node's processes are stopped, from the kernel's or the engine's
+        point of view (a proof, not the node's own memory of being paused)."""
+        ...
+
+    @property
+    def pause_scope(self) -> str:
+        """How a pause stops it: "SIGSTOP" or "cgroup freezer"."""
+        ...
 
     def stop(self, grace: float = 10.0) -> None: ...
 
@@ -61,4 +76,4 @@ class Node(Protocol):
     def write_file(self, path: str, text: str) -> None: ...
 
 
-__all__ = ["Node", "NodePaths", "NodeSpec"]
+__all__ = ["Disk", "Node", "NodePaths", "NodeSpec"]

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..runs import machine_folder
+
 FIRST_BLOCK = 64 * 256  # 127.64.0.0/24: well clear of 127.0.0.1 and 127.0.0.53
 LAST_BLOCK = 128 * 256
 
 
 def lock_dir() -> Path:
-    path = Path(
+    return machine_folder(Path(
         os.environ.get("SDCONFORM_ADDRESS_LOCKS")
         or Path(tempfile.gettempdir()) / "sdconform-addresses"
-    )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    ))
 
 
 @dataclass
@@ -70,7 +70,10 @@ def allocate(start: int | None = None) -> AddressBlock:
     first = start if start is not None else FIRST_BLOCK + 16 * int(worker.lstrip("gw") or 0)
     for block in range(first, LAST_BLOCK):
         prefix = f"127.{block // 256}.{block % 256}"
-        fh = open(locks / prefix, "w")  # noqa: SIM115 (held open: the lock lives with the run)
+        try:  # held open: the lock lives with the run; another user's lock is not ours to take
+            fh = open(locks / prefix, "w")  # noqa: SIM115
+        except PermissionError:
+            continue
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

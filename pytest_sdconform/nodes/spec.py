@@ -53,3 +53,7 @@ class NodeSpec:
     # host folders it reads (jars, the harness's own package), mounted read-only at their paths.
     image: str = ""
     shared: Sequence[Path] = ()
+    # The node's data folder sits on a filesystem that can lose what was never fsynced
+    # (``nodes/disk.py``), for the power-loss fault; set for every node of a cluster started
+    # with ``power_loss=True``.
+    lossy_disk: bool = False

@@ -4,18 +4,17 @@ The container is created once (its data on a volume of its own, its network name
 address held by a container of its host that is never killed) and started, killed and restarted
 in place: a restart keeps data and address, and a killed node's address refuses connections, as
 a crashed process's machine does. Its output is followed into ``node.log`` on the harness's
-side, with the same "starting" markers as a local node's. A pause stops every process of the
-container with SIGSTOP (as on the local runtime, and provable the same way from /proc); a kill
-is Docker's SIGKILL of the container's init, which takes every process of it.
+side, with the same "starting" markers as a local node's. Everything goes through the engine's
+API, never the host's process table (the engine may be in a VM or on another machine): a pause
+is the engine's (the cgroup freezer: every process of the container stops), a kill is its
+SIGKILL of the container's init, which takes every process of it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shlex
-import signal
 import tarfile
 import threading
 import time
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..nodes.disk import Disk
 from ..nodes.readiness import START_MARK, Command, LogLine, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
 
@@ -52,6 +52,7 @@ class ContainerNode:
     """One node of the docker runtime."""
 
     paths = PATHS
+    disk: Disk | None = None  # power loss in containers is not built yet
 
     def __init__(self, spec: NodeSpec, container: Any, log: Path):
         self.spec = spec
@@ -77,8 +78,9 @@ class ContainerNode:
     kill_scope = "container"  # Docker's SIGKILL of its init takes every process of it
 
     def is_running(self) -> bool:
+        """Up, paused or not (the engine calls a paused container "paused", not "running")."""
         self.container.reload()
-        return bool(self.container.status == "running")
+        return self.container.status in ("running", "paused")
 
     def start(self, wait: bool = True) -> None:
         if self.is_running():
@@ -130,32 +132,32 @@ class ContainerNode:
         self.container.kill(signal=int(sig))
         return True
 
-    def _each_process(self, sig: int) -> bool:
-        pids = [int(row[1]) for row in self.container.top(ps_args="-eo user,pid")["Processes"]]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        return bool(pids)
+    pause_scope = "cgroup freezer"  # the engine's pause: nothing of the container runs
+
+    def is_paused(self) -> bool:
+        self.container.reload()
+        return bool(self.container.attrs["State"].get("Paused"))
 
     def kill(self) -> None:
+        """The engine's SIGKILL of the container's init, which takes every process of it (a
+        paused container is killed as it is: nothing runs before it dies)."""
         if not self.is_running():
             return
-        self._each_process(signal.SIGCONT)
         self.container.kill()
         self.container.wait(timeout=10)
 
     def pause(self) -> None:
-        if self.is_running():
-            self._each_process(signal.SIGSTOP)
+        if self.is_running() and not self.is_paused():
+            self.container.pause()
 
     def resume(self) -> None:
-        if self.is_running():
-            self._each_process(signal.SIGCONT)
+        if self.is_running() and self.is_paused():
+            self.container.unpause()
 
     def stop(self, grace: float = 10.0) -> None:
         if not self.is_running():
             return
-        self._each_process(signal.SIGCONT)
+        self.resume()
         with contextlib.suppress(Exception):
             self.container.stop(timeout=int(grace))
         if self.is_running():

@@ -6,10 +6,23 @@ and volume carries the label ``sdconform.run=<run id>`` and is in the run's ledg
 made, so the run's end and ``sdconform cleanup`` remove them (no Ryuk: its image cannot be
 pulled everywhere, and it is unreliable on Podman).
 
-Faults, proven as on the local runtime: kill and restart in place, pause by SIGSTOP, partitions
-by DROP rules in each container's network namespace, entered from the host with ``nsenter``
-(re-applied when a container restarts into a new namespace), latency through toxiproxy on the
-harness's side. Clock skew and power loss in containers are not built yet: they say so.
+Faults, proven as on the local runtime, and all through the engine's API (so that they need
+neither root nor the engine's own machine): kill and restart in place, pause by the engine's
+freezer, partitions by DROP rules in the network namespace each host node's holder container
+keeps (``iptables`` run in the holder, which has NET_ADMIN in its own namespace only), proven by
+probes run from the same namespace; latency through toxiproxy on the harness's side. Clock
+skew and power loss in containers are not built yet: they say so.
+
+The harness's clients connect to the containers' addresses, so the run's network must be
+routable from where the harness runs: true where the engine runs on this machine (Linux, a CI
+runner), false for Docker Desktop's VM or a remote engine (their published ports, and clients
+that translate the addresses a cluster hands out, are not built yet). The runtime checks this
+when it starts and says so rather than timing out later.
+
+testcontainers is not used: its containers are made to be started once, waited on and thrown
+away, reached through ports published on the host. Ours restart in place (a kill is a fault,
+not the end), on fixed addresses, in a namespace another container holds; and its reaper
+(Ryuk) is an image to pull. The Docker SDK says all of that directly.
 """
 
 from __future__ import annotations
@@ -17,16 +30,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
-import shutil
 import signal
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..faults import FaultUnavailable
-from ..faults.partition import Partition
+from ..faults.partition import PROBE_PORT, Partition
+from ..faults.probe import reachable
 from ..faults.toxiproxy import ToxiproxyServer
-from ..images import resolve
+from ..images import NET_ROLE, resolve
 from ..nodes import NodePaths, NodeSpec
 from ..nodes.addresses import AddressBlock
 from ..runs import Run
@@ -89,10 +101,7 @@ class DockerRuntime:
         return os.environ.get("DOCKER_HOST", "")
 
     def capabilities(self) -> dict[str, str | None]:
-        enter = None if shutil.which("nsenter") and os.geteuid() == 0 else (
-            "partitions enter each container's network namespace from the host: nsenter as "
-            "root, on the engine's own machine")
-        return {"kill": None, "pause": None, "partition": enter, "latency": None,
+        return {"kill": None, "pause": None, "partition": None, "latency": None,
                 "clock": "clock skew in containers is not built yet",
                 "power-loss": "power loss in containers is not built yet"}
 
@@ -131,7 +140,7 @@ class DockerRuntime:
         # The node joins a network holder of its host (its own, or its host's for a sidecar):
         # a killed node's address stays, and refuses connections, as a crashed process's
         # machine does; and partition rules live in the holder's namespace through restarts.
-        holder = self._holder(spec.host or spec.name, image, spec.address)
+        holder = self._holder(spec.host or spec.name, spec.address)
         host_config = self.client.api.create_host_config(
             binds=mounts, init=False, network_mode=f"container:{holder.id}")
         created = self.client.api.create_container(
@@ -145,8 +154,10 @@ class DockerRuntime:
         self.nodes[spec.name] = node
         return node
 
-    def _holder(self, host: str, image: str, address: str) -> Any:
-        """The container that holds ``host``'s network namespace and address (made once)."""
+    def _holder(self, host: str, address: str) -> Any:
+        """The container that holds ``host``'s network namespace and address (made once), in
+        our own small image (iptables and bash, whatever image the node runs in), with
+        NET_ADMIN: the capability covers its own namespace only, where the cut rules live."""
         if host in self.holders:
             return self.holders[host]
         name = f"sdconform-{self.run.id}-{host}-net"
@@ -155,19 +166,34 @@ class DockerRuntime:
             self.network_name: self.client.api.create_endpoint_config(
                 ipv4_address=address, aliases=[host])})
         created = self.client.api.create_container(
-            image, ["sleep", "infinity"], name=name, hostname=host, labels=self.labels,
-            host_config=self.client.api.create_host_config(network_mode=self.network_name),
-            networking_config=networking, stop_signal="SIGKILL")
+            resolve(NET_ROLE, self.images), ["sleep", "infinity"], name=name, hostname=host,
+            labels=self.labels, networking_config=networking, stop_signal="SIGKILL",
+            host_config=self.client.api.create_host_config(network_mode=self.network_name,
+                                                           cap_add=["NET_ADMIN"]))
         holder = self.client.containers.get(created["Id"])
         holder.start()
-        holder.reload()
         self.holders[host] = holder
+        if len(self.holders) == 1:
+            self._check_routable(address)
         return holder
 
-    def holder_pid(self, host: str) -> int:
-        holder = self.holders[host]
-        holder.reload()
-        return int(holder.attrs["State"]["Pid"])
+    def _check_routable(self, address: str) -> None:
+        """Can the harness reach the run's network? A holder listens on nothing, so a refused
+        connection proves the route; a timeout means the engine's network is elsewhere."""
+        if not reachable(address, PROBE_PORT, timeout=2.0):
+            raise RuntimeUnsupported(
+                f"the run's network {self.subnet} (container {address}) is not reachable from "
+                "here: the engine runs in a VM (Docker Desktop) or on another machine. The "
+                "docker runtime needs the engine on this machine for now (Linux, a CI runner)")
+
+    def in_holder(self, host: str, script: str, *args: str) -> str:
+        """Run a shell script in ``host``'s holder (its network namespace); its output, or
+        RuntimeError naming the host and what the script said."""
+        code, output = self.holders[host].exec_run(["bash", "-c", script, "sdconform", *args])
+        text = output.decode(errors="replace")
+        if code != 0:
+            raise RuntimeError(f"in {host}'s network namespace: {text.strip()[-500:]}")
+        return text
 
     # --- partitions: DROP rules in each source container's own network namespace ---------
 
@@ -183,17 +209,8 @@ class DockerRuntime:
         """Each holder's OUTPUT jumps to our chain, which drops what its host sends to the
         cut addresses (the rules outlive restarts of the node: the namespace is the holder's)."""
         for host, address in ((h, self.nodes[h].address) for h in self.holders):
-            nsenter = ["nsenter", "-t", str(self.holder_pid(host)), "-n", "iptables", "-w", "5"]
-            subprocess.run([*nsenter, "-N", CUT_CHAIN], capture_output=True, check=False)
-            if subprocess.run([*nsenter, "-C", "OUTPUT", "-j", CUT_CHAIN],
-                              capture_output=True, check=False).returncode != 0:
-                subprocess.run([*nsenter, "-I", "OUTPUT", "-j", CUT_CHAIN], check=True,
-                               capture_output=True)
-            subprocess.run([*nsenter, "-F", CUT_CHAIN], check=True, capture_output=True)
-            for src, dst in sorted(self.cut):
-                if src == address:
-                    subprocess.run([*nsenter, "-A", CUT_CHAIN, "-d", dst, "-j", "DROP"],
-                                   check=True, capture_output=True)
+            cut = [dst for src, dst in sorted(self.cut) if src == address]
+            self.in_holder(host, CUT_SCRIPT, CUT_CHAIN, *cut)
 
     def partition(self, names: Sequence[str], shapes: Sequence[str],
                   rng: random.Random) -> Partition:
@@ -201,7 +218,8 @@ class DockerRuntime:
         if why:
             raise FaultUnavailable(why)
         addresses = {n: self.nodes[n].address for n in names}
-        return Partition(self, addresses, NetnsEntries(self, names), shapes, rng)
+        probes = {n: HolderProbe(self, n) for n in names}
+        return Partition(self, addresses, probes, shapes, rng)
 
     def clock_skew(self, offsets: int | Mapping[str, int], probes: Mapping[str, Any] | None,
                    nodes: Sequence[str] | None) -> Any:
@@ -229,20 +247,41 @@ class DockerRuntime:
             raise errors[0]
 
 
-class NetnsEntries(Mapping[str, list[str]]):
-    """How a probe enters each node's network namespace: its holder's."""
+class HolderProbe:
+    """Probes as a node's own traffic does: from its holder's network namespace, with bash's
+    /dev/tcp (a refused connection proves packets flow; a timeout or a refusal by the local
+    rules means they are dropped), every address at once, twice before saying blocked."""
 
-    def __init__(self, runtime: DockerRuntime, names: Sequence[str]):
-        self.runtime, self.names = runtime, list(names)
+    def __init__(self, runtime: DockerRuntime, host: str):
+        self.runtime, self.host = runtime, host
 
-    def __getitem__(self, name: str) -> list[str]:
-        return ["nsenter", "-t", str(self.runtime.holder_pid(name)), "-n", "--"]
+    def __call__(self, addresses: Sequence[str], port: int, timeout: float) -> dict[str, str]:
+        out = self.runtime.in_holder(self.host, PROBE_SCRIPT, str(port), str(timeout),
+                                     *addresses)
+        found = dict(line.split() for line in out.splitlines() if line.strip())
+        return {a: found.get(a, "blocked") for a in addresses}
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
 
-    def __len__(self) -> int:
-        return len(self.names)
+CUT_SCRIPT = r"""
+chain=$1; shift
+iptables -w 5 -N "$chain" 2>/dev/null || true
+iptables -w 5 -C OUTPUT -j "$chain" 2>/dev/null || iptables -w 5 -I OUTPUT -j "$chain"
+iptables -w 5 -F "$chain"
+for dst in "$@"; do iptables -w 5 -A "$chain" -d "$dst" -j DROP; done
+"""
+
+PROBE_SCRIPT = r"""
+port=$1; limit=$2; shift 2
+probe() {
+  for attempt in 1 2; do
+    said=$(timeout "$limit" bash -c ": >/dev/tcp/$1/$port" 2>&1) && { echo "$1 open"; return; }
+    case "$said" in *refused*) echo "$1 open"; return;; esac
+  done
+  echo "$1 blocked"
+}
+for address in "$@"; do probe "$address" & done
+wait
+"""
 
 
 def remove_labelled(client: Any, run_id: str) -> list[str]:

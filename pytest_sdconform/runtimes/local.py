@@ -4,8 +4,10 @@ Besides starting nodes (``process.py``), the local runtime is where the machine'
 capabilities are set up for a run: with ``partitions``, each node joins a cgroup of its own
 whose outgoing connections leave from the node's address, so that the raw table's DROP rules
 between addresses cut real traffic (``faults/netfilter.py``); a node with ``NodeSpec.clock``
-starts with the clock-skew library preloaded (``faults/clock.py``); toxiproxy runs as a node of
-the run, on the harness's address. Everything is in the run's ledger, and ``close`` removes it.
+starts with the clock-skew library preloaded (``faults/clock.py``); a node with
+``NodeSpec.lossy_disk`` has its data folder on the filesystem that forgets unsynced writes
+(``lossfs.py``), made durable once the node is first ready; toxiproxy runs as a node of the run,
+on the harness's address. Everything is in the run's ledger, and ``close`` removes it.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from ..faults.toxiproxy import ToxiproxyServer
 from ..nodes.addresses import AddressBlock
 from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run
+from .lossfs import LossyDisk, lossfs_unavailable
 from .process import LocalNode, local_paths, stop_recorded_process
 
 __all__ = ["LocalNode", "LocalRuntime", "NodeSpec", "stop_recorded_process"]
 
-POWER_LOSS = "power loss needs the lose-unsynced-writes filesystem (not built yet)"
 
 
 class LocalRuntime:
@@ -57,12 +59,13 @@ class LocalRuntime:
         self._clock: ClockControl | None = None
         self.no_clock: dict[str, str] = {}  # node -> why its clock cannot be skewed
         self._paths: dict[str, NodePaths] = {}
+        self.disks: dict[str, LossyDisk] = {}
 
     def capabilities(self) -> dict[str, str | None]:
         clock = None if self._clock and self._clock.methods else (
             "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
         return {"kill": None, "pause": None, "partition": self.no_partition, "latency": None,
-                "clock": clock, "power-loss": POWER_LOSS}
+                "clock": clock, "power-loss": lossfs_unavailable()}
 
     def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
         """The run's loopback block: 127.A.B.1 is the harness, nodes from .2 on."""
@@ -83,6 +86,9 @@ class LocalRuntime:
                              self.paths(spec.name, spec.user))
             self.nodes[spec.name] = node
             nodes.append(node)
+            if spec.lossy_disk:
+                node.disk = self.disks[spec.name] = LossyDisk(self.run, node.data)
+                node.disk.mount()
         if parallel and len(nodes) > 1:
             with ThreadPoolExecutor(len(nodes)) as pool:
                 list(pool.map(LocalNode.prepare, nodes))
@@ -91,6 +97,9 @@ class LocalRuntime:
         if parallel:
             for n in nodes:
                 n.wait_ready()
+        for n in nodes:  # what setting up and starting wrote has been on disk a while
+            if n.name in self.disks:
+                self.disks[n.name].sync()
         return nodes
 
     def _cgroup(self, spec: NodeSpec) -> Path | None:
@@ -149,5 +158,9 @@ class LocalRuntime:
         try:
             self.stop_all()
         finally:
-            if self.netfilter is not None:
-                self.netfilter.close()
+            try:
+                for disk in self.disks.values():
+                    disk.close()
+            finally:
+                if self.netfilter is not None:
+                    self.netfilter.close()

@@ -27,14 +27,15 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..nodes.disk import Disk
 from ..nodes.readiness import START_MARK, LogLine, NodeStartError, Readiness, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
 from ..runs import Run, is_same_process, process_start_time, state_dir
 
-__all__ = ["LocalNode", "local_paths", "stop_recorded_process"]
+__all__ = ["LocalNode", "local_paths", "process_state", "stop_recorded_process", "wait_for_state"]
 
 
 def local_paths(run: Run, name: str, user: str | None = None) -> NodePaths:
@@ -46,6 +47,26 @@ def local_paths(run: Run, name: str, user: str | None = None) -> NodePaths:
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     return NodePaths(folder, data)
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state of a process (R, S, T, Z...), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def wait_for_state(pid: int, wanted: Callable[[str | None], bool], timeout: float = 2.0) -> bool:
+    """A signal takes effect when the target is next scheduled, not when kill() returns."""
+    deadline = time.monotonic() + timeout
+    while not wanted(process_state(pid)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 class LocalNode:
@@ -63,6 +84,7 @@ class LocalNode:
         self.process: subprocess.Popen[bytes] | None = None
         self.paused = False
         self.prepared = False
+        self.disk: Disk | None = None  # set by the runtime for a node on a lossy disk
 
     @property
     def name(self) -> str:
@@ -81,7 +103,10 @@ class LocalNode:
         return "process tree" if self.spec.kill_tree else "process group"
 
     def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        """Running, and not a zombie waiting to be reaped."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        return process_state(self.process.pid) not in (None, "Z")
 
     def _argv(self) -> list[str]:
         argv = [str(a) for a in self.spec.command]
@@ -204,13 +229,24 @@ class LocalNode:
         self._reap(10)
         self.paused = False
 
+    pause_scope = "SIGSTOP"
+
     def pause(self) -> None:
+        """SIGSTOP the process group; a signal takes effect when the process is next
+        scheduled, so this waits (briefly) until the kernel shows it stopped."""
         if self.signal(signal.SIGSTOP):
             self.paused = True
+            if self.pid is not None:
+                wait_for_state(self.pid, lambda s: s == "T")
 
     def resume(self) -> None:
         if self.signal(signal.SIGCONT):
             self.paused = False
+            if self.pid is not None:
+                wait_for_state(self.pid, lambda s: s != "T")
+
+    def is_paused(self) -> bool:
+        return self.pid is not None and process_state(self.pid) == "T"
 
     def stop(self, grace: float = 10.0) -> None:
         """Ask politely (the spec's stop signal), then SIGKILL after ``grace`` seconds."""

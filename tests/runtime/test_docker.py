@@ -100,8 +100,14 @@ def test_redis_in_containers_is_killed_paused_partitioned_and_removed(
         kill.stop()
         assert rb.admin(cluster.info.addresses["n1"], timeout=5).get("kept") == b"1"  # volume
         pause = cluster.pause(["n2"])
-        pause.start()
+        assert pause.start() == {"nodes": ["n2"], "how": "cgroup freezer"}
         pause.stop()
+        paused = cluster.pause(["n2"])  # a paused container is killed as it is
+        paused.start()
+        kill = cluster.kill(["n2"])
+        kill.start()
+        kill.stop()
+        assert not cluster.nodes["n2"].is_paused()
         cut = cluster.partition(cuts=[isolate(["n1", "n2"], "n1")])
         cut.start()
         # A restart makes a new network namespace: the cut is put back in it.

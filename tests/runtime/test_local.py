@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import http_node
 
-from pytest_sdconform.faults.process import Kill, Pause, process_state, wait_for_state
+from pytest_sdconform.faults.process import Kill, Pause
 from pytest_sdconform.nodes.addresses import AddressBlock, allocate
 from pytest_sdconform.nodes.readiness import NodeStartError, TcpPort
 from pytest_sdconform.runs import Run
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
+from pytest_sdconform.runtimes.process import process_state, wait_for_state
 
 pytestmark = pytest.mark.integration
 
