@@ -156,6 +156,12 @@ class FaultWindow:
     start_index: int
     end_index: int | None
     value: Any = None
+    invoked: int | None = None  # when the fault began to act, before it was proven
+
+    @property
+    def onset(self) -> int:
+        """The earliest moment the fault may have been felt (its invocation, or its start)."""
+        return self.start if self.invoked is None else self.invoked
 
     def covers(self, t: int) -> bool:
         return self.start <= t and (self.end is None or t < self.end)
@@ -239,22 +245,25 @@ class History:
         return views
 
     def fault_windows(self) -> list[FaultWindow]:
-        """Spans of nemesis faults: ``x-start`` opens fault ``x`` (its invocation, when
-        recorded: the fault acts from then on; the completion brings what it did), the next
-        ``x-stop`` closes it."""
+        """Spans of nemesis faults: ``x-start`` (its completion: the fault proven in effect)
+        opens fault ``x``, the next ``x-stop`` closes it. ``invoked`` is when the fault began
+        to act (its ``x-start`` invocation, when recorded): clients may see a fault that takes
+        a while to prove (a container's kill) before it is proven."""
         windows: list[FaultWindow] = []
         open_: dict[str, FaultWindow] = {}
+        invoked: dict[str, int] = {}
         for op in self.ops:
             if op.process != NEMESIS:
                 continue
             if op.f.endswith("-start"):
                 name = op.f[: -len("-start")]
-                if name not in open_:
-                    w = FaultWindow(name, op.time, None, op.index, None, op.value)
+                if op.type == "invoke":
+                    invoked.setdefault(name, op.time)
+                elif name not in open_:
+                    w = FaultWindow(name, op.time, None, op.index, None, op.value,
+                                    invoked.pop(name, None))
                     open_[name] = w
                     windows.append(w)
-                elif op.type != "invoke" and open_[name].value is None:
-                    open_[name].value = op.value
             elif op.f.endswith("-stop"):
                 name = op.f[: -len("-stop")]
                 w2 = open_.pop(name, None)

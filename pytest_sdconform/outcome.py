@@ -78,8 +78,8 @@ def placer(history: History, windows: Sequence[FaultWindow]) -> Callable[[Anomal
         if not ts:
             return "none"
         lo, hi = min(ts), max(ts)
-        for w in windows:
-            if lo <= (w.end if w.end is not None else hi) and hi >= w.start:
+        for w in windows:  # from the fault's onset: it may be felt before it is proven
+            if lo <= (w.end if w.end is not None else hi) and hi >= w.onset:
                 return "during"
         if any(w.end is not None and lo >= w.end for w in windows):
             return "after"

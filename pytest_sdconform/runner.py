@@ -229,8 +229,8 @@ class Runner:
                     chosen = rng.sample(self.faults,
                                         rng.randint(1, min(cfg.compose, len(self.faults))))
                     for fault in chosen:
-                        # The window opens when the fault begins to act (a container's kill
-                        # takes a while, and clients see it before start() has proved it).
+                        # When the fault began to act: a container's kill takes a while, and
+                        # clients feel it before start() has proved it (FaultWindow.onset).
                         self.recorder.record(NEMESIS, "invoke", f"{fault.name}-start")
                         value = fault.start()
                         self.active.append(fault)

@@ -72,6 +72,17 @@ def test_refutation_only_before_any_fault_is_flagged() -> None:
     assert "harness bug or a finding" in d.reason
 
 
+def test_a_fault_is_felt_from_its_invocation_though_proven_later() -> None:
+    """A container's kill takes a while: a read that saw it before the kill was proven lies
+    in the fault's window (its onset), not before it."""
+    h = history("1 invoke write x 1", "1 ok write x 1", "n invoke kill-start",
+                "2 invoke read x", "2 ok read x", "n info kill-start", "n info kill-stop")
+    d = decide(h, invalid(3, 4), Checkers(["c"]), faults=["kill"])
+    assert d.anomalies[0]["relative_to_faults"] == "during" and d.attributed
+    (window,) = h.fault_windows()
+    assert window.onset < window.start  # what "while down" judges measure from
+
+
 def test_a_fault_free_case_is_refuted_without_attribution() -> None:
     h = history("1 invoke write x 1", "1 ok write x 1")
     d = decide(h, invalid(0, 1), Checkers(["c"], some_ok))
