@@ -26,7 +26,9 @@
 //   - Data changes reach the backing file at once; reads are pure passthrough. Before each, the
 //     file's undo log (one per inode: renames and hard links keep it) records how to undo it:
 //     the size before, and the bytes it overwrites within that size (an append records none).
-//   - Writes record their range. Truncates (truncate, ftruncate, O_TRUNC) record the bytes cut
+//   - Writes are the FUSE writes the kernel sends: it may split one write(2), ending a request
+//     at a partly written page it has not cached, and prefix and torn cuts count those pieces.
+//     Writes record their range. Truncates (truncate, ftruncate, O_TRUNC) record the bytes cut
 //     off. Fallocate records the size, and the bytes changed within it for punch hole, zero,
 //     collapse and insert range. copy_file_range is refused (ENOSYS) and ioctls (FICLONE...)
 //     too, so copies go through read and write.
@@ -45,7 +47,8 @@
 //     cached pages and attributes of each file rolled back. A cut excludes every recorded
 //     change while it runs.
 //   - The mount: allow_other when root, default_permissions, no writeback cache, no
-//     FOPEN_KEEP_CACHE (each open drops the kernel's cached pages), no FUSE passthrough.
+//     FOPEN_KEEP_CACHE (each open drops the kernel's cached pages), no FUSE passthrough, no
+//     extended attributes (else the kernel asks for security.capability before every write).
 package main
 
 import (

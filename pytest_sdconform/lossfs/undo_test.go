@@ -195,3 +195,42 @@ func TestBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// Random writes, truncates and fsyncs: cut all always brings back the content as of the last
+// fsync, and cut prefix the content as of some change after it.
+func TestRandomHistoriesRollBackToASyncedOrLaterState(t *testing.T) {
+	r := rand.New(rand.NewSource(42))
+	for round := 0; round < 300; round++ {
+		f, l := &memFile{b: filled('0', r.Intn(9000))}, &undoLog{}
+		states := [][]byte{append([]byte(nil), f.b...)} // since the last fsync, oldest first
+		for op := 0; op < 30; op++ {
+			switch k := r.Intn(10); {
+			case k < 6:
+				write(t, f, l, int64(r.Intn(12000)), filled(byte('a'+r.Intn(26)), 1+r.Intn(9000)))
+			case k < 8:
+				truncate(t, f, l, int64(r.Intn(12000)))
+			default:
+				l.forgetBefore(l.mark())
+				states = states[:0]
+			}
+			states = append(states, append([]byte(nil), f.b...))
+		}
+		mode, synced := cutAll, states[0]
+		if round%2 == 1 {
+			mode = cutPrefix
+		}
+		if _, err := l.cut(f, mode, rand.New(rand.NewSource(int64(round)))); err != nil {
+			t.Fatal(err)
+		}
+		if mode == cutAll && !bytes.Equal(f.b, synced) {
+			t.Fatalf("round %d: cut all is not the synced content", round)
+		}
+		found := false
+		for _, s := range states {
+			found = found || bytes.Equal(f.b, s)
+		}
+		if !found {
+			t.Fatalf("round %d: cut %d left a state that never was", round, mode)
+		}
+	}
+}
