@@ -99,6 +99,9 @@ class Topology(ABC, Generic[InfoT]):
                 raise RuntimeUnsupported(why)
             rt.start(start.shaped(self.specs(start)))
             info = self.ready(start)
+            for node in rt.nodes.values():  # set up a while ago: on disk by now
+                if node.disk is not None:
+                    node.disk.sync()
         except BaseException:
             try:
                 rt.close()

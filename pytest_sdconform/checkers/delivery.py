@@ -66,6 +66,9 @@ def drain_problem(t: Traffic, history: History) -> str:
 
 def at_least_once(t: Traffic, history: History) -> Verdict:
     last_read = max((c.invoke.index for c in t.consumers if c.type == "ok"), default=-1)
+    # The drain that does not show a lost message is part of the evidence (as a final read is
+    # for a lost write): the loss is seen after the faults, whenever the send was acknowledged.
+    drain = [i for c in t.consumers if c.is_final and c.type == "ok" for i in c.indices][:2]
     lost, unchecked = [], 0
     for m, msg in t.messages.items():
         c = msg.send
@@ -74,7 +77,8 @@ def at_least_once(t: Traffic, history: History) -> Verdict:
         if c.completion.index > last_read:
             unchecked += 1  # no consumer looked after it was acknowledged
             continue
-        lost.append(Anomaly("lost-message", c.indices, f"{m!r} was acknowledged, never received"))
+        lost.append(Anomaly("lost-message", c.indices + drain,
+                            f"{m!r} was acknowledged, never received"))
     details: dict[str, Any] = {"lost": len(lost), "not_received": len(lost), "unchecked": unchecked}
     problem = drain_problem(t, history)
     if problem:

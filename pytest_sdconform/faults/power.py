@@ -74,10 +74,10 @@ class PowerLoss:
 
     def stop(self) -> dict[str, Any]:
         """Power back on: restart each node on what its disk kept; returns once each is ready."""
-        restarted = []
-        for node in self.victims:
-            if not node.is_running():
-                node.start()
-                restarted.append(node.name)
+        down = [node for node in self.victims if not node.is_running()]
+        for node in down:  # all at once: a quorum may need several back before any is ready
+            node.start(wait=False)
+        for node in down:
+            node.wait_ready()
         self.victims = []
-        return {"restarted": restarted}
+        return {"restarted": [n.name for n in down]}

@@ -6,7 +6,7 @@ whose outgoing connections leave from the node's address, so that the raw table'
 between addresses cut real traffic (``faults/netfilter.py``); a node with ``NodeSpec.clock``
 starts with the clock-skew library preloaded (``faults/clock.py``); a node with
 ``NodeSpec.lossy_disk`` has its data folder on the filesystem that forgets unsynced writes
-(``lossfs.py``), made durable once the node is first ready; toxiproxy runs as a node of the run,
+(``lossfs.py``); toxiproxy runs as a node of the run,
 on the harness's address. Everything is in the run's ledger, and ``close`` removes it.
 """
 
@@ -97,9 +97,6 @@ class LocalRuntime:
         if parallel:
             for n in nodes:
                 n.wait_ready()
-        for n in nodes:  # what setting up and starting wrote has been on disk a while
-            if n.name in self.disks:
-                self.disks[n.name].sync()
         return nodes
 
     def _cgroup(self, spec: NodeSpec) -> Path | None:

@@ -136,7 +136,7 @@ class LossyDisk:
     def cut(self, mode: str, seed: int) -> dict[str, Any]:
         if mode not in CUT_MODES:
             raise ValueError(f"unknown power-loss mode {mode!r}; known: {', '.join(CUT_MODES)}")
-        reply = self.command(f"cut {mode} {seed}")
+        reply = self.command("cut all" if mode == "all" else f"cut {mode} {seed}")
         reply.pop("ok", None)
         return reply
 

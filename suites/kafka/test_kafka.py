@@ -96,6 +96,9 @@ class Kafka:
     def leader_kill(self) -> LeaderKill:
         return LeaderKill(self.cluster, self.topic)
 
+    def leader_power_loss(self, sdconform: Case) -> LeaderKill:
+        return sdconform.fault(lambda: LeaderKill(self.cluster, self.topic, power_loss=True))
+
     def leader_cut(self, sdconform: Case) -> LeaderIsolation:
         return sdconform.fault(lambda: LeaderIsolation(self.cluster, self.topic))
 
@@ -174,6 +177,58 @@ def test_acks_all_with_min_isr_2_loses_nothing_when_the_leader_is_cut_off(sdconf
         config={"producer": NO_RETRIES},
         run=replace(DURABLE, duration=10.5),
     )
+
+
+def on_lossy_disks(sdconform: Case, config: dict[str, str] | None = None) -> Kafka:
+    """A cluster of this test's own (its power is cut, so it is not the shared one), its
+    brokers' logs on disks that forget what was never fsynced, and one topic."""
+    cluster = sdconform.start(kb.Topology(), power_loss=True)
+    topics = [kb.Topic("power", 1, config=dict(config or {}))]
+    kb.create_topics(cluster.info.bootstrap, topics)
+    sdconform.config.update(cluster_start_s=cluster.started_s, topic_config=config or {})
+    return Kafka(cluster, "power", None, topics)
+
+
+# Every broker loses power at once (a rack, a zone): back after 5 s, all restarted together.
+POWER_RUN = replace(DURABLE, duration=9.0)
+
+
+@pytest.mark.claim("kafka-replication-no-loss", config="whole-cluster-power-loss")
+def test_acks_all_loses_acknowledged_messages_when_every_broker_loses_power(sdconform: Case
+                                                                           ) -> None:
+    """acks=all, min.insync.replicas=2, RF 3: a message is acknowledged once every in-sync
+    replica has it in its page cache, not on its disk (Kafka leaves flushing to the operating
+    system). When all three lose power at once, what none had flushed is gone."""
+    kafka = on_lossy_disks(sdconform)
+    cut = sdconform.fault(lambda: kafka.cluster.power_loss(count=len(kafka.cluster.nodes)))
+    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
+                  kafka.clients(producer=NO_RETRIES), [cut], judge=acked_before("power-loss"),
+                  converged=kafka.converged, config={"producer": NO_RETRIES}, run=POWER_RUN)
+
+
+@pytest.mark.claim("kafka-replication-no-loss", config="flush-every-message-power-loss")
+def test_flushing_every_message_survives_every_broker_losing_power(sdconform: Case) -> None:
+    """flush.messages=1: each broker fsyncs its log after every message, before the follower
+    fetch that completes the acknowledgement, so a whole-cluster power loss keeps every
+    acknowledged message."""
+    kafka = on_lossy_disks(sdconform, {"flush.messages": "1"})
+    cut = sdconform.fault(lambda: kafka.cluster.power_loss(count=len(kafka.cluster.nodes)))
+    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
+                  kafka.clients(producer=NO_RETRIES), [cut], judge=acked_before("power-loss"),
+                  converged=kafka.converged, config={"producer": NO_RETRIES}, run=POWER_RUN)
+
+
+@pytest.mark.claim("kafka-replication-no-loss", config="leader-power-loss")
+def test_acks_all_loses_nothing_when_the_leader_loses_power(sdconform: Case) -> None:
+    """One broker's power (the leader's): what it had not flushed is gone from its disk, but
+    the two other in-sync replicas have every acknowledged message; one of them leads now,
+    and the old leader catches up from it."""
+    kafka = on_lossy_disks(sdconform)
+    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
+                  kafka.clients(producer=NO_RETRIES), [kafka.leader_power_loss(sdconform)],
+                  judge=acked_before("power-loss"), converged=kafka.converged,
+                  config={"producer": NO_RETRIES},
+                  run=replace(DURABLE, duration=13.5, fault_duration=9.0))
 
 
 def stale_failover(sdconform: Case, unclean: bool) -> None:

@@ -42,8 +42,9 @@ FAILOVER_RUN = RunConfig(duration=8.0, quiet=2.5, fault_duration=4.0, op_timeout
 CLIENT_TIMEOUT = 1.0  # each client's statement timeout (its connect timeout: pg.connect_timeout)
 
 
-def start(sdconform: Case, topology: pg.Topology) -> Cluster[PgInfo]:
-    cluster = sdconform.start(topology)
+def start(sdconform: Case, topology: pg.Topology, power_loss: bool = False
+          ) -> Cluster[PgInfo]:
+    cluster = sdconform.start(topology, power_loss=power_loss)
     sdconform.config["startup_s"] = cluster.started_s  # measured start-up time
     return cluster
 
@@ -169,8 +170,46 @@ def crash_case(sdconform: Case, settings: pg.Settings) -> None:
 @pytest.mark.claim("pg-commit-durable")
 def test_committed_rows_survive_a_crash(sdconform: Case) -> None:
     """fsync on, synchronous_commit on: SIGKILL of every server process, restart, recovery from
-    the WAL. (A process kill keeps the OS page cache; power loss would need LazyFS.)"""
+    the WAL. (A process kill keeps the OS page cache; power loss is the case below.)"""
     crash_case(sdconform, pg.Settings())
+
+
+POWER_RUN = RunConfig(fault_duration=1.0, quiet=1.5)
+
+
+def power_loss_case(sdconform: Case, settings: pg.Settings, run: RunConfig = POWER_RUN) -> None:
+    """As crash_case, but the primary loses power: killed, and what it wrote without fsync
+    (WAL, data pages, the control file) dropped before it restarts."""
+    cluster = start(sdconform, pg.Topology(settings=settings), power_loss=True)
+    primary = cluster.info.addresses["n1"]
+    cut = sdconform.fault(lambda: cluster.power_loss(["n1"]))
+    sdconform.run(
+        SetAdd(),
+        lambda i: pg.PgClient([primary], timeout=CLIENT_TIMEOUT),
+        [cut],
+        decide_by=["lost-writes"],
+        exercise=acked_before_every_window("add", "power-loss"),
+        run=run,
+        config={"crash": "power loss (unsynced writes dropped)"},
+    )
+
+
+@pytest.mark.claim("pg-commit-durable", config="power-loss")
+def test_committed_rows_survive_a_power_loss(sdconform: Case) -> None:
+    """fsync on, synchronous_commit on: a commit returns once its WAL is fsynced, so a power
+    loss (the page cache gone with it) keeps every acknowledged row; recovery redoes the WAL."""
+    power_loss_case(sdconform, pg.Settings())
+
+
+@pytest.mark.claim("pg-commit-durable", config="fsync-off-power-loss")
+def test_fsync_off_loses_committed_rows_on_a_power_loss(sdconform: Case) -> None:
+    """fsync off: nothing is ever forced to disk. Safe for a process kill (the page cache
+    stays), not for a power loss: committed rows go with the cache. One cut only: after it,
+    the server's lock file (postmaster.pid, written at start-up and, with fsync off, never
+    fsynced) is only in the page cache, and a second cut leaves it empty: PostgreSQL then
+    refuses to start ("lock file is empty"), a further way fsync off fails, not judged here."""
+    power_loss_case(sdconform, pg.Settings(fsync=False),
+                    replace(POWER_RUN, duration=POWER_RUN.quiet + POWER_RUN.fault_duration + 1))
 
 
 @pytest.mark.claim("pg-wal-before-ack")

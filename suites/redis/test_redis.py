@@ -85,7 +85,7 @@ def test_rdb_snapshots_lose_acknowledged_writes_on_a_crash(sdconform: Case) -> N
 @pytest.mark.claim("redis-persistence-no-loss", config="appendfsync-always")
 def test_aof_always_keeps_acknowledged_writes_through_a_crash(sdconform: Case) -> None:
     """appendfsync always: each write is on disk before it is acknowledged. (A kill is a
-    process crash; power loss, which also drops the page cache, needs LazyFS: not tested.)"""
+    process crash; power loss, which also drops the page cache, is the case below.)"""
     cluster = sdconform.start(rb.Topology(persistence=AOF_ALWAYS))
     primary = fixed(cluster.info.addresses["n1"])
     sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5),
@@ -99,12 +99,40 @@ def test_aof_always_recovers_up_to_the_last_command_after_a_process_kill(sdconfo
     and fsyncs the AOF before it replies, so a killed process loses nothing acknowledged.
     (With everysec it does not hold even for a process kill: while a background fsync is
     slow, Redis postpones writing its AOF buffer for up to 2 s and still replies; under load
-    a kill lost 86 writes acknowledged 0.4-0.5 s before it. Power loss is issue 14.)"""
+    a kill lost 86 writes acknowledged 0.4-0.5 s before it. Power loss: the cases below.)"""
     cluster = sdconform.start(rb.Topology(persistence=AOF_ALWAYS))
     primary = fixed(cluster.info.addresses["n1"])
     sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5),
                   [cluster.kill()], exercise=CRASH_AFTER_ACKS, run=CRASH_RUN,
                   config={"crash": "process kill (SIGKILL)"})
+
+
+AOF_EVERYSEC = rb.Persistence(appendonly=True, appendfsync="everysec")
+POWER_AFTER_ACKS = acked_before_every_window("add", "power-loss")
+
+
+def power_loss_case(sdconform: Case, persistence: rb.Persistence, mode: str = "all") -> None:
+    """One Redis on a disk that forgets unsynced writes; its power cut now and then."""
+    cluster = sdconform.start(rb.Topology(persistence=persistence), power_loss=True)
+    primary = fixed(cluster.info.addresses["n1"])
+    cut = sdconform.fault(lambda: cluster.power_loss(mode=mode))
+    sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5), [cut],
+                  exercise=POWER_AFTER_ACKS, run=CRASH_RUN,
+                  config={"crash": f"power loss (unsynced writes dropped: {mode})"})
+
+
+@pytest.mark.claim("redis-persistence-no-loss", config="appendfsync-always-power-loss")
+def test_aof_always_keeps_acknowledged_writes_through_a_power_loss(sdconform: Case) -> None:
+    """appendfsync always: Redis fsyncs the AOF before it replies, so what it acknowledged is
+    on disk when the power goes, page cache and all."""
+    power_loss_case(sdconform, AOF_ALWAYS)
+
+
+@pytest.mark.claim("redis-persistence-no-loss", config="appendfsync-everysec-power-loss")
+def test_aof_everysec_loses_the_last_second_on_a_power_loss(sdconform: Case) -> None:
+    """appendfsync everysec: the AOF is written at once (a process kill keeps it, in the page
+    cache) but fsynced about once a second; a power loss drops what came since."""
+    power_loss_case(sdconform, AOF_EVERYSEC)
 
 
 @pytest.mark.claim("redis-rdb-window")

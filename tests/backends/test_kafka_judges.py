@@ -317,10 +317,12 @@ def test_a_loss_refutation_is_attributed_when_any_loss_touches_a_fault() -> None
     d = decide(h, verdicts(h), judge, faults=["partition"], max_anomalies=1)
     assert d.outcome == REFUTED and d.attributed
     assert d.anomalies[0]["relative_to_faults"] == "during"
-    # losses only before the fault stay unattributed
+    # a message acknowledged before the fault and missing from the drain after it: the loss
+    # spans the fault (as a lost write's does, with its final read), so it is attributed
     h = loss_history(lost_during=False)
     d = decide(h, verdicts(h), judge, faults=["partition"])
-    assert d.outcome == REFUTED and not d.attributed
+    assert d.outcome == REFUTED and d.attributed
+    assert d.anomalies[0]["relative_to_faults"] == "during"
 
 
 def test_losses_are_inconclusive_without_acknowledged_sends_before_the_fault() -> None:

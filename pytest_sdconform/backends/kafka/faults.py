@@ -9,25 +9,30 @@ from typing import Any
 from ...cluster import Cluster
 from ...faults import FaultNotEffective
 from ...faults.partition import isolate
+from ...faults.power import PowerLoss
 from ...faults.process import Kill, Pause
 from .topology import KafkaInfo, leader, replicas
 
 
 class LeaderKill:
-    """SIGKILL the current leader of ``topic``/``partition``; restart it on its data."""
+    """SIGKILL the current leader of ``topic``/``partition``; restart it on its data. With
+    ``power_loss`` (a cluster started with ``power_loss=True``), cut its power instead: it also
+    loses what it wrote without fsync, which Kafka leaves to the operating system."""
 
-    name = "kill"
-
-    def __init__(self, cluster: Cluster[KafkaInfo], topic: str = "log", partition: int = 0):
+    def __init__(self, cluster: Cluster[KafkaInfo], topic: str = "log", partition: int = 0,
+                 power_loss: bool = False):
         self.cluster, self.topic, self.partition = cluster, topic, partition
-        self.kill = Kill(list(cluster.nodes.values()), 1, cluster.rng)
+        self.fault: Kill | PowerLoss = (
+            cluster.power_loss() if power_loss
+            else Kill(list(cluster.nodes.values()), 1, cluster.rng))
+        self.name = self.fault.name
 
     def start(self) -> dict[str, Any]:
         victim = leader(self.cluster.info.bootstrap, self.topic, self.partition)
-        return {**self.kill.start([self.cluster.node(victim)]), "leader_of": self.topic}
+        return {**self.fault.start([self.cluster.node(victim)]), "leader_of": self.topic}
 
     def stop(self) -> dict[str, Any]:
-        return self.kill.stop()
+        return self.fault.stop()
 
 
 class LeaderIsolation:
