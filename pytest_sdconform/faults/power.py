@@ -4,9 +4,9 @@ A kill keeps the operating system's page cache: what a process wrote survives it
 fsync. A machine that loses power keeps only what reached the disk. ``PowerLoss`` cuts one node,
 some, or all at once (a correlated failure: a rack, a zone): it SIGKILLs each victim, then has
 its disk (``nodes/disk.py``) drop the writes that were never fsynced, in one of three modes
-(``all``, ``prefix``: a random prefix of each file's unsynced writes survives, ``torn``: the last
-unsynced write of each file is cut at a page boundary). ``stop`` restarts the nodes on what
-survived.
+(``all``, ``prefix``: a random prefix of each file's unsynced writes survives, ``torn``: each
+file's unsynced writes are cut at a sector boundary inside one of them, which is torn).
+``stop`` restarts the nodes on what survived.
 
 Each cut is proven, not assumed: before it, two probe files are written into each victim's data
 folder, one fsynced and one not; after it, the fsynced one must read back whole and the other

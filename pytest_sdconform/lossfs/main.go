@@ -8,9 +8,9 @@
 //
 //	cut all          roll back every unsynced change of every file
 //	cut prefix SEED  per file, keep the first k of its n unsynced changes, k drawn in 0..n
-//	cut torn SEED    per file, keep all but the last change; of the last, when it is a write
-//	                 spanning 4096-aligned offsets, keep the bytes before one of them (drawn
-//	                 when several), else undo it whole
+//	cut torn SEED    per file, draw a 512-byte sector boundary inside one of its unsynced
+//	                 writes: the writes before that one are kept, it is kept up to the
+//	                 boundary, the later ones are undone (no boundary: undo the last change)
 //	sync             forget every undo log: all written so far is durable
 //	stats            what is unsynced now
 //

@@ -123,21 +123,23 @@ func tearRecord(f file, r record, b int64) error {
 	return nil
 }
 
-// boundaries gives the first 4096-aligned offset strictly inside write r and how many such
-// offsets there are (0: the write lies within one page and cannot be torn).
+// boundaries gives the first sector-aligned offset strictly inside write r and how many such
+// offsets there are (0: the write lies within one sector and cannot be torn).
 func boundaries(r record) (first int64, count int64) {
 	if r.kind != kindWrite || r.n <= 0 {
 		return 0, 0
 	}
-	first = (r.off/pageSize + 1) * pageSize
-	last := ((r.off + r.n - 1) / pageSize) * pageSize
+	first = (r.off/sectorSize + 1) * sectorSize
+	last := ((r.off + r.n - 1) / sectorSize) * sectorSize
 	if last < first {
 		return 0, 0
 	}
-	return first, (last-first)/pageSize + 1
+	return first, (last-first)/sectorSize + 1
 }
 
-const pageSize = 4096
+// A disk writes a sector (512 bytes) or not at all; a page of the cache is several sectors,
+// and a power cut while it is being written leaves some of them old: a torn page.
+const sectorSize = 512
 
 type cutMode int
 
@@ -167,9 +169,10 @@ func (l *undoLog) undoFrom(f file, k int) (cutResult, error) {
 }
 
 // cut applies a power cut to the file: all (undo every record), prefix (keep the first k for
-// a k drawn from rng in 0..n) or torn (keep all but the last record, and of the last, when it
-// is a write spanning 4096-aligned offsets, the bytes before one of them drawn from rng). The
-// log is empty afterwards: what survived is on "disk".
+// a k drawn from rng in 0..n) or torn (a sector boundary inside one of the unsynced writes is
+// drawn: the writes before that one are kept, it is kept up to the boundary, the later ones
+// are undone; with no such boundary, all but the last record are kept). The log is empty
+// afterwards: what survived is on "disk".
 func (l *undoLog) cut(f file, mode cutMode, rng *rand.Rand) (cutResult, error) {
 	n := len(l.recs)
 	defer l.forget()
@@ -180,19 +183,38 @@ func (l *undoLog) cut(f file, mode cutMode, rng *rand.Rand) (cutResult, error) {
 	case cutPrefix:
 		return l.undoFrom(f, rng.Intn(n+1))
 	case cutTorn:
-		last := l.recs[n-1]
-		first, count := boundaries(last)
-		if count == 0 {
+		// Every sector boundary strictly inside an unsynced write is a place the writeback
+		// may have stopped at; one is drawn. The writes before the one it lies in are kept,
+		// that one is torn there, the later ones are undone.
+		var total int64
+		for _, r := range l.recs {
+			_, count := boundaries(r)
+			total += count
+		}
+		if total == 0 {
 			return l.undoFrom(f, n-1)
 		}
-		b := first
-		if count > 1 {
-			b += rng.Int63n(count) * pageSize
+		pick := rng.Int63n(total)
+		for j, r := range l.recs {
+			first, count := boundaries(r)
+			if pick >= count {
+				pick -= count
+				continue
+			}
+			b := first + pick*sectorSize
+			res, err := l.undoFrom(f, j+1)
+			if err != nil {
+				return res, err
+			}
+			if err := tearRecord(f, r, b); err != nil {
+				return res, err
+			}
+			res.writes++
+			res.bytes += r.off + r.n - b
+			res.torn = true
+			return res, nil
 		}
-		if err := tearRecord(f, last, b); err != nil {
-			return cutResult{}, err
-		}
-		return cutResult{writes: 1, bytes: last.off + last.n - b, torn: true}, nil
+		return cutResult{}, nil
 	default:
 		return l.undoFrom(f, 0)
 	}

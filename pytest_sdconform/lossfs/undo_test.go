@@ -148,11 +148,11 @@ func TestTornCutsAtABoundaryInsideTheLastWrite(t *testing.T) {
 		if !res.torn {
 			t.Fatal("not torn")
 		}
-		// the file is the old content with the new write applied up to some b in {4096, 8192,
-		// 12288}; the old content past b is back
+		// the file is the old content with the new write applied up to some sector boundary b
+		// inside it (1024 ... 12800); the old content past b is back
 		old := append(filled('o', 6000), filled('a', 100)...)
 		b := int64(-1)
-		for _, c := range []int64{4096, 8192, 12288} {
+		for c := int64(1024); c <= 12800; c += sectorSize {
 			want := append(filled('o', 1000), filled('n', int(c-1000))...)
 			if int64(len(old)) > c {
 				want = append(want, old[c:]...)
@@ -182,11 +182,11 @@ func TestTornUndoesAWriteWithinOnePage(t *testing.T) {
 
 func TestBoundaries(t *testing.T) {
 	cases := []struct{ off, n, first, count int64 }{
-		{0, 4096, 0, 0},
-		{0, 4097, 4096, 1},
-		{4096, 4096, 0, 0},
-		{4095, 2, 4096, 1},
-		{100, 10000, 4096, 2},
+		{0, 512, 0, 0},
+		{0, 513, 512, 1},
+		{512, 512, 0, 0},
+		{511, 2, 512, 1},
+		{100, 10000, 512, 19},
 	}
 	for _, c := range cases {
 		first, count := boundaries(record{kind: kindWrite, off: c.off, n: c.n})

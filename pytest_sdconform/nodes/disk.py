@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 CUT_MODES = ("all", "prefix", "torn")
 """What a cut drops: ``all`` unsynced writes; a random ``prefix`` of each file's unsynced
-writes is kept; ``torn``: every unsynced write is kept but the last of each file, which is cut
-at a page boundary inside it (a torn write)."""
+writes is kept; ``torn``: each file's unsynced writes are cut at a random 512-byte sector
+boundary inside one of them (a writeback stopped mid-way: the write there is torn)."""
 
 
 class Disk(Protocol):

@@ -21,8 +21,9 @@ from pytest_sdconform.backends.redis.judges import (
     rdb_snapshots,
 )
 from pytest_sdconform.case import Case
-from pytest_sdconform.checkers.judge import acked_before_every_window
+from pytest_sdconform.checkers.judge import Judge, acked_before_every_window
 from pytest_sdconform.checkers.loss_window import LossWindow
+from pytest_sdconform.checkers.prefix import PrefixSurvives
 from pytest_sdconform.checkers.recovery import Resumes
 from pytest_sdconform.checkers.sessions import SessionsChecker
 from pytest_sdconform.checkers.spof import WhileDown
@@ -111,13 +112,14 @@ AOF_EVERYSEC = rb.Persistence(appendonly=True, appendfsync="everysec")
 POWER_AFTER_ACKS = acked_before_every_window("add", "power-loss")
 
 
-def power_loss_case(sdconform: Case, persistence: rb.Persistence, mode: str = "all") -> None:
+def power_loss_case(sdconform: Case, persistence: rb.Persistence, mode: str = "all",
+                    judge: Judge | None = None, run: RunConfig = CRASH_RUN) -> None:
     """One Redis on a disk that forgets unsynced writes; its power cut now and then."""
     cluster = sdconform.start(rb.Topology(persistence=persistence), power_loss=True)
     primary = fixed(cluster.info.addresses["n1"])
     cut = sdconform.fault(lambda: cluster.power_loss(mode=mode))
     sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5), [cut],
-                  exercise=POWER_AFTER_ACKS, run=CRASH_RUN,
+                  judge=judge, exercise=None if judge else POWER_AFTER_ACKS, run=run,
                   config={"crash": f"power loss (unsynced writes dropped: {mode})"})
 
 
@@ -133,6 +135,15 @@ def test_aof_everysec_loses_the_last_second_on_a_power_loss(sdconform: Case) -> 
     """appendfsync everysec: the AOF is written at once (a process kill keeps it, in the page
     cache) but fsynced about once a second; a power loss drops what came since."""
     power_loss_case(sdconform, AOF_EVERYSEC)
+
+
+@pytest.mark.claim("redis-aof-corruption")
+def test_a_torn_aof_tail_is_truncated_on_restart(sdconform: Case) -> None:
+    """appendfsync everysec, and a power cut that stops the AOF's writeback at a sector
+    boundary inside its unsynced tail (part of a command on disk). With aof-load-truncated yes
+    (the default) Redis drops the partial command and starts: what survives must be a prefix
+    of what it acknowledged, with no hole and no torn value read back (PrefixSurvives)."""
+    power_loss_case(sdconform, AOF_EVERYSEC, mode="torn", judge=PrefixSurvives())
 
 
 @pytest.mark.claim("redis-rdb-window")

@@ -28,6 +28,7 @@ import pytest_sdconform
 
 SOURCE = Path(pytest_sdconform.__file__).parent / "lossfs"
 PAGE = 4096
+SECTOR = 512  # what a torn write is cut at
 
 
 def unavailable_reason() -> str | None:
@@ -245,31 +246,31 @@ def test_cut_prefix_keeps_a_reproducible_prefix_of_the_unsynced_appends(lossfs: 
     assert len(ks) > 2, ks  # seeds draw different prefixes
 
 
-def test_cut_torn_tears_the_last_write_at_a_page_boundary(lossfs: Lossfs) -> None:
+def test_cut_torn_tears_the_unsynced_tail_at_a_sector_boundary(lossfs: Lossfs) -> None:
     path = lossfs.mount / "wal"
     # The last write starts on a page: the kernel sends it as one FUSE write (it ends a request
     # at a partly written page not in its cache, so an unaligned write(2) arrives in pieces).
     synced, middle, last = b"s" * 100, b"m" * (PAGE - 100), os.urandom(3 * PAGE + 500)
     boundaries = set()
-    for seed in range(6):
+    for seed in range(12):
         write_file(path, synced, fsync=True)
         append_each(path, [middle, last])
         answer = lossfs.cut(f"torn {seed}")
         assert answer["torn"] == 1 and answer["files"] == 1, answer
         got = path.read_bytes()
-        start = len(synced) + len(middle)  # the last write's offset
-        assert got[:start] == synced + middle  # every write but the last is kept
         b = len(got)
-        assert b % PAGE == 0 and start < b < start + len(last), b
-        assert got[start:] == last[: b - start]
-        assert answer["bytes"] == start + len(last) - b
+        # cut at a sector boundary inside the unsynced writes: a prefix of what was written
+        assert b % SECTOR == 0 and len(synced) < b < len(synced + middle + last), b
+        assert got == (synced + middle + last)[:b]
+        assert answer["bytes"] == len(synced + middle + last) - b
         boundaries.add(b)
-    assert len(boundaries) > 1  # a random boundary among the three
-    # a last write within one page cannot be torn: it is undone whole
+    assert len(boundaries) > 1  # a random boundary
+    assert min(boundaries) < len(synced + middle) < max(boundaries)  # in either write
+    # unsynced writes within one sector cannot be torn: the last is undone whole
     write_file(path, synced, fsync=True)
-    append_each(path, [middle, b"tail"])
+    append_each(path, [b"more", b"tail"])
     assert lossfs.cut("torn 1")["torn"] == 0
-    assert path.read_bytes() == synced + middle
+    assert path.read_bytes() == synced + b"more"
 
 
 def test_a_rename_keeps_the_new_name_and_an_unlink_drops_the_log(lossfs: Lossfs) -> None:
