@@ -331,7 +331,7 @@ def test_quorum_writes_survive_the_loss_of_a_replica(sdconform: Case) -> None:
 def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: Case) -> None:
     """Writes at ALL (n3 acknowledged each one), n3 killed with SIGKILL and restarted; the final
     read asks n3 alone at ONE: what it acknowledged must come back from its commit log. (A
-    process kill keeps the page cache; power loss with periodic sync is not tested.)"""
+    process kill keeps the page cache; power loss: the cases below.)"""
     cluster, addresses = cluster_for(sdconform)
     majority = [addresses["n1"], addresses["n2"]]
     sdconform.run(
@@ -352,6 +352,47 @@ def test_commitlog_keeps_acknowledged_writes_through_a_process_kill(sdconform: C
             "crash": "process kill (SIGKILL)",
         },
     )
+
+
+def commitlog_power_loss(sdconform: Case, sync: str) -> None:
+    """One node (every replica of its data: RF 1), its commit log synced ``sync``, on a disk
+    that forgets unsynced writes; its power is cut, it restarts and replays the commit log.
+    A node of its own: the shared cluster is not on lossy disks. With periodic sync the cut
+    leaves the newest segment's header unsynced, and Cassandra then refuses to start ("Could
+    not read commit log descriptor", seen here): the node runs with
+    commitlog.ignorereplayerrors, an operator's way out, so that what survived can be read."""
+    topology = cb.Topology(nodes=1, rf=1, commitlog_sync=sync,
+                           ignore_replay_errors=sync == "periodic")
+    cluster = sdconform.start(topology, power_loss=True)
+    (address,) = cluster.info.addresses.values()
+    cut = sdconform.fault(lambda: cluster.power_loss())
+    sdconform.run(
+        SetAdd(prefix=prefix(f"set:power-{sync}")),
+        clients(sdconform, lambda i: address, write_cl="ONE", read_cl="ONE"),
+        [cut],
+        decide_by=["lost-writes"],
+        exercise=acked_before_every_window("add", "power-loss"),
+        run=RunConfig(duration=5.0, quiet=1.5, fault_duration=1.0),
+        config={"write_cl": "ONE", "final_read": "ONE", "commitlog_sync": sync,
+                "crash": "power loss of every replica (unsynced writes dropped)"},
+    )
+
+
+@pytest.mark.claim("cass-commitlog-no-loss", config="periodic-power-loss")
+def test_periodic_commitlog_sync_loses_writes_when_every_replica_loses_power(sdconform: Case
+                                                                            ) -> None:
+    """commitlog_sync periodic (the default, every 10 s): a write is acknowledged once it is in
+    the commit log's memory-mapped segment, before it reaches the disk. A process kill keeps it
+    (the page cache); a power loss of every replica drops what came since the last sync."""
+    commitlog_power_loss(sdconform, "periodic")
+
+
+@pytest.mark.claim("cass-commitlog-no-loss", config="batch-power-loss")
+def test_batch_commitlog_sync_keeps_writes_when_every_replica_loses_power(sdconform: Case
+                                                                         ) -> None:
+    """commitlog_sync batch: a write is acknowledged only once its commit log entry is fsynced,
+    so a power loss of every replica keeps every acknowledged write."""
+    commitlog_power_loss(sdconform, "batch")
 
 
 # --- which side of a partition answers (an empirical CAP row) --------------------------------

@@ -143,6 +143,12 @@ class Topology(base.Topology[CassandraInfo]):
     max_hint_window: str = "3h"  # Cassandra's default
     request_timeout_ms: int = 1000  # read, write, counter and CAS contention timeouts
     phi_convict_threshold: int = 5  # 5..16, default 8: a cut peer is marked down sooner
+    # periodic: the commit log is fsynced every commitlog_sync_period (10 s), writes are
+    # acknowledged before; batch: a write is acknowledged once its commit log entry is fsynced.
+    commitlog_sync: str = "periodic"
+    # Replay what can be read of a damaged commit log instead of refusing to start (the
+    # operator's way out after a power loss left a segment unreadable).
+    ignore_replay_errors: bool = False
     # The local JMX ports ``specs`` chose, for ``ready`` (one start at a time).
     _jmx: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -155,6 +161,8 @@ class Topology(base.Topology[CassandraInfo]):
             "max_hint_window": self.max_hint_window,
             "phi_convict_threshold": self.phi_convict_threshold,
             "request_timeout_ms": self.request_timeout_ms,
+            "commitlog_sync": self.commitlog_sync,
+            **({"commitlog.ignorereplayerrors": True} if self.ignore_replay_errors else {}),
         }
 
     def yaml(self, address: str, token: int, seeds: str, data: Path) -> str:
@@ -165,8 +173,9 @@ class Topology(base.Topology[CassandraInfo]):
                 "num_tokens: 1",
                 f"initial_token: {token}",
                 "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
-                "commitlog_sync: periodic",
-                "commitlog_sync_period: 10000ms",
+                f"commitlog_sync: {self.commitlog_sync}",
+                *(["commitlog_sync_period: 10000ms"] if self.commitlog_sync == "periodic"
+                  else []),
                 "endpoint_snitch: SimpleSnitch",
                 f"phi_convict_threshold: {self.phi_convict_threshold}",
                 "seed_provider:",
@@ -219,6 +228,8 @@ class Topology(base.Topology[CassandraInfo]):
             f"-Dcassandra.logdir={conf / 'logs'}",
             f"-Dlogback.configurationFile={conf / 'logback.xml'}",
             f"-Dcassandra.jmx.local.port={jmx_port}",
+            *(["-Dcassandra.commitlog.ignorereplayerrors=true"]
+              if self.ignore_replay_errors else []),
             "-cp",
             f"{lib}/*",
             MAIN,
