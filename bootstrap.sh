@@ -37,7 +37,7 @@ echo "bootstrap: installing pytest-sdconform and its development tools into .ven
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,all]'
 
-echo "bootstrap: building and fetching the pinned tools (toxiproxy; Cassandra and Kafka jars; first time only)"
+echo "bootstrap: building and fetching the pinned tools (toxiproxy, sdconform-lossfs; Cassandra and Kafka jars; first time only)"
 .venv/bin/sdconform provision || echo "bootstrap: provisioning failed; faults that need it will skip" >&2
 
 if [ "${1:-}" = "--setup-only" ]; then

@@ -151,7 +151,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     from . import provision
     from .backends import registry
 
-    targets: dict[str, Callable[[], object]] = {"toxiproxy": provision.toxiproxy_server}
+    targets: dict[str, Callable[[], object]] = {"toxiproxy": provision.toxiproxy_server,
+                                                 "lossfs": provision.lossfs_binary}
     for backend in registry.names():
         targets[backend] = functools.partial(registry.provision, backend)
     failed = 0
