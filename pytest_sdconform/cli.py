@@ -259,6 +259,34 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from . import compare
+    from .claims import load_catalogue
+    from .report.render import render_compare
+
+    claims = load_catalogue()
+    matrix = compare.build([Path(r) for r in args.runs], claims)
+    regressed: list[compare.Regression] = []
+    if args.baseline:
+        before = [ref for run in args.baseline for ref in compare.read_run(Path(run))]
+        now = [ref for refs in matrix.by_claim.values() for ref in refs]
+        regressed = compare.regressions(now, before)
+    if args.html:
+        out = Path(args.html)
+        out.write_text(render_compare(matrix, regressed, out), encoding="utf-8")
+        print(f"sdconform compare: {out}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(compare.to_json(matrix, regressed), indent=1))
+    if args.markdown or not (args.html or args.json):
+        print(compare.markdown(matrix, regressed), end="")
+    for r in regressed:
+        print(f"sdconform compare: regression: {r.describe()}", file=sys.stderr)
+    return 1 if regressed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sdconform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -312,6 +340,14 @@ def parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write (again) the HTML report of a run folder")
     rp.add_argument("run", help="the run folder (reports/<run-id>)")
     rp.set_defaults(func=cmd_report)
+    cp = sub.add_parser("compare", help="one matrix of systems and configurations from run "
+                                        "folders; with --baseline, exit 1 on a regression")
+    cp.add_argument("runs", nargs="+", help="run folders (each with its verdicts.json)")
+    cp.add_argument("--baseline", nargs="+", metavar="RUN", help="run folders to compare with")
+    cp.add_argument("--html", metavar="OUT", help="write the matrix as one HTML page")
+    cp.add_argument("--markdown", action="store_true", help="print it as Markdown (the default)")
+    cp.add_argument("--json", action="store_true", help="print it as JSON")
+    cp.set_defaults(func=cmd_compare)
     return p
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from ..compare import Matrix, Regression
 from .data import Report, load_report, script_json
 from .timeline import MAX_OPS
 
@@ -70,3 +72,17 @@ def write_report(run_folder: Path, max_ops: int = MAX_OPS) -> Path:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def render_compare(matrix: Matrix, regressions: Sequence[Regression], out: Path) -> str:
+    """The compare page, its links to the cases relative to where it is written."""
+    base = Path(out).resolve().parent
+    links = {}
+    for refs in matrix.by_claim.values():
+        for ref in refs:
+            folder, _, anchor = ref.link.partition("/index.html#")
+            target = Path(folder).resolve() / "index.html"
+            links[ref.link] = f"{os.path.relpath(target, base)}#{anchor}"
+    template = environment().get_template("compare.html.j2")
+    return template.render(matrix=matrix, regressions=regressions, links=links,
+                           css=asset("report.css"))
