@@ -65,6 +65,8 @@ class Case:
     configuration: str | None = None  # the catalogue's configuration the test runs under
     expected_why: str = ""  # why that is the expected outcome there
     clusters: list[Cluster] = field(default_factory=list)
+    # The test's JUnit properties (pytest's ``user_properties``): the outcome goes there too.
+    properties: list[tuple[str, object]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
     def start(self, topology: Topology[InfoT], shared: bool = False,
@@ -163,6 +165,11 @@ class Case:
         record = self._record(workload, history, verdicts, availability, decision, expected,
                               time.monotonic() - started)
         self.session.record(record)
+        self.properties += [("sdconform.outcome", decision.outcome),
+                            ("sdconform.passed", record["passed"]),
+                            ("sdconform.case", self.name),
+                            ("sdconform.report", f"{self.session.folder / 'index.html'}"
+                                                 f"#{self.name}")]
         result = CaseOutcome(decision.outcome, expected, decision.reason, verdicts, history,
                              record)
         self._assert(result)

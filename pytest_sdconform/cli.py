@@ -287,6 +287,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressed else 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from .replay import replay
+
+    case_dir = Path(args.case)
+    report = Path(args.report or case_dir.resolve().parent.parent
+                  / f"replay-{case_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    rec, now = replay(case_dir, report)
+    same = now == rec.outcome
+    print(f"sdconform replay: {rec.test}: recorded {rec.outcome}, now {now}: "
+          f"{'repeated' if same else 'did not repeat'} (seed {rec.options['seed']}; "
+          f"report {report})")
+    return 0 if same else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sdconform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -348,6 +365,11 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--markdown", action="store_true", help="print it as Markdown (the default)")
     cp.add_argument("--json", action="store_true", help="print it as JSON")
     cp.set_defaults(func=cmd_compare)
+    ry = sub.add_parser("replay", help="run one case again with its recorded seed and options; "
+                                       "exit 1 when its outcome does not repeat")
+    ry.add_argument("case", help="the case folder (reports/<run-id>/case-NNN)")
+    ry.add_argument("--report", help="where the replay's run folder goes (default: beside the run)")
+    ry.set_defaults(func=cmd_replay)
     return p
 
 

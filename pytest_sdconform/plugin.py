@@ -82,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
         images=images(config.getoption("sdconform_image")),
+        rootdir=config.rootpath,
     )
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
@@ -167,7 +168,12 @@ def sdconform(request: pytest.FixtureRequest) -> Iterator[object]:
     backend = backend_marker.args[0] if backend_marker else (claim.system if claim else None)
     name, folder, run = session.new_case(request.node.nodeid)
     case = Case(session, claim, expected, backend, request.node.nodeid, name, folder, run,
-                configuration=configuration, expected_why=why)
+                configuration=configuration, expected_why=why,
+                properties=request.node.user_properties)  # --junitxml writes them
+    if claim is not None:
+        case.properties += [("sdconform.claim", claim.id),
+                            ("sdconform.configuration", configuration or "default"),
+                            ("sdconform.expected", expected)]
     if claim is not None:
         session.systems.add(claim.system)
     try:

@@ -32,6 +32,13 @@ class Options:
     report: Path | None = None
     strict: bool = False
     images: dict[str, str] = field(default_factory=dict)  # image role -> image (docker)
+    rootdir: Path | None = None  # where the test ids are relative to (for replay)
+
+    def replayable(self) -> dict[str, Any]:
+        """What ``sdconform replay`` needs to run a case again the same way."""
+        return {"runtime": self.runtime, "duration": self.duration,
+                "concurrency": self.concurrency, "faults": list(self.faults), "seed": self.seed,
+                "images": self.images, "rootdir": str(self.rootdir) if self.rootdir else None}
 
 
 def worker_id() -> str | None:
@@ -100,6 +107,7 @@ class Session:
             "runtime": self.options.runtime,
             "duration_s": round(time.time() - self.started, 1),
             "systems": sorted(self.systems),
+            "options": self.options.replayable(),
         }
         if not worker_id():
             (self.folder / "run.json").write_text(json.dumps(info, indent=2))

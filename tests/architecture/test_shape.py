@@ -43,7 +43,7 @@ Layers = Sequence[tuple[int, Sequence[str]]]
 
 LAYERS: Layers = (
     (6, ("pytest_sdconform.plugin", "pytest_sdconform.cli", "pytest_sdconform.report",
-         "pytest_sdconform.compare")),
+         "pytest_sdconform.compare", "pytest_sdconform.replay")),
     (5, ("pytest_sdconform.case", "pytest_sdconform.session")),
     (4, ("pytest_sdconform.backends",)),
     # Where nodes run, and what drives a run: they use the faults, never the other way round.

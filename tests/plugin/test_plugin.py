@@ -132,6 +132,25 @@ def test_a_run_decides_each_claim_and_writes_verdicts(suite: pytest.Pytester) ->
     assert run["seed"] == 7 and run["systems"] == ["redis"]
 
 
+def test_junit_xml_carries_claim_outcome_and_expected(suite: pytest.Pytester) -> None:
+    import xml.etree.ElementTree as ET
+
+    xml = suite.path / "junit.xml"
+    suite.runpytest("--sdconform", "--sdconform-duration", "1", "--sdconform-report",
+                    str(suite.path / "run"), f"--junitxml={xml}", "-k", "refuted")
+    props = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(xml).getroot().iter("testcase")
+    }
+    failed = props["test_refuted_but_expected_upheld"]
+    assert failed["sdconform.claim"] == "redis-single-threaded"
+    assert (failed["sdconform.outcome"], failed["sdconform.expected"]) == ("refuted", "upheld")
+    assert failed["sdconform.passed"] == "False" and "#case-" in failed["sdconform.report"]
+    kept = props["test_refuted_as_expected"]
+    assert kept["sdconform.configuration"] == "reads-from-replicas"
+    assert (kept["sdconform.outcome"], kept["sdconform.passed"]) == ("refuted", "True")
+
+
 BAD_MARKERS = '''
 import pytest
 
