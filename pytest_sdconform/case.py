@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,6 +79,7 @@ class Case:
         ``power_loss``: the nodes' data on disks that can lose unsynced writes (needed by
         ``cluster.power_loss()``); the test skips, saying why, where that cannot be done.
         """
+        topology = self._in_version(topology)
         self.config.update(topology.describe())
         runtime = self.session.options.runtime
         try:
@@ -96,6 +97,16 @@ class Case:
             pytest.skip(str(e))
         self.clusters.append(cluster)
         return cluster
+
+    def _in_version(self, topology: Topology[InfoT]) -> Topology[InfoT]:
+        """The topology in the release ``--sdconform-version`` names for its backend."""
+        version = self.session.options.versions.get(topology.backend)
+        if version is None:
+            return topology
+        if "version" not in {f.name for f in fields(topology)}:  # type: ignore[arg-type]
+            raise pytest.UsageError(f"--sdconform-version {topology.backend}={version}: "
+                                    f"{topology.backend} is not fetched by version")
+        return replace(topology, version=version)  # type: ignore[type-var]
 
     def fault(self, make: Callable[[], F]) -> F:
         """Build a fault (or what makes faults); skip the test with the reason when this

@@ -35,6 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sdconform-image", action="append", default=[], metavar="ROLE=IMAGE",
                     help="docker runtime: run an image role (redis, postgres, nginx, java, "
                     "python) in this image instead of ours (sdconform images build)")
+    group.addoption("--sdconform-version", action="append", default=[],
+                    metavar="BACKEND=VERSION",
+                    help="run a backend fetched by version (kafka, cassandra) in this release "
+                    "instead of the default; recorded in every case")
     group.addoption("--sdconform-duration", type=float, default=10.0, metavar="S",
                     help="seconds of client traffic per case (default: 10)")
     group.addoption("--sdconform-concurrency", type=int, default=4, metavar="N",
@@ -49,15 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="an inconclusive case fails instead of skipping")
 
 
-def images(values: list[str]) -> dict[str, str]:
-    """``--sdconform-image role=image`` options as a mapping; a malformed one is a usage error."""
+def pairs(option: str, values: list[str], example: str) -> dict[str, str]:
+    """``--option name=value`` options as a mapping; a malformed one is a usage error."""
     chosen = {}
     for value in values:
-        role, sep, image = value.partition("=")
-        if not sep or not role or not image:
-            raise pytest.UsageError(f"--sdconform-image {value!r}: expected ROLE=IMAGE, "
-                                    "e.g. redis=redis:7.0")
-        chosen[role] = image
+        name, sep, what = value.partition("=")
+        if not sep or not name or not what:
+            raise pytest.UsageError(f"{option} {value!r}: expected NAME=VALUE, e.g. {example}")
+        chosen[name] = what
     return chosen
 
 
@@ -81,7 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=seed if seed is not None else random.randrange(1_000_000),
         report=Path(report) if report else None,
         strict=config.getoption("sdconform_strict"),
-        images=images(config.getoption("sdconform_image")),
+        images=pairs("--sdconform-image", config.getoption("sdconform_image"),
+                     "redis=redis:7.0"),
+        versions=pairs("--sdconform-version", config.getoption("sdconform_version"),
+                       "kafka=3.9.1"),
         rootdir=config.rootpath,
     )
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))

@@ -59,6 +59,8 @@ def command(rec: Recorded, report: Path) -> list[str]:
         argv += ["--sdconform-faults", ",".join(o["faults"])]
     for role, image in (o.get("images") or {}).items():
         argv += ["--sdconform-image", f"{role}={image}"]
+    for backend, version in (o.get("versions") or {}).items():
+        argv += ["--sdconform-version", f"{backend}={version}"]
     return argv
 
 

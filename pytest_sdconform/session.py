@@ -33,12 +33,14 @@ class Options:
     strict: bool = False
     images: dict[str, str] = field(default_factory=dict)  # image role -> image (docker)
     rootdir: Path | None = None  # where the test ids are relative to (for replay)
+    versions: dict[str, str] = field(default_factory=dict)  # backend -> release to run
 
     def replayable(self) -> dict[str, Any]:
         """What ``sdconform replay`` needs to run a case again the same way."""
         return {"runtime": self.runtime, "duration": self.duration,
                 "concurrency": self.concurrency, "faults": list(self.faults), "seed": self.seed,
-                "images": self.images, "rootdir": str(self.rootdir) if self.rootdir else None}
+                "images": self.images, "versions": self.versions,
+                "rootdir": str(self.rootdir) if self.rootdir else None}
 
 
 def worker_id() -> str | None:

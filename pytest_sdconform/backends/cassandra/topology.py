@@ -22,8 +22,7 @@ from ...provision import apt_install, maven_classpath, progress
 from .. import base
 from .cql import PORT, create_schema, wait_healthy
 
-VERSION = "5.0.9"
-ARTIFACT = f"org.apache.cassandra:cassandra-all:{VERSION}"
+VERSION = "5.0.9"  # the default; --sdconform-version cassandra=... runs another release
 STORAGE_PORT = 7000
 MAIN = "org.apache.cassandra.service.CassandraDaemon"
 
@@ -93,11 +92,13 @@ LOGBACK = """<configuration>
 """
 
 
-def provision() -> Path:
-    """The folder of cassandra-all's jars (fetched from Maven Central on first use), with Java 17
-    and Maven from Debian when missing."""
+def provision(version: str = VERSION) -> Path:
+    """The folder of a release's cassandra-all jars (fetched from Maven Central on first use),
+    with Java 17 and Maven from Debian when missing. Releases before 5.0 do not run on Java 17,
+    the only Java Debian bookworm has."""
     apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
-    return maven_classpath([ARTIFACT], f"cassandra-{VERSION}")
+    return maven_classpath([f"org.apache.cassandra:cassandra-all:{version}"],
+                           f"cassandra-{version}")
 
 
 def tokens(n: int) -> list[int]:
@@ -139,6 +140,7 @@ class Topology(base.Topology[CassandraInfo]):
 
     nodes: int = 3
     rf: int = 3
+    version: str = VERSION  # the release (--sdconform-version cassandra=...)
     heap: str = "512m"
     max_hint_window: str = "3h"  # Cassandra's default
     request_timeout_ms: int = 1000  # read, write, counter and CAS contention timeouts
@@ -154,7 +156,7 @@ class Topology(base.Topology[CassandraInfo]):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "version": VERSION,
+            "version": self.version,
             "nodes": self.nodes,
             "rf": self.rf,
             "heap": self.heap,
@@ -209,7 +211,7 @@ class Topology(base.Topology[CassandraInfo]):
         )
 
     def provision(self) -> None:
-        provision()
+        provision(self.version)
 
     def node_names(self, runtime: str) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
@@ -219,7 +221,7 @@ class Topology(base.Topology[CassandraInfo]):
         conf, data = paths.conf, paths.data
         argv = [
             "java",
-            f"-javaagent:{lib / 'jamm-0.4.0.jar'}",
+            f"-javaagent:{next(lib.glob('jamm-*.jar'))}",
             f"-Xms{self.heap}",
             f"-Xmx{self.heap}",
             *JVM_FLAGS,
@@ -240,13 +242,13 @@ class Topology(base.Topology[CassandraInfo]):
                         files=files)
 
     def specs(self, start: base.Start) -> list[NodeSpec]:
-        lib = provision()
+        lib = provision(self.version)
         addresses = start.addresses
         # Every node a seed: a non-seed gives up when no seed answers its shadow round within
         # ring_delay, which parallel starts on two cores would hit.
         seeds = ",".join(f"{a}:{STORAGE_PORT}" for a in addresses.values())
         self._jmx = {n: free_port() for n in addresses}
-        progress(f"starting {self.nodes} Cassandra {VERSION} nodes")
+        progress(f"starting {self.nodes} Cassandra {self.version} nodes")
         return [
             self.spec(lib, start.paths(n), n, a, t, seeds, self._jmx[n])
             for (n, a), t in zip(addresses.items(), tokens(self.nodes), strict=True)
@@ -257,4 +259,4 @@ class Topology(base.Topology[CassandraInfo]):
         wait_healthy(list(addresses.values()), timeout=120, schema=False)
         create_schema(addresses["n1"], self.rf)
         wait_healthy(list(addresses.values()), timeout=60)
-        return CassandraInfo(addresses, dict(self._jmx), str(provision()))
+        return CassandraInfo(addresses, dict(self._jmx), str(provision(self.version)))

@@ -26,13 +26,19 @@ from ...provision import ProvisionError, apt_install, maven_classpath
 from ...runs import Run
 from .. import base
 
-VERSION = "4.1.0"
-ARTIFACTS = [
-    f"org.apache.kafka:kafka_2.13:{VERSION}",
-    # Kafka 4.x logs through slf4j 1.7 -> log4j2; without a binding a broker prints nothing.
-    "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",
-    "org.apache.logging.log4j:log4j-core:2.24.3",
-]
+VERSION = "4.1.0"  # the default; --sdconform-version kafka=3.9.1 runs another release
+
+
+def artifacts(version: str = VERSION) -> list[str]:
+    """What a release needs from Maven Central: Kafka (3.x and 4.x) logs through slf4j 1.7, and
+    its Maven artifact brings no binding (the release tarball does): without one a broker prints
+    nothing, so log4j2 is added."""
+    return [f"org.apache.kafka:kafka_2.13:{version}",
+            "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",
+            "org.apache.logging.log4j:log4j-core:2.24.3"]
+
+
+
 PORT = 9092
 CONTROLLER_PORT = 9093
 JVM = [
@@ -58,21 +64,21 @@ logger.raft.level = WARN
 """
 
 
-def provision() -> Path:
+def provision(version: str = VERSION) -> Path:
     """The classpath folder (fetched from Maven Central on first use), with Java 17 and Maven
     from Debian when missing."""
     apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
-    lib = classpath()
+    lib = classpath(version)
     try:
         subprocess.run(["java", "-version"], capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
-        raise ProvisionError(f"Kafka {VERSION} needs Java 17 or later ({e})") from e
+        raise ProvisionError(f"Kafka {version} needs Java 17 or later ({e})") from e
     return lib
 
 
-def classpath() -> Path:
-    """The folder of Kafka's jars (fetched from Maven Central on first use)."""
-    return maven_classpath(ARTIFACTS, f"kafka-{VERSION}")
+def classpath(version: str = VERSION) -> Path:
+    """The folder of a Kafka release's jars (fetched from Maven Central on first use)."""
+    return maven_classpath(artifacts(version), f"kafka-{version}")
 
 
 @dataclass
@@ -120,6 +126,7 @@ class Topology(base.Topology[KafkaInfo]):
     runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     nodes: int = 3
+    version: str = VERSION  # the release (--sdconform-version kafka=...)
     min_isr: int = 2
     unclean_leader_election: bool = False
     topics: list[Topic] = field(default_factory=list)
@@ -127,7 +134,7 @@ class Topology(base.Topology[KafkaInfo]):
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "kafka": VERSION,
+            "kafka": self.version,
             "brokers": self.nodes,
             "min.insync.replicas": self.min_isr,
             "unclean.leader.election.enable": self.unclean_leader_election,
@@ -183,13 +190,13 @@ class Topology(base.Topology[KafkaInfo]):
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def provision(self) -> None:
-        provision()
+        provision(self.version)
 
     def node_names(self, runtime: str) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
 
     def specs(self, start: base.Start) -> list[NodeSpec]:
-        lib = classpath()
+        lib = classpath(self.version)
         cluster_id = _cluster_id(start.seed, start.run)
         specs = []
         for i, (name, address) in enumerate(start.addresses.items(), 1):
