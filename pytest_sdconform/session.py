@@ -56,6 +56,7 @@ class Session:
     cases: list[dict[str, Any]] = field(default_factory=list)
     systems: set[str] = field(default_factory=set)
     _block: AddressBlock | None = None
+    _shared_blocks: list[AddressBlock] = field(default_factory=list)
     _counter: int = 0
     _shared: dict[str, Any] = field(default_factory=dict)
     # Where a run's progress lines go (the plugin points it at the terminal: pytest captures
@@ -125,14 +126,18 @@ class Session:
 
     def shared_cluster(self, topology: Topology[InfoT],
                        power_loss: bool = False) -> Cluster[InfoT]:
-        """One cluster per topology (by its description) for the whole session."""
+        """One cluster per topology (by its description) for the whole session, on an address
+        block of its own: the cases' own clusters (on the session's block) start and stop
+        beside it."""
         key = f"{type(topology).__module__}.{type(topology).__name__}:{power_loss}:" + json.dumps(
             topology.describe(), sort_keys=True, default=str)
         if key not in self._shared:
             n = len(self._shared) + 1
             prefix = f"{worker_id()}-" if worker_id() else ""
             run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
-            self._shared[key] = topology.start(run, self.block, seed=self.options.seed,
+            block = allocate()
+            self._shared_blocks.append(block)
+            self._shared[key] = topology.start(run, block, seed=self.options.seed,
                                                runtime=self.options.runtime,
                                                images=self.options.images,
                                                power_loss=power_loss)
@@ -143,6 +148,9 @@ class Session:
         for cluster in self._shared.values():
             cluster.stop()
         self._shared.clear()
+        for block in self._shared_blocks:
+            block.release()
+        self._shared_blocks.clear()
         if self._block is not None:
             self._block.release()
             self._block = None

@@ -34,3 +34,4 @@ def test_the_release_asked_for_replaces_the_default(tmp_path: Path) -> None:
 def test_a_backend_not_fetched_by_version_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(pytest.UsageError, match="redis is not fetched by version"):
         case(tmp_path, redis="7.0")._in_version(rb.Topology())
+
