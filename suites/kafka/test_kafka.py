@@ -193,17 +193,21 @@ def on_lossy_disks(sdconform: Case, config: dict[str, str] | None = None) -> Kaf
 POWER_RUN = replace(DURABLE, duration=9.0)
 
 
+def every_broker_loses_power(sdconform: Case, kafka: Kafka) -> None:
+    """acks=all sends with no client retries; every broker's power cut at once; a drain."""
+    cut = sdconform.fault(lambda: kafka.cluster.power_loss(count=len(kafka.cluster.nodes)))
+    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
+                  kafka.clients(producer=NO_RETRIES), [cut], judge=acked_before("power-loss"),
+                  converged=kafka.converged, config={"producer": NO_RETRIES}, run=POWER_RUN)
+
+
 @pytest.mark.claim("kafka-replication-no-loss", config="whole-cluster-power-loss")
 def test_acks_all_loses_acknowledged_messages_when_every_broker_loses_power(sdconform: Case
                                                                            ) -> None:
     """acks=all, min.insync.replicas=2, RF 3: a message is acknowledged once every in-sync
     replica has it in its page cache, not on its disk (Kafka leaves flushing to the operating
     system). When all three lose power at once, what none had flushed is gone."""
-    kafka = on_lossy_disks(sdconform)
-    cut = sdconform.fault(lambda: kafka.cluster.power_loss(count=len(kafka.cluster.nodes)))
-    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
-                  kafka.clients(producer=NO_RETRIES), [cut], judge=acked_before("power-loss"),
-                  converged=kafka.converged, config={"producer": NO_RETRIES}, run=POWER_RUN)
+    every_broker_loses_power(sdconform, on_lossy_disks(sdconform))
 
 
 @pytest.mark.claim("kafka-replication-no-loss", config="flush-every-message-power-loss")
@@ -211,11 +215,7 @@ def test_flushing_every_message_survives_every_broker_losing_power(sdconform: Ca
     """flush.messages=1: each broker fsyncs its log after every message, before the follower
     fetch that completes the acknowledgement, so a whole-cluster power loss keeps every
     acknowledged message."""
-    kafka = on_lossy_disks(sdconform, {"flush.messages": "1"})
-    cut = sdconform.fault(lambda: kafka.cluster.power_loss(count=len(kafka.cluster.nodes)))
-    sdconform.run(Log(poll_ratio=0, guarantees=["at-least-once"]),
-                  kafka.clients(producer=NO_RETRIES), [cut], judge=acked_before("power-loss"),
-                  converged=kafka.converged, config={"producer": NO_RETRIES}, run=POWER_RUN)
+    every_broker_loses_power(sdconform, on_lossy_disks(sdconform, {"flush.messages": "1"}))
 
 
 @pytest.mark.claim("kafka-replication-no-loss", config="leader-power-loss")
