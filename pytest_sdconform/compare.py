@@ -27,8 +27,8 @@ from .claims import Claim
 from .history import HistoryError
 
 DEFAULT = "default"
-ORDER = {"refuted": 0, "inconclusive": 1, "upheld": 2}
-MARK = {"upheld": "upheld", "refuted": "refuted", "inconclusive": "inconclusive"}
+OUTCOMES = ("upheld", "refuted", "inconclusive")  # the order of a cell's counts
+WARN = "⚠"  # a case whose outcome is not the one expected there
 
 
 @dataclass(frozen=True, order=True)
@@ -68,12 +68,30 @@ class Cell:
     cases: list[CaseRef] = field(default_factory=list)
 
     @property
-    def outcome(self) -> str:
-        return min((c.outcome for c in self.cases), key=lambda o: ORDER.get(o, 1))
+    def counts(self) -> dict[str, int]:
+        """Cases per outcome, upheld, refuted, inconclusive first (an unknown word after)."""
+        found = [c.outcome for c in self.cases]
+        order = [*OUTCOMES, *sorted(set(found) - set(OUTCOMES))]
+        return {o: found.count(o) for o in order if o in found}
+
+    def by_outcome(self) -> list[tuple[str, list[CaseRef]]]:
+        """The cases grouped by outcome, in the order of ``counts``."""
+        return [(o, [c for c in self.cases if c.outcome == o]) for o in self.counts]
+
+    @property
+    def unexpected(self) -> int:
+        """How many cases did not have the outcome expected there."""
+        return sum(not c.passed for c in self.cases)
 
     @property
     def as_expected(self) -> bool:
-        return all(c.passed for c in self.cases)
+        return self.unexpected == 0
+
+    def summary(self) -> str:
+        """``"3 upheld · 1 refuted"``; one case: its outcome."""
+        if len(self.cases) == 1:
+            return self.cases[0].outcome
+        return " · ".join(f"{n} {o}" for o, n in self.counts.items())
 
 
 @dataclass
@@ -173,25 +191,34 @@ def regressions(current: Iterable[CaseRef], baseline: Iterable[CaseRef]) -> list
 # --- output ------------------------------------------------------------------------------------
 
 
+def short_name(case: CaseRef) -> str:
+    """``case-004`` -> ``#004``: what a cell's link to one of its cases says."""
+    return "#" + case.case.removeprefix("case-")
+
+
 def cell_text(cell: Cell | None, link: bool = True) -> str:
+    """One case: its outcome, linked. Several: the count per outcome, each followed by its
+    cases, linked; ⚠ after a case whose outcome is not the one expected there."""
     if cell is None:
         return "·"
-    text = MARK.get(cell.outcome, cell.outcome)
-    if len(cell.cases) > 1:
-        text += f" ({len(cell.cases)})"
-    if not cell.as_expected:
-        text += " ⚠"
-    if link:
-        first = min(cell.cases, key=lambda c: ORDER.get(c.outcome, 1))
-        text = f"[{text}]({first.link})"
-    return text
+    if len(cell.cases) == 1:
+        (case,) = cell.cases
+        text = case.outcome + ("" if case.passed else f" {WARN}")
+        return f"[{text}]({case.link})" if link else text
+    groups = []
+    for outcome, cases in cell.by_outcome():
+        refs = [(f"[{short_name(c)}]({c.link})" if link else short_name(c))
+                + ("" if c.passed else WARN) for c in cases]
+        groups.append(f"{len(cases)} {outcome} " + " ".join(refs))
+    return " · ".join(groups)
 
 
 def markdown(matrix: Matrix, regressed: Sequence[Regression] = ()) -> str:
     lines = [f"**sdconform compare**: {len(matrix.runs)} runs, "
              f"{sum(len(v) for v in matrix.by_claim.values())} cases, {len(matrix.rows)} rows. "
-             "A cell: the outcome of the cases of that row about that guarantee (refuted if any "
-             "refuted); ⚠: not the outcome expected there; ·: not tested.", ""]
+             "A cell: how many of that row's cases about that guarantee came out upheld, refuted, "
+             "inconclusive, each case linked; ⚠: not the outcome expected there; ·: not tested.",
+             ""]
     lines.append("| system · version · configuration | " + " | ".join(matrix.columns) + " |")
     lines.append("|---|" + "---|" * len(matrix.columns))
     for row in matrix.rows:
@@ -223,7 +250,8 @@ def to_json(matrix: Matrix, regressed: Sequence[Regression] = ()) -> dict[str, A
         "columns": matrix.columns,
         "rows": [
             {"system": r.system, "version": r.version, "configuration": r.configuration,
-             "cells": {col: {"outcome": cell.outcome, "as_expected": cell.as_expected,
+             "cells": {col: {"counts": cell.counts, "unexpected": cell.unexpected,
+                             "as_expected": cell.as_expected,
                              "cases": [ref(c) for c in cell.cases]}
                        for col in matrix.columns if (cell := matrix.cell(r, col))}}
             for r in matrix.rows

@@ -58,9 +58,9 @@ def test_the_matrix_has_a_row_per_system_version_and_configuration(runs: tuple[P
     durable = "durability-no-lost-acked-writes"
     assert durable in matrix.columns
     cell = matrix.cell(compare.Row("redis", "", "default"), durable)
-    assert cell is not None and cell.outcome == "refuted" and cell.as_expected
+    assert cell is not None and cell.counts == {"refuted": 1} and cell.as_expected
     order = matrix.cell(compare.Row("kafka", "4.1.0", "default"), "per-partition-ordering")
-    assert order is not None and order.outcome == "inconclusive" and not order.as_expected
+    assert order is not None and order.counts == {"inconclusive": 1} and not order.as_expected
     assert set(matrix.by_claim) == {"redis-persistence-no-loss", "kafka-replication-no-loss",
                                     "kafka-partition-order"}
 
@@ -98,6 +98,69 @@ def test_json_lists_cells_and_regressions(runs: tuple[Path, Path],
     assert data["regressions"] == []
     cells = data["rows"][2]["cells"]
     assert cells["durability-no-lost-acked-writes"]["cases"][0]["link"].endswith("#case-001")
+    assert cells["durability-no-lost-acked-writes"]["counts"] == {"refuted": 1}
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """One row, four cases about durability: three upheld, one refuted as documented, and one
+    inconclusive where upheld was expected."""
+    return run_folder(
+        tmp_path / "mixed-run",
+        case(1, "redis-persistence-no-loss", "redis", "upheld", "upheld"),
+        case(2, "redis-persistence-no-loss", "redis", "refuted", "refuted"),
+        case(3, "redis-persistence-no-loss", "redis", "upheld", "upheld"),
+        case(4, "redis-persistence-no-loss", "redis", "upheld", "upheld"),
+        case(5, "redis-persistence-no-loss", "redis", "inconclusive", "upheld"),
+    )
+
+
+DURABLE = "durability-no-lost-acked-writes"
+
+
+def test_a_cell_of_several_cases_counts_each_outcome(mixed: Path) -> None:
+    cell = compare.build([mixed], load_catalogue()).cell(compare.Row("redis", "", "default"),
+                                                         DURABLE)
+    assert cell is not None
+    assert cell.counts == {"upheld": 3, "refuted": 1, "inconclusive": 1}
+    assert cell.summary() == "3 upheld · 1 refuted · 1 inconclusive"
+    assert cell.unexpected == 1 and not cell.as_expected
+    text = compare.cell_text(cell, link=False)
+    # the refuted case was expected to be refuted: no mark; only the inconclusive one has it
+    assert text == "3 upheld #001 #003 #004 · 1 refuted #002 · 1 inconclusive #005⚠"
+
+
+def test_markdown_links_every_case_of_a_mixed_cell(mixed: Path) -> None:
+    text = compare.markdown(compare.build([mixed], load_catalogue()))
+    row = next(line for line in text.splitlines() if line.startswith("| redis · default |"))
+    for n in range(1, 6):
+        assert f"[#00{n}]({mixed}/index.html#case-00{n})" in row
+    assert row.count("⚠") == 1 and f"[#005]({mixed}/index.html#case-005)⚠" in row
+    assert "3 upheld [#001]" in row and "1 refuted [#002]" in row
+    assert "(5)" not in row  # no lone outcome with a count any more
+
+
+def test_json_cells_carry_counts_and_every_case(mixed: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(mixed), "--json"]) == 0
+    cell = json.loads(capsys.readouterr().out)["rows"][0]["cells"][DURABLE]
+    assert cell["counts"] == {"upheld": 3, "refuted": 1, "inconclusive": 1}
+    assert cell["unexpected"] == 1 and cell["as_expected"] is False
+    assert [c["case"] for c in cell["cases"]] == [f"case-00{n}" for n in range(1, 6)]
+    assert "outcome" not in cell  # a cell has no single outcome
+
+
+def test_the_html_cell_shows_counts_and_links_each_case(mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mixed.html"
+    html = render_compare(compare.build([mixed], load_catalogue()), [], out)
+    matrix = html.split('id="matrix"')[1].split('id="claims"')[0]
+    assert ">3 upheld</span>" in matrix and ">1 refuted</span>" in matrix
+    assert ">1 inconclusive</span>" in matrix
+    parser = Links()
+    parser.feed(matrix)
+    assert sorted(h.rsplit("#", 1)[1] for h in parser.hrefs) == [f"case-00{n}"
+                                                                  for n in range(1, 6)]
+    assert matrix.count("⚠") == 1
 
 
 def test_a_folder_without_verdicts_is_named(tmp_path: Path,

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..compare import Matrix, Regression
+from ..compare import Matrix, Regression, short_name
 from .data import Report, load_report, script_json
 from .timeline import MAX_OPS
 
@@ -85,4 +85,4 @@ def render_compare(matrix: Matrix, regressions: Sequence[Regression], out: Path)
             links[ref.link] = f"{os.path.relpath(target, base)}#{anchor}"
     template = environment().get_template("compare.html.j2")
     return template.render(matrix=matrix, regressions=regressions, links=links,
-                           css=asset("report.css"))
+                           short_name=short_name, css=asset("report.css"))
