@@ -11,7 +11,9 @@ written to postgresql.conf, so that a promoted standby does not inherit the old 
 
 from __future__ import annotations
 
+import re
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,26 @@ def provision() -> None:
     if not (BIN / "postgres").exists():
         progress("PostgreSQL 15 binaries missing: installing postgresql-15")
         apt_install(["postgresql-15"])
+
+
+_versions: dict[Path, str] = {}
+
+
+def server_version(binary: Path = BIN / "postgres") -> str | None:
+    """The release of the PostgreSQL server this machine runs (``postgres --version``:
+    ``postgres (PostgreSQL) 15.18 (Debian ...)``), None where there is none (before it is
+    provisioned; in containers, whose images carry their own)."""
+    if binary not in _versions:
+        try:
+            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found = re.search(r"\(PostgreSQL\) (\d[\w.-]*)", out)
+        if found is None:
+            return None
+        _versions[binary] = found.group(1)
+    return _versions[binary]
 
 
 @dataclass
@@ -184,6 +206,7 @@ class Topology(base.Topology[PgInfo]):
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {
+            **({"version": version} if (version := server_version()) else {}),
             "nodes": 2 if self.standby else 1,
             "fsync": self.settings.fsync,
             "synchronous_commit": self.settings.synchronous_commit,

@@ -7,6 +7,8 @@ may become primary) and a short ``repl-timeout`` so that a cut replica is notice
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,26 @@ def deposed_write_bound_s(max_lag_s: float) -> float:
 def provision() -> None:
     apt_install(["redis-server", "redis-tools", "redis-sentinel"],
                 ["redis-server", "redis-cli", "redis-sentinel"])
+
+
+_versions: dict[str, str] = {}
+
+
+def server_version() -> str | None:
+    """The release of the ``redis-server`` this machine runs (``redis-server --version``:
+    ``Redis server v=7.0.15 ...``), None where there is none (before it is provisioned; in
+    containers, whose images carry their own)."""
+    if "redis" not in _versions:
+        try:
+            out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found = re.search(r"\bv=(\d[\w.-]*)", out)
+        if found is None:
+            return None
+        _versions["redis"] = found.group(1)
+    return _versions["redis"]
 
 
 @dataclass
@@ -126,6 +148,8 @@ class Topology(base.Topology[RedisInfo]):
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"replicas": self.replicas, **self.persistence.describe()}
+        if version := server_version():
+            d["version"] = version
         if self.sentinel:
             d["sentinel"] = True
         if self.extra:
