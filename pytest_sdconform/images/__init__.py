@@ -38,6 +38,7 @@ NET_ROLE = "net"
 ROLES: dict[str, list[str]] = {
     NET_ROLE: [],
     "redis": ["redis-server", "redis-tools", "redis-sentinel"],
+    "memcached": ["memcached"],
     "postgres": ["postgresql-15"],
     "nginx": ["nginx-light"],
     "java": ["openjdk-17-jre-headless"],

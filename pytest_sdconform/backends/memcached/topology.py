@@ -1,0 +1,93 @@
+"""Memcached: independent servers, each on its own address, and nothing between them.
+
+Servers are Debian's memcached, provisioned with apt when missing. Memcached has no
+replication, no membership and no persistence: a cluster is only the list of servers its
+clients hash keys over, so ``ready`` has nothing to wait for beyond each server answering
+``version``. Each server runs with UDP off and its own memory limit; as root it drops to the
+package's ``memcache`` user (``-u``; ignored when the harness is not root).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ...nodes import NodeSpec
+from ...provision import apt_install
+from .. import base
+
+PORT = 11211
+MEMORY_MB = 64  # memcached's default item memory: far more than a case writes (no eviction)
+
+
+def provision() -> None:
+    apt_install(["memcached"], ["memcached"])
+
+
+@dataclass(frozen=True)
+class Version:
+    """Ready when the server answers the text protocol's ``version`` command."""
+
+    address: str
+    port: int = PORT
+
+    def __call__(self) -> bool:
+        try:
+            with socket.create_connection((self.address, self.port), timeout=0.5) as sock:
+                sock.sendall(b"version\r\n")
+                return sock.recv(64).startswith(b"VERSION ")
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"memcached version at {self.address}:{self.port}"
+
+
+def server_spec(name: str, address: str, memory_mb: int = MEMORY_MB) -> NodeSpec:
+    argv = ["memcached", "-l", address, "-p", str(PORT), "-U", "0", "-m", str(memory_mb),
+            "-u", "memcache"]
+    return NodeSpec(name, address, argv, ready=Version(address), ready_timeout=30,
+                    image="memcached")
+
+
+@dataclass(frozen=True)
+class MemcachedInfo:
+    """What the harness knows of the servers once they are up: nothing but where they are."""
+
+    addresses: dict[str, str]  # server name -> address, in name order
+
+    def servers(self) -> dict[str, tuple[str, int]]:
+        """Server name -> (host, port), the list a client hashes keys over."""
+        return {n: (a, PORT) for n, a in self.addresses.items()}
+
+
+@dataclass
+class Topology(base.Topology[MemcachedInfo]):
+    """``servers`` independent memcached servers (three by default)."""
+
+    backend: ClassVar[str] = "memcached"
+    runtimes: ClassVar[tuple[str, ...]] = ("local",)  # docker: its image role exists, untried
+
+    servers: int = 3
+    memory_mb: int = MEMORY_MB
+
+    def __post_init__(self) -> None:
+        if self.servers < 1:
+            raise ValueError(f"memcached: need at least one server, not {self.servers}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"servers": self.servers, "memory_mb": self.memory_mb,
+                "replication": "none", "persistence": "none"}
+
+    def provision(self) -> None:
+        provision()
+
+    def node_names(self, runtime: str) -> list[str]:
+        return [f"n{i}" for i in range(1, self.servers + 1)]
+
+    def specs(self, start: base.Start) -> list[NodeSpec]:
+        return [server_spec(n, a, self.memory_mb) for n, a in start.addresses.items()]
+
+    def ready(self, start: base.Start) -> MemcachedInfo:
+        return MemcachedInfo(dict(start.addresses))
