@@ -16,12 +16,15 @@ import contextlib
 import io
 import shlex
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..faults import FaultUnavailable
+from ..faults.preload import read_elf
 from ..nodes.disk import Disk
 from ..nodes.readiness import START_MARK, Command, LogLine, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
@@ -52,7 +55,7 @@ class ContainerNode:
     """One node of the docker runtime."""
 
     paths = PATHS
-    disk: Disk | None = None  # power loss in containers is not built yet
+    disk: Disk | None = None  # set by the runtime for a node whose data can lose power
 
     def __init__(self, spec: NodeSpec, container: Any, log: Path):
         self.spec = spec
@@ -90,6 +93,8 @@ class ContainerNode:
         since = int(time.time())
         self.container.start()
         self._follow(since)
+        if self.disk is not None:
+            self._check_disk()
         if wait:
             self.wait_ready()
 
@@ -103,6 +108,17 @@ class ContainerNode:
                     log.flush()
 
         threading.Thread(target=copy, daemon=True, name=f"sdconform-log-{self.name}").start()
+
+    def _check_disk(self) -> None:
+        """The node's data must be the lossy filesystem as the node sees it, not merely on the
+        host: a power cut of anything else would prove nothing."""
+        code, out = self.container.exec_run(["cat", "/proc/self/mounts"])
+        mounts = {line.split()[1]: line.split()[2] for line in out.decode().splitlines()
+                  if len(line.split()) > 2}
+        kind = mounts.get(str(PATHS.data), "")
+        if code != 0 or not kind.startswith("fuse"):
+            raise RuntimeError(f"{self.name}: {PATHS.data} in the container is "
+                               f"{kind or 'not a mount'}, not the lossy disk mounted on the host")
 
     def wait_ready(self, timeout: float | None = None) -> None:
         ready = self.spec.ready
@@ -176,6 +192,41 @@ class ContainerNode:
 
     def write_file(self, path: str, text: str) -> None:
         put_files(self.container, {path: text})
+
+
+def image_binary_traits(container: Any, binary: str) -> set[str]:
+    """What matters for a clock preload about ``binary`` as the container's image has it
+    (looked up on the usual PATH, symlinks followed): ``static`` and ``go`` (none reaches
+    those). Read from the image through the engine: the host may not have the binary at all."""
+    candidates = [binary] if binary.startswith("/") else [
+        f"{d}/{binary}" for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+                                  "/sbin", "/bin")]
+    for _ in range(8):
+        for path in candidates:
+            try:
+                stream, _stat = container.get_archive(path)
+            except Exception:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.getmembers()[0]
+                if member.issym():
+                    target = PurePosixPath(member.linkname)
+                    candidates = [str(target if target.is_absolute()
+                                      else PurePosixPath(path).parent / target)]
+                    break
+                extracted = tar.extractfile(member)
+                data = extracted.read() if extracted else b""
+            with tempfile.NamedTemporaryFile() as copy:
+                copy.write(data)
+                copy.flush()
+                interp, sections, _, _ = read_elf(Path(copy.name))
+            traits = set() if interp else {"static"}
+            if sections & {".note.go.buildid", ".go.buildinfo"}:
+                traits.add("go")
+            return traits
+        else:
+            break
+    raise FaultUnavailable(f"clock skew: {binary} not found in the image")
 
 
 def put_files(container: Any, files: dict[str, str]) -> None:

@@ -10,8 +10,14 @@ Faults, proven as on the local runtime, and all through the engine's API (so tha
 neither root nor the engine's own machine): kill and restart in place, pause by the engine's
 freezer, partitions by DROP rules in the network namespace each host node's holder container
 keeps (``iptables`` run in the holder, which has NET_ADMIN in its own namespace only), proven by
-probes run from the same namespace; latency through toxiproxy on the harness's side. Clock
-skew and power loss in containers are not built yet: they say so.
+probes run from the same namespace; latency through toxiproxy on the harness's side.
+
+Two faults need the engine on the harness's own machine, since they share host folders with
+the containers: clock skew (the clock shim and each node's control file, in a folder mounted
+read-only into the node: the fault writes the offset there, the node reads it) and power loss
+(the node's data folder is on ``sdconform-lossfs`` mounted on the host, bind-mounted into the
+container instead of a volume; the mount is checked from inside the container at each start).
+Elsewhere they are refused, saying why.
 
 The harness's clients connect to the containers' addresses, so the run's network must be
 routable from where the harness runs: true where the engine runs on this machine (Linux, a CI
@@ -35,6 +41,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..faults import FaultUnavailable
+from ..faults.clock import ClockControl, ClockSkew
 from ..faults.partition import PROBE_PORT, Partition
 from ..faults.probe import reachable
 from ..faults.toxiproxy import ToxiproxyServer
@@ -43,8 +50,10 @@ from ..nodes import NodePaths, NodeSpec
 from ..nodes.addresses import AddressBlock
 from ..runs import Run
 from . import RuntimeUnsupported
-from .container import PATHS, ContainerNode, entrypoint, put_files
+from .container import PATHS, ContainerNode, entrypoint, image_binary_traits, put_files
 from .local import LocalRuntime
+from .lossfs import LossyDisk, lossfs_unavailable
+from .process import local_paths
 
 LABEL = "sdconform.run"
 CUT_CHAIN = "sdc-cut"
@@ -65,6 +74,16 @@ def engine(host: str | None = None) -> Any:
         raise RuntimeUnsupported(f"no Docker engine answers at {where} ({e}); start one, or "
                                  "`sdconform engine start` for a private one") from e
     return client
+
+
+def elsewhere(url: str, info: Mapping[str, Any]) -> str | None:
+    """Why an engine cannot see this machine's folders (None: it runs here). ``url``: its
+    ``DOCKER_HOST`` ("" for the default socket); ``info``: what the engine says of itself."""
+    if url and not url.startswith("unix://"):
+        return f"the engine at {url} is on another machine"
+    if "Docker Desktop" in str(info.get("OperatingSystem", "")):
+        return "the engine runs in Docker Desktop's VM"
+    return None
 
 
 class DockerRuntime:
@@ -95,15 +114,28 @@ class DockerRuntime:
             self.network_name, driver="bridge", labels=self.labels,
             ipam=docker.types.IPAMConfig(pool_configs=[pool]))
         self.subnet = ipaddress.ip_network(subnet)
+        self.disks: dict[str, LossyDisk] = {}
+        self._clock: ClockControl | None = None
+        self.no_clock: dict[str, str] = {}  # node -> why its clock cannot be skewed
+        self.elsewhere = elsewhere(self._engine_url(), self.client.info())
 
     def _engine_url(self) -> str:
         """Where cleanup finds the engine again ("": the default socket)."""
         return os.environ.get("DOCKER_HOST", "")
 
     def capabilities(self) -> dict[str, str | None]:
+        remote = self.elsewhere
+        clock: str | None
+        power: str | None
+        if remote:
+            shared = f"{remote}, and this fault shares host folders with the containers"
+            clock, power = f"clock skew: {shared}", f"power loss: {shared}"
+        else:
+            clock = None if self._clock and self._clock.methods else (
+                "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
+            power = lossfs_unavailable()
         return {"kill": None, "pause": None, "partition": None, "latency": None,
-                "clock": "clock skew in containers is not built yet",
-                "power-loss": "power loss in containers is not built yet"}
+                "clock": clock, "power-loss": power}
 
     def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
         """Fixed addresses on the run's network (the gateway takes the first)."""
@@ -131,12 +163,22 @@ class DockerRuntime:
         image = resolve(spec.image, self.images)
         name = f"sdconform-{self.run.id}-{spec.name}"
         volume = f"{name}-data"
-        self.run.record("docker-volume", name=volume, engine=self._engine_url())
-        self.client.volumes.create(volume, labels=self.labels)
+        disk = self._disk(spec) if spec.lossy_disk else None
+        if disk is None:
+            self.run.record("docker-volume", name=volume, engine=self._engine_url())
+            self.client.volumes.create(volume, labels=self.labels)
         self.run.record("docker-container", name=name, engine=self._engine_url())
-        mounts = {volume: {"bind": str(PATHS.data), "mode": "rw"}}
+        mounts = {str(disk.data) if disk else volume: {"bind": str(PATHS.data), "mode": "rw"}}
         for folder in spec.shared:
             mounts[str(folder)] = {"bind": str(folder), "mode": "ro"}
+        environment = dict(spec.env)
+        if spec.clock:
+            if self._clock is None:
+                self._clock = ClockControl(self.run.folder / "clock")
+            skew = self._clock_env(spec, image)
+            if skew:
+                environment |= skew
+                mounts[str(self._clock.folder)] = {"bind": str(self._clock.folder), "mode": "ro"}
         # The node joins a network holder of its host (its own, or its host's for a sidecar):
         # a killed node's address stays, and refuses connections, as a crashed process's
         # machine does; and partition rules live in the holder's namespace through restarts.
@@ -145,14 +187,50 @@ class DockerRuntime:
             binds=mounts, init=False, network_mode=f"container:{holder.id}")
         created = self.client.api.create_container(
             image, entrypoint(spec), name=name, labels=self.labels,
-            environment=spec.env, working_dir=str(PATHS.data), host_config=host_config,
+            environment=environment, working_dir=str(PATHS.data), host_config=host_config,
             stop_signal=signal.Signals(spec.stop_signal).name)
         container = self.client.containers.get(created["Id"])
         if spec.files:
             put_files(container, spec.files)
         node = ContainerNode(spec, container, self.run.folder / "nodes" / spec.name / "node.log")
+        node.disk = disk
         self.nodes[spec.name] = node
         return node
+
+    def _disk(self, spec: NodeSpec) -> LossyDisk:
+        """The node's data folder on the host, on the filesystem that forgets unsynced writes."""
+        why = self.capabilities()["power-loss"]
+        if why:
+            raise RuntimeUnsupported(why)
+        disk = self.disks[spec.name] = LossyDisk(self.run, local_paths(self.run, spec.name).data)
+        disk.mount()
+        return disk
+
+    def _clock_env(self, spec: NodeSpec, image: str) -> dict[str, str]:
+        """The environment that makes the node's clock skewable: the clock shim, reading its
+        offset from a host folder mounted into the node. The shim, not libfaketime: it works for
+        every dynamically linked binary libfaketime does and more (jemalloc, other users,
+        clock_nanosleep), so the image's libraries need not be examined; a binary no preload
+        reaches (Go, static) is refused. {} (and the reason kept) when it cannot be done."""
+        assert spec.clock is not None and self._clock is not None
+        why = self.elsewhere
+        if why is None:
+            name = f"sdconform-{self.run.id}-{spec.name}-elf"
+            self.run.record("docker-container", name=name, engine=self._engine_url())
+            probe = self.client.containers.create(image, ["true"], name=name, labels=self.labels)
+            try:
+                traits = image_binary_traits(probe, spec.clock)
+            except FaultUnavailable as e:
+                traits, why = set(), str(e)
+            finally:
+                probe.remove(force=True)
+            unreachable = sorted({"go", "static"} & traits)
+            if unreachable:
+                why = f"{spec.clock} in {image} is a {unreachable[0]} binary: no preload reaches it"
+        if why:
+            self.no_clock[spec.name] = f"clock skew of {spec.name}: {why}"
+            return {}
+        return self._clock.skew_env(spec.name, "shim")
 
     def _holder(self, host: str, address: str) -> Any:
         """The container that holds ``host``'s network namespace and address (made once), in
@@ -222,8 +300,11 @@ class DockerRuntime:
         return Partition(self, addresses, probes, shapes, rng)
 
     def clock_skew(self, offsets: int | Mapping[str, int], probes: Mapping[str, Any] | None,
-                   nodes: Sequence[str] | None) -> Any:
-        raise FaultUnavailable(str(self.capabilities()["clock"]))
+                   nodes: Sequence[str] | None) -> ClockSkew:
+        why = self.capabilities()["clock"]
+        if why or self._clock is None:
+            raise FaultUnavailable(f"clock skew: {why}")
+        return ClockSkew(self._clock, offsets, probes, nodes)
 
     def toxiproxy(self, address: str) -> ToxiproxyServer:
         server = ToxiproxyServer(self.host, address)
@@ -243,6 +324,11 @@ class DockerRuntime:
             except Exception as e:
                 errors.append(e)
         remove_labelled(self.client, self.run.id)
+        for disk in self.disks.values():  # once no container holds a mount of it
+            try:
+                disk.close()
+            except Exception as e:
+                errors.append(e)
         if errors:
             raise errors[0]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -58,6 +59,7 @@ class LossyDisk:
         self.data = data
         self.backing = data.with_name(data.name + ".disk")
         self.process: subprocess.Popen[bytes] | None = None
+        self.lines: queue.Queue[bytes] | None = None
         self.lock = threading.Lock()
 
     def mount(self) -> None:
@@ -84,24 +86,34 @@ class LossyDisk:
                               f"{line or 'no answer'} (see {self.data.name}.lossfs.log)")
 
     def _read_line(self, timeout: float) -> str:
-        """One line of the filesystem's output, or "" if it says nothing in time."""
-        assert self.process is not None and self.process.stdout is not None
-        got: list[bytes] = []
-        reader = threading.Thread(target=lambda: got.append(self._stdout().readline()),
-                                  daemon=True)
-        reader.start()
-        reader.join(timeout)
-        return got[0].decode(errors="replace").strip() if got else ""
+        """The filesystem's next line of output, or "" if it says nothing in time. One reader
+        thread feeds every line into a queue, so a late reply to a command that timed out is
+        never taken as the answer to the next one (``command`` drops what is queued first)."""
+        if self.lines is None:
+            self.lines = queue.Queue()
+            threading.Thread(target=self._read_all, args=(self._stdout(), self.lines),
+                             daemon=True, name=f"sdconform-lossfs-{self.data.name}").start()
+        try:
+            return self.lines.get(timeout=timeout).decode(errors="replace").strip()
+        except queue.Empty:
+            return ""
 
     def _stdout(self) -> IO[bytes]:
         assert self.process is not None and self.process.stdout is not None
         return self.process.stdout
+
+    @staticmethod
+    def _read_all(stdout: IO[bytes], lines: queue.Queue[bytes]) -> None:
+        for line in iter(stdout.readline, b""):
+            lines.put(line)
 
     def command(self, line: str, timeout: float = 120.0) -> dict[str, Any]:
         with self.lock:
             if self.process is None or self.process.poll() is not None:
                 raise LossFSError(f"the filesystem of {self.data} is not running")
             assert self.process.stdin is not None
+            while self.lines is not None and not self.lines.empty():
+                self.lines.get_nowait()  # the late answer to a command that timed out
             self.process.stdin.write(line.encode() + b"\n")
             self.process.stdin.flush()
             answer = self._read_line(timeout)

@@ -60,6 +60,19 @@ def test_without_an_engine_the_runtime_says_where_it_looked(
         open_runtime("docker", run)
 
 
+def test_faults_that_share_host_folders_need_the_engine_on_this_machine() -> None:
+    from pytest_sdconform.runtimes.docker import elsewhere
+
+    linux = {"OperatingSystem": "Debian GNU/Linux 12 (bookworm)"}
+    assert elsewhere("", linux) is None
+    assert elsewhere("unix:///tmp/sdconform/engine/docker.sock", linux) is None
+    assert elsewhere("tcp://10.0.0.5:2376", linux) == \
+        "the engine at tcp://10.0.0.5:2376 is on another machine"
+    assert elsewhere("ssh://ci@builder", linux) is not None
+    assert elsewhere("", {"OperatingSystem": "Docker Desktop"}) == \
+        "the engine runs in Docker Desktop's VM"
+
+
 # --- with an engine ---------------------------------------------------------------------------
 
 
@@ -154,3 +167,70 @@ def test_a_sigkilled_docker_run_leaves_nothing_after_cleanup(
     assert cleanup.returncode == 0, cleanup.stderr
     assert "container sdconform-" in cleanup.stdout
     assert labelled(engine, run_id) == []
+
+
+@pytest.mark.integration
+def test_a_redis_container_clock_is_skewed_through_the_shim(
+        engine: Any, run: Run, block: AddressBlock) -> None:
+    """Clock skew in a container: the shim and the node's control file come from a host folder
+    mounted into it; the fault moves the server's own clock (its TIME) and puts it back."""
+    from pytest_sdconform.backends import redis as rb
+
+    cluster = rb.Topology(skew_clocks=True).start(run, block, seed=1, runtime="docker")
+    try:
+        assert cluster.runtime.capabilities()["clock"] is None
+        server = rb.admin(cluster.info.addresses["n1"], timeout=5)
+
+        def server_clock() -> float:
+            seconds, micros = server.time()
+            return float(seconds + micros / 1e6)
+
+        skew = cluster.clock_skew({"n1": -120_000}, probes={"n1": server_clock})
+        started = skew.start()
+        assert started["methods"] == {"n1": "shim"}
+        assert abs(started["observed_ms"]["n1"] + 120_000) < 1000
+        assert abs(skew.stop()["observed_ms"]["n1"]) < 1000
+        server.close()
+    finally:
+        cluster.stop()
+    assert labelled(engine, run.id) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fsync", ["always", "everysec"])
+def test_a_redis_container_loses_power_and_keeps_only_what_it_fsynced(
+        engine: Any, run: Run, block: AddressBlock, fsync: str) -> None:
+    """Power loss in a container: its data folder is the lossy filesystem mounted on the host
+    (checked from inside the container); AOF ``always`` keeps every acknowledged write, and with
+    ``everysec`` exactly the writes since the last fsync are gone (an fsync may happen to follow
+    the last write: then nothing of the AOF is dropped, and nothing is missing)."""
+    from pytest_sdconform.backends import redis as rb
+    from pytest_sdconform.runtimes.lossfs import lossfs_unavailable, mounted
+
+    if lossfs_unavailable():
+        pytest.skip(str(lossfs_unavailable()))
+    topology = rb.Topology(persistence=rb.Persistence(appendonly=True, appendfsync=fsync))
+    cluster = topology.start(run, block, seed=1, runtime="docker", power_loss=True)
+    disk = cluster.nodes["n1"].disk
+    try:
+        assert disk is not None and mounted(disk.data)  # type: ignore[attr-defined]
+        server = rb.admin(cluster.info.addresses["n1"], timeout=5)
+        for i in range(200):
+            server.rpush("acked", i)
+        server.close()
+        fault = cluster.power_loss(["n1"])
+        cut = fault.start()
+        assert cut["probes"]["n1"] == {"fsynced": "kept", "unsynced": "lost"}
+        dropped = cut["dropped"]["n1"]["writes"] - 1  # the probe's is one
+        fault.stop()
+        server = rb.admin(cluster.info.addresses["n1"], timeout=5)
+        kept = server.llen("acked")
+        server.close()
+    finally:
+        cluster.stop()
+    assert not mounted(disk.data)  # type: ignore[attr-defined]
+    assert labelled(engine, run.id) == []
+    if fsync == "always":
+        assert kept == 200 and dropped == 0
+    else:
+        assert (kept < 200) == (dropped > 0)
