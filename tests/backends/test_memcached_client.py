@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pytest_sdconform.backends import memcached as mc
+from pytest_sdconform.backends.memcached import topology
 from pytest_sdconform.cluster import Cluster
 from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run
@@ -68,6 +71,21 @@ def test_an_operation_it_does_not_know_is_refused() -> None:
 def test_a_topology_needs_a_server() -> None:
     with pytest.raises(ValueError, match="at least one server"):
         mc.Topology(servers=0)
+
+
+def test_the_release_is_what_memcached_v_reports_and_never_guessed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "memcached"
+    fake.write_text("#!/bin/sh\necho 'memcached 1.6.18'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(topology, "_versions", {})
+    assert mc.Topology().describe()["version"] == "1.6.18"
+    monkeypatch.setattr(topology, "_versions", {})
+    fake.write_text("#!/bin/sh\necho 'something else'\n")
+    assert mc.server_version() is None
+    fake.unlink()
+    assert "version" not in mc.Topology().describe()
 
 
 # --- three real servers -----------------------------------------------------------------------

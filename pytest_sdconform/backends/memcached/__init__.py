@@ -5,7 +5,15 @@ dies, restarts or is cut off (``judges.py``)."""
 
 from .client import UNREACHABLE, MemcachedClient
 from .judges import NoReplica, OthersServeWhileCut, RestartEmpties, ServersDisagree
-from .topology import PORT, MemcachedInfo, Topology, Version, provision, server_spec
+from .topology import (
+    PORT,
+    MemcachedInfo,
+    Topology,
+    Version,
+    provision,
+    server_spec,
+    server_version,
+)
 
 __all__ = [
     "PORT",
@@ -20,4 +28,5 @@ __all__ = [
     "Version",
     "provision",
     "server_spec",
+    "server_version",
 ]

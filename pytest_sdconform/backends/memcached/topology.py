@@ -9,7 +9,9 @@ package's ``memcache`` user (``-u``; ignored when the harness is not root).
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +25,25 @@ MEMORY_MB = 64  # memcached's default item memory: far more than a case writes (
 
 def provision() -> None:
     apt_install(["memcached"], ["memcached"])
+
+
+_versions: dict[str, str] = {}
+
+
+def server_version() -> str | None:
+    """The release of the ``memcached`` this machine runs (``memcached -V``: ``memcached
+    1.6.18``), None where there is none (before it is provisioned) or the answer is unreadable."""
+    if "memcached" not in _versions:
+        try:
+            out = subprocess.run(["memcached", "-V"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found = re.match(r"memcached (\d[\w.-]*)", out.strip())
+        if found is None:
+            return None
+        _versions["memcached"] = found.group(1)
+    return _versions["memcached"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +98,10 @@ class Topology(base.Topology[MemcachedInfo]):
             raise ValueError(f"memcached: need at least one server, not {self.servers}")
 
     def describe(self) -> dict[str, Any]:
-        return {"servers": self.servers, "memory_mb": self.memory_mb,
-                "replication": "none", "persistence": "none"}
+        d: dict[str, Any] = {"servers": self.servers, "memory_mb": self.memory_mb}
+        if version := server_version():
+            d["version"] = version
+        return d
 
     def provision(self) -> None:
         provision()
