@@ -287,34 +287,29 @@ func (s *lossFS) cut(mode cutMode, rng *rand.Rand) totals {
 }
 
 // syncAll forgets every log (all writes so far count as durable), reporting what it forgot.
-func (s *lossFS) syncAll() totals {
+func (s *lossFS) syncAll() totals { return s.tally(true) }
+
+// stats reports what is written but not durable now.
+func (s *lossFS) stats() totals { return s.tally(false) }
+
+// tally counts the unsynced writes of every file, and forgets them too when asked.
+func (s *lossFS) tally(forget bool) totals {
 	var t totals
 	s.cutMu.Lock()
 	defer s.cutMu.Unlock()
 	for _, l := range s.snapshot() {
 		l.mu.Lock()
 		w, b := l.log.totals()
-		l.log.forget()
+		if forget {
+			l.log.forget()
+		}
 		l.mu.Unlock()
 		t.files++
 		t.writes += w
 		t.bytes += b
 	}
-	s.sweep()
-	return t
-}
-
-func (s *lossFS) stats() totals {
-	var t totals
-	s.cutMu.Lock()
-	defer s.cutMu.Unlock()
-	for _, l := range s.snapshot() {
-		l.mu.Lock()
-		w, b := l.log.totals()
-		l.mu.Unlock()
-		t.files++
-		t.writes += w
-		t.bytes += b
+	if forget {
+		s.sweep()
 	}
 	return t
 }
