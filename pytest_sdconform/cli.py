@@ -28,6 +28,10 @@ PROPERTY_CHECKERS: dict[str, tuple[str, str]] = {
     "delivery": ("pytest_sdconform.checkers.delivery", "check_delivery"),
     "availability": ("pytest_sdconform.checkers.availability", "check_availability"),
     "txn": ("pytest_sdconform.checkers.txn", "check_txn"),
+    "causal": ("pytest_sdconform.checkers.causal", "check_causal"),
+    "convergence": ("pytest_sdconform.checkers.convergence", "check_convergence"),
+    "monotonic-writes": ("pytest_sdconform.checkers.monotonic_writes", "check_monotonic_writes"),
+    "read-after-ack": ("pytest_sdconform.checkers.read_after_ack", "check_read_after_ack"),
 }
 
 # When --model is not given: the model a history's operation names point to.

@@ -32,6 +32,10 @@ Runs in time linear in the history: per process and key only the latest write an
 observation (highest ``start``) are kept, never a scan of the writes for each read. History
 indices must increase in file order (they are compared as real time); a history that breaks
 this, or ``History.complete``'s pairing, raises ``HistoryError``.
+
+Monotonic writes as readers see it (a node returned a session's w2, then its w1), which needs
+no version order, is ``monotonic_writes.py``; the documents' per-replica read-after-ack, which
+they call "monotonic write consistency", is ``read_after_ack.py``.
 """
 
 from __future__ import annotations
