@@ -24,7 +24,8 @@ import pytest
 from .backends.base import Topology
 from .checkers import Checker
 from .checkers.availability import check_availability
-from .checkers.judge import Checkers, ExerciseRule, Judge, ok_in_every_window, some_ok
+from .checkers.judge import REFUTED, Checkers, ExerciseRule, Judge, ok_in_every_window, some_ok
+from .checkers.shrink import shrink
 from .checkers.verdict import Verdict
 from .claims import Claim
 from .cluster import Cluster
@@ -37,6 +38,9 @@ from .runs import Run
 from .runtimes import RuntimeUnsupported
 from .session import Session
 from .workloads import Client, Workload
+
+# Seconds of judging a refuted case may spend looking for its smallest counterexample.
+SHRINK_BUDGET_S = 5.0
 
 F = TypeVar("F")
 InfoT = TypeVar("InfoT")
@@ -175,6 +179,8 @@ class Case:
         expected = self.expected or decision.outcome
         record = self._record(workload, history, verdicts, availability, decision, expected,
                               time.monotonic() - started)
+        if decision.outcome == REFUTED:
+            record["minimal_counterexample"] = self._shrink(history, checks, judge, decision)
         self.session.record(record)
         self.properties += [("sdconform.outcome", decision.outcome),
                             ("sdconform.passed", record["passed"]),
@@ -185,6 +191,22 @@ class Case:
                              record)
         self._assert(result)
         return result
+
+    def _shrink(self, history: History, checks: Sequence[Checker], judge: Judge,
+                decision: Decision) -> dict[str, Any] | None:
+        """The smallest part of the history the judge still refutes with the first anomaly's
+        kind (``checkers/shrink.py``); None when the refutation names no operations."""
+        first = next((a for a in decision.anomalies if a.get("ops")), None)
+        if first is None:
+            return None
+        kind = first["kind"]
+
+        def refutes(h: History) -> bool:
+            ruling = judge.rule(h, {c.name: c.check(h) for c in checks})
+            return ruling.outcome == REFUTED and any(a.kind == kind for a in ruling.anomalies)
+
+        shrunk = shrink(history, refutes, first["ops"], budget_s=SHRINK_BUDGET_S)
+        return None if shrunk is None else shrunk.to_json()
 
     def _refuted_early(self, checks: Sequence[Checker], deciding: Sequence[str]
                        ) -> Callable[[History], bool] | None:

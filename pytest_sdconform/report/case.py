@@ -30,6 +30,26 @@ class AnomalyView:
 
 
 @dataclass
+class CounterexampleView:
+    """The shrunk refutation (``minimal_counterexample`` in verdicts.json), as table rows."""
+
+    operations: int
+    of: int
+    minimal: bool
+    rows: list[OpRow]
+
+
+def counterexample_view(raw: Any, history: History | None,
+                        completed: list[Completed]) -> CounterexampleView | None:
+    if not isinstance(raw, dict) or history is None:
+        return None
+    indices = [op["index"] for op in raw.get("ops") or []
+               if isinstance(op, dict) and isinstance(op.get("index"), int)]
+    return CounterexampleView(int(raw.get("operations") or 0), int(raw.get("of") or 0),
+                              bool(raw.get("minimal")), op_rows(history, completed, indices))
+
+
+@dataclass
 class CaseView:
     """A case as the page shows it; ``anchor`` is safe to use as an HTML id."""
 
@@ -65,6 +85,7 @@ class CaseView:
     timeline: Timeline | None = None
     series: dict[str, Any] | None = None
     history_note: str = ""
+    counterexample: CounterexampleView | None = None
 
     @property
     def anomaly_summary(self) -> list[tuple[str, str, int]]:
@@ -239,4 +260,6 @@ def case_view(
         timeline=timeline,
         series=series,
         history_note=note,
+        counterexample=counterexample_view(raw.get("minimal_counterexample"), history,
+                                           completed),
     )

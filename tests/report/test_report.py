@@ -282,3 +282,22 @@ def test_a_case_says_what_it_exercised_and_where_its_faults_and_anomalies_were(
     assert "(during the faults)" in html
     # an older folder's bare fault names still show
     assert "partition-halves" in html
+
+
+def test_a_refuted_case_shows_its_minimal_counterexample_first(run_folder: Run) -> None:
+    folder, built = run_folder
+    verdicts = json.loads((folder / "verdicts.json").read_text())
+    refuted = next(c for c in verdicts if c["outcome"] == "refuted")
+    lost = built["lost"]
+    refuted["minimal_counterexample"] = {
+        "operations": 1, "of": 40, "minimal": True, "tries": 3, "seconds": 0.01,
+        "ops": [{"index": lost[0]}, {"index": lost[1]}]}
+    (folder / "verdicts.json").write_text(json.dumps(verdicts))
+    case = next(c for c in load_report(folder).cases if c.outcome == "refuted")
+    assert case.counterexample is not None and case.counterexample.operations == 1
+    [row] = case.counterexample.rows
+    assert row.index == f"{lost[0]} → {lost[1]}"
+    html = write_report(folder).read_text(encoding="utf-8")
+    assert "Minimal counterexample: 1 operation " in html
+    assert html.index("Minimal counterexample") < html.index("Evidence: 1 anomaly")
+    assert "No single operation of it can be left out" in html
