@@ -22,7 +22,7 @@ timeouts); ``client.py`` (boto3 without retries; DynamoDB and S3 clients); ``mes
 """
 
 from .client import BotoClient, DynamoRegister, DynamoTransfers, S3Register, S3Versions, boto
-from .faults import ClientPath, Proxied, client_path
+from .faults import ClientPath, ConsumerOutage, Proxied, client_path
 from .messaging import KinesisClient, SnsClient, SqsClient
 from .resources import TAG, Env, NotOurs, Resources
 from .topology import (
@@ -50,6 +50,7 @@ __all__ = [
     "AwsInfo",
     "BotoClient",
     "ClientPath",
+    "ConsumerOutage",
     "DynamoRegister",
     "DynamoTransfers",
     "Endpoint",

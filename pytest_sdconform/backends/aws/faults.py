@@ -3,6 +3,7 @@ on the external runtime, where no proxy can stand in an HTTPS path to AWS."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from ...cluster import Cluster
@@ -80,3 +81,23 @@ def client_path(cluster: Cluster[AwsInfo]) -> ClientPath:
         return ClientPath(endpoint(cluster), None)
     proxy = Proxied(cluster)
     return ClientPath(endpoint(cluster, proxy.endpoint), proxy)
+
+
+class ConsumerOutage:
+    """The consuming service is down: while on, every consumer sharing ``down`` stops asking
+    for messages (its polls fail at once, ``consumer down``, sending nothing) and producers go
+    on. The fault is the harness's own consumers, so it is proven by the flag they read, and
+    it runs on every runtime (real AWS too: the queue itself is not touched)."""
+
+    name = "consumer-down"
+
+    def __init__(self) -> None:
+        self.down = threading.Event()
+
+    def start(self) -> dict[str, bool]:
+        self.down.set()
+        return {"consumers_down": self.down.is_set()}
+
+    def stop(self) -> dict[str, bool]:
+        self.down.clear()
+        return {"consumers_down": self.down.is_set()}

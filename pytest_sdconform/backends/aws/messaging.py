@@ -4,11 +4,13 @@ the FIFO group or the partition key) and ``poll`` (a list of ``[partition, offse
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ...workloads import Invocation, Result
-from .client import BotoClient, boto, error_code
+from .client import Answering, BotoClient, boto, error_code
 from .topology import Endpoint
 
 
@@ -19,6 +21,10 @@ class SqsClient(BotoClient):
 
     ``resend``: each send is sent again with the same deduplication id, as a producer's retry
     after a lost answer would (what FIFO deduplication must absorb).
+    ``fail_first``: the consumer's processing fails the first time it gets a message (its
+    ApproximateReceiveCount is 1): that message is not deleted (recorded as ``failed``).
+    ``down``: while set, the consumer is down: a poll asks nothing and fails (``consumer
+    down``); sends go on (``faults.ConsumerOutage`` sets it).
     """
 
     service = "sqs"
@@ -37,11 +43,13 @@ class SqsClient(BotoClient):
         batch: int = 10,
         resend: bool = False,
         timeout: float = 2.0,
+        fail_first: bool = False,
+        down: threading.Event | None = None,
     ):
         super().__init__(ep, timeout)
         self.queues, self.fifo = queues, fifo
         self.hold, self.delete, self.wait, self.batch = hold, delete, wait, batch
-        self.resend = resend
+        self.resend, self.fail_first, self.down = resend, fail_first, down
 
     def call(self, op: Invocation) -> Result:
         if op.f == "send":
@@ -58,6 +66,8 @@ class SqsClient(BotoClient):
         return Result("ok", node=self.service, extra={"message_ids": ids})
 
     def poll(self, op: Invocation) -> Result:
+        if self.down is not None and self.down.is_set():
+            return Result("fail", error="consumer down", node=self.service)
         began = time.monotonic()
         got = self.client.receive_message(
             QueueUrl=self.queues[op.key],
@@ -68,6 +78,11 @@ class SqsClient(BotoClient):
         received_ms = round((time.monotonic() - began) * 1000, 1)
         if got and self.hold:
             time.sleep(self.hold)
+        counts = [int(m["Attributes"].get("ApproximateReceiveCount", 0)) for m in got]
+        failed = [int(m["Body"]) for m, n in zip(got, counts, strict=True)
+                  if self.fail_first and n <= 1]
+        if failed:  # processing failed: those stay in the queue, the rest are deleted
+            got_all, got = got, [m for m, n in zip(got, counts, strict=True) if n > 1]
         deleted: int | str | None = None
         if got and self.delete:
             # The messages were delivered whatever happens to the delete: a failed delete
@@ -83,37 +98,49 @@ class SqsClient(BotoClient):
                 deleted = len(answer.get("Successful", []))
             except Exception as e:
                 deleted = f"error: {error_code(e)}"
+        if failed:
+            got = got_all
         triples = [
             [m["Attributes"].get("MessageGroupId") if self.fifo else op.key, None, int(m["Body"])]
             for m in got
         ]
-        return Result(
-            "ok",
-            triples,
-            node=self.service,
-            extra={
-                "received_ms": received_ms,
-                "deleted": deleted,
-                "receive_counts": [
-                    int(m["Attributes"].get("ApproximateReceiveCount", 0)) for m in got
-                ],
-            },
-        )
+        extra: dict[str, Any] = {
+            "received_ms": received_ms, "deleted": deleted, "receive_counts": counts}
+        if self.fail_first:
+            extra["failed"] = failed
+        return Result("ok", triples, node=self.service, extra=extra)
 
 
 class SnsClient(SqsClient):
-    """``send`` publishes to a topic; ``poll`` reads the subscriber queue named by ``key``."""
+    """``send`` publishes to a topic; ``poll`` reads the subscriber queue named by ``key``.
+    ``kind``: each message's ``type`` message attribute, from its value (what filter policies
+    match; recorded as ``type``). ``fifo``: a FIFO topic (``key`` the MessageGroupId, the value
+    the MessageDeduplicationId; ``resend`` publishes each twice)."""
 
     def __init__(
-        self, ep: Endpoint, topic_arn: str, queues: dict[Any, str], timeout: float = 2.0, **kw: Any
+        self,
+        ep: Endpoint,
+        topic_arn: str,
+        queues: dict[Any, str],
+        timeout: float = 2.0,
+        kind: Callable[[Any], str] | None = None,
+        **kw: Any,
     ):
         super().__init__(ep, queues, timeout=timeout, **kw)
         self.sns = boto("sns", ep, timeout)
-        self.topic_arn = topic_arn
+        self.topic_arn, self.kind = topic_arn, kind
 
     def send(self, op: Invocation) -> Result:
-        answer = self.sns.publish(TopicArn=self.topic_arn, Message=str(op.value))
-        return Result("ok", node="sns", extra={"message_ids": [answer["MessageId"]]})
+        kw: dict[str, Any] = {"TopicArn": self.topic_arn, "Message": str(op.value)}
+        extra: dict[str, Any] = {}
+        if self.kind is not None:
+            extra["type"] = self.kind(op.value)
+            kw["MessageAttributes"] = {
+                "type": {"DataType": "String", "StringValue": extra["type"]}}
+        if self.fifo:
+            kw.update(MessageGroupId=str(op.key), MessageDeduplicationId=str(op.value))
+        ids = [self.sns.publish(**kw)["MessageId"] for _ in range(2 if self.resend else 1)]
+        return Result("ok", node="sns", extra={"message_ids": ids, **extra})
 
     def close(self) -> None:
         super().close()
@@ -169,3 +196,27 @@ class KinesisClient(BotoClient):
                 if op.key != "drain" or not got["Records"]:
                     break
         return Result("ok", triples, node=self.service)
+
+
+class SqsSettings(Answering):
+    """``set`` a queue attribute (``key``) to ``value`` on the queue ``queue``; ``read`` an
+    attribute (``key``) of ``pristine``, a queue created without setting it (its default).
+    A refusal is ``fail`` with the error code and ``answered``."""
+
+    service = "sqs"
+    reads: frozenset[str] = frozenset(("read",))
+
+    def __init__(self, ep: Endpoint, queue: str, pristine: str, timeout: float = 2.0):
+        super().__init__(ep, timeout)
+        self.queue, self.pristine = queue, pristine
+
+    def call(self, op: Invocation) -> Result:
+        if op.f == "set":
+            self.client.set_queue_attributes(QueueUrl=self.queue,
+                                             Attributes={str(op.key): str(op.value)})
+            return Result("ok", node=self.service)
+        if op.f == "read":
+            got = self.client.get_queue_attributes(QueueUrl=self.pristine,
+                                                   AttributeNames=[str(op.key)])
+            return Result("ok", got.get("Attributes", {}).get(str(op.key)), node=self.service)
+        raise ValueError(f"sqs settings: unknown op {op.f}")

@@ -31,6 +31,7 @@ class Resources:
     run_id: str
     created: list[tuple[str, str]] = field(default_factory=list)  # (kind, id), in order
     _clients: dict[str, Any] = field(default_factory=dict)
+    locked: set[str] = field(default_factory=set)  # buckets with Object Lock on
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -43,15 +44,21 @@ class Resources:
 
     # --- create ---------------------------------------------------------------------------
 
-    def table(self, base: str) -> str:
+    def table(self, base: str, **extra: Any) -> str:
+        """A table keyed by ``k`` (string); ``extra``: more of CreateTable's arguments (indexes,
+        a stream), with any ``AttributeDefinitions`` added to ``k``'s and any ``KeySchema``
+        replacing the hash key alone."""
         name = self.name(base)
         ddb = self.client("dynamodb")
+        attrs = [{"AttributeName": "k", "AttributeType": "S"}, *extra.pop(
+            "AttributeDefinitions", [])]
         ddb.create_table(
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=attrs,
+            KeySchema=extra.pop("KeySchema", [{"AttributeName": "k", "KeyType": "HASH"}]),
             Tags=[{"Key": TAG, "Value": self.run_id}],
+            **extra,
         )
         self.created.append(("table", name))
         ddb.get_waiter("table_exists").wait(
@@ -59,12 +66,18 @@ class Resources:
         )
         return name
 
-    def bucket(self, base: str, versioned: bool = False) -> str:
+    def bucket(self, base: str, versioned: bool = False, object_lock: bool = False) -> str:
+        """``object_lock``: created with Object Lock on (and so versioned); the objects of
+        such a bucket are put with a GOVERNANCE retention, which this run's deletion bypasses
+        (``_delete_bucket``), never COMPLIANCE, which nobody could."""
         name = self.name(base)
         s3 = self.client("s3")
         kw: dict[str, Any] = {}
         if self.ep.region != "us-east-1":
             kw["CreateBucketConfiguration"] = {"LocationConstraint": self.ep.region}
+        if object_lock:
+            kw["ObjectLockEnabledForBucket"] = True
+            self.locked.add(name)
         s3.create_bucket(Bucket=name, **kw)
         self.created.append(("bucket", name))
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": TAG, "Value": self.run_id}]})
@@ -78,10 +91,13 @@ class Resources:
         fifo: bool = False,
         visibility_s: int = 30,
         dead_letter: tuple[str, int] | None = None,
+        **attributes: int | str,
     ) -> str:
-        """A queue's URL. ``dead_letter``: (the DLQ's URL, maxReceiveCount)."""
+        """A queue's URL. ``dead_letter``: (the DLQ's URL, maxReceiveCount); ``attributes``:
+        more queue attributes (``DelaySeconds=2``...)."""
         sqs = self.client("sqs")
-        attrs = {"VisibilityTimeout": str(visibility_s)}
+        attrs = {"VisibilityTimeout": str(visibility_s), **{k: str(v) for k, v in
+                                                             attributes.items()}}
         name = self.name(base)
         if fifo:
             name += ".fifo"
@@ -104,22 +120,33 @@ class Resources:
             ]["QueueArn"]
         )
 
-    def topic(self, base: str, subscribers: list[str]) -> str:
+    def topic(
+        self,
+        base: str,
+        subscribers: list[str],
+        fifo: bool = False,
+        filters: dict[str, dict[str, Any]] | None = None,
+    ) -> str:
         """A topic (its ARN) with each queue URL subscribed, raw delivery: the queues get the
-        published message itself, not SNS's JSON envelope."""
+        published message itself, not SNS's JSON envelope. ``fifo``: a FIFO topic (its
+        subscribers FIFO queues); ``filters``: a queue URL's filter policy."""
         sns = self.client("sns")
+        name, kw = self.name(base), {}
+        if fifo:
+            name += ".fifo"
+            kw["Attributes"] = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
         arn = str(
-            sns.create_topic(Name=self.name(base), Tags=[{"Key": TAG, "Value": self.run_id}])[
+            sns.create_topic(Name=name, Tags=[{"Key": TAG, "Value": self.run_id}], **kw)[
                 "TopicArn"
             ]
         )
         self.created.append(("topic", arn))
         for url in subscribers:
+            attrs = {"RawMessageDelivery": "true"}
+            if filters and url in filters:
+                attrs["FilterPolicy"] = json.dumps(filters[url])
             sns.subscribe(
-                TopicArn=arn,
-                Protocol="sqs",
-                Endpoint=self.queue_arn(url),
-                Attributes={"RawMessageDelivery": "true"},
+                TopicArn=arn, Protocol="sqs", Endpoint=self.queue_arn(url), Attributes=attrs
             )
         return arn
 
@@ -203,8 +230,9 @@ class Resources:
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
-            if objects:
-                s3.delete_objects(Bucket=name, Delete={"Objects": objects})
+            if objects:  # an object-locked bucket's are under GOVERNANCE retention only
+                bypass = {"BypassGovernanceRetention": True} if name in self.locked else {}
+                s3.delete_objects(Bucket=name, Delete={"Objects": objects}, **bypass)
         s3.delete_bucket(Bucket=name)
 
     def delete_all(self) -> list[str]:

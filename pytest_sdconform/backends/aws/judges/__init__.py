@@ -1,8 +1,9 @@
 """Judges of the AWS suites (suites/aws): how a DynamoDB, S3, SQS, SNS or Kinesis history
 decides its claim. Each says what the history must show before "no violation" may count as
 upheld (``exercises``), and each refutation carries the operations that prove it. One module
-per service (``dynamodb``, ``queues`` for SQS, ``topics`` for SNS, ``streams`` for Kinesis,
-``s3``), with the exercise rules and history helpers they share in ``common``; every public
+per service (``dynamodb``, ``queues`` and ``consumers`` for SQS, ``topics`` and ``filters`` for
+SNS, ``streams`` for Kinesis, ``s3`` and ``objects``, ``settings`` for what a service accepts and
+refuses), with the exercise rules and history helpers they share in ``common``; every public
 name is re-exported here, so callers import them from ``backends.aws.judges``.
 
 The path faults of the local runtime are client latency (requests still succeed, slowly) and
@@ -12,6 +13,7 @@ every timeout window. The external runtime injects no fault, so there it asks no
 """
 
 from .common import acked, all_of, final_ok, ok_count, path_faults, receipts
+from .consumers import BestEffortOrder, DelayedUntil, ProducerUnaffected, Requeued
 from .dynamodb import (
     CANCELLED,
     TOO_MANY,
@@ -25,6 +27,8 @@ from .dynamodb import (
     strong_reads_only,
     txn_size,
 )
+from .filters import FifoTopic, FilteredDelivery
+from .objects import NotTorn, ObjectLocked, Resumed
 from .queues import (
     DeadLetters,
     Deduplicated,
@@ -37,6 +41,7 @@ from .queues import (
     received_by,
 )
 from .s3 import StrongRefutesEventual, VersionsKept, read_after_write
+from .settings import Answers, Expect
 from .streams import SharedShard, ordered_per_key
 from .topics import EverySubscriber
 
@@ -44,16 +49,27 @@ __all__ = [
     "CANCELLED",
     "TOO_MANY",
     "AllOrNothing",
+    "Answers",
+    "BestEffortOrder",
     "DeadLetters",
     "Deduplicated",
+    "DelayedUntil",
     "EverySubscriber",
+    "Expect",
     "FifoGroups",
+    "FifoTopic",
+    "FilteredDelivery",
     "Holders",
     "Holding",
     "ItemLimit",
     "Ledger",
+    "NotTorn",
+    "ObjectLocked",
     "OncePerToken",
+    "ProducerUnaffected",
     "RedeliveredAfterTimeout",
+    "Requeued",
+    "Resumed",
     "SharedShard",
     "StrongReadsLinearizable",
     "StrongRefutesEventual",
