@@ -18,12 +18,16 @@ import pytest
 from pytest_sdconform.backends import postgres as pg
 from pytest_sdconform.backends.postgres import PgInfo
 from pytest_sdconform.backends.postgres.judges import (
+    DowntimeWithinDetection,
     FailoverResumes,
     LossWithinLag,
     NoDowntimeNoLoss,
+    NoOversell,
     StaleThenConverged,
+    UniqueIds,
     writes_during_lag,
 )
+from pytest_sdconform.backends.postgres.workloads import Bookings, Tickets
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.judge import ExerciseRule, Judge, acked_before_every_window
 from pytest_sdconform.checkers.spof import WhileDown
@@ -415,3 +419,136 @@ def test_repeatable_read_allows_write_skew(sdconform: Case) -> None:
         config={"isolation": "repeatable-read", "checked_at": "serializable"},
         run=TXN_RUN,
     )
+
+
+# --- replica promotion and downtime (RDS, Aurora) ------------------------------------------------
+
+
+@pytest.mark.claim("aurora-replica-promotion")
+def test_a_promoted_sync_standby_takes_the_writes_and_loses_none(sdconform: Case) -> None:
+    """The writer dies, its synchronous standby is promoted: writes resume on it within the
+    promotion (measured) plus a client's reconnect, and no acknowledged write is lost, as
+    Aurora's shared storage promises (a synchronous standby is the stand-in that matches)."""
+    failover(sdconform, {"replication": "synchronous"}, sync=True, judge=resumes())
+
+
+@pytest.mark.claim("aurora-replica-promotion", config="async-standby")
+def test_a_promoted_async_standby_takes_the_writes_but_loses_its_lag(sdconform: Case) -> None:
+    """The same with an asynchronous standby cut off for 1.5 s before the writer dies: writes
+    resume on it, but what the writer acknowledged meanwhile is gone."""
+    failover(sdconform, {"replication": "asynchronous"}, lag_s=1.5, judge=resumes())
+
+
+DETECTION_S = 3.0  # the HA manager's detection time: the at-heal failover's duration
+
+
+@pytest.mark.claim("rds-failover-small-downtime")
+def test_failover_downtime_is_detection_promotion_and_reconnect(sdconform: Case) -> None:
+    """"Small downtime" has no figure: the downtime clients see (the primary's death to the
+    first acknowledged write on the promoted standby) is measured and reported, and held to
+    the failover's own span (detection, then promotion, measured) plus the clients' own
+    timeouts to notice the dead connection and reconnect (op_timeout + connect_timeout)."""
+    bound = FAILOVER_RUN.op_timeout + pg.connect_timeout(CLIENT_TIMEOUT)
+    failover(
+        sdconform,
+        {"replication": "synchronous", "detection_s": DETECTION_S,
+         "client_reconnect_bound_s": bound},
+        sync=True,
+        promote="at-heal",
+        judge=DowntimeWithinDetection(client_bound_s=bound),
+        run=replace(FAILOVER_RUN, fault_duration=DETECTION_S),
+    )
+
+
+# --- applications: ticket servers, bookings -----------------------------------------------------
+
+
+def ticket_server(sdconform: Case, sync: bool, how: str) -> tuple[Cluster[PgInfo], str, str]:
+    """The odd ticket server on a primary + standby pair: a counter row starting at -1 bumped
+    by 2 (``table``), or a sequence INCREMENT 2 START 1 (``sequence``). Its even twin is
+    another machine that fails on its own: it cannot hand out an odd ID, which the judge
+    checks by parity, so one server's failover is the case."""
+    cluster, primary, standby = pair(sdconform, sync=sync)
+    with pg.connect(primary, timeout=5) as conn:
+        if how == "sequence":
+            conn.execute("CREATE SEQUENCE tickets INCREMENT 2 START 1")
+        else:
+            conn.execute("CREATE TABLE tickets (id bigint NOT NULL)")
+            conn.execute("INSERT INTO tickets VALUES (-1)")
+    return cluster, primary, standby
+
+
+def ticket_failover(sdconform: Case, sync: bool, how: str = "table") -> None:
+    """Clients take IDs from the odd ticket server; its standby is cut off for 1.5 s, then
+    its primary dies and the standby is promoted."""
+    cluster, primary, standby = ticket_server(sdconform, sync, how)
+    sdconform.run(
+        Tickets(servers=("odd",)),
+        lambda i: pg.TicketClient({"odd": [primary, standby]}, how, timeout=CLIENT_TIMEOUT),
+        [sdconform.fault(lambda: pg.Failover(cluster, lag_s=1.5))],
+        judge=UniqueIds(server="odd"),
+        config={"ticket_servers": "odd, failing over (its even twin is another machine)",
+                "ticket": how, "replication": "synchronous" if sync else "asynchronous"},
+        run=FAILOVER_RUN,
+    )
+
+
+@pytest.mark.claim("pg-global-counter-unique")
+def test_ticket_ids_stay_unique_through_a_sync_failover(sdconform: Case) -> None:
+    """A counter row bumped in a write transaction, on a ticket server whose primary dies and
+    whose synchronous standby is promoted: each bump's commit waited for the standby, so the
+    counter is not reset and no acknowledged ID is handed out again."""
+    ticket_failover(sdconform, sync=True)
+
+
+@pytest.mark.claim("pg-global-counter-unique", config="async-standby")
+def test_ticket_ids_repeat_after_an_async_failover(sdconform: Case) -> None:
+    """The same with an asynchronous standby: the bumps the primary acknowledged while the
+    standby was cut off never reached it, and once promoted it hands those IDs out again."""
+    ticket_failover(sdconform, sync=False)
+
+
+@pytest.mark.claim("pg-global-counter-unique", config="sequence-sync-standby")
+def test_sequence_ids_repeat_even_after_a_sync_failover(sdconform: Case) -> None:
+    """A sequence (``SELECT nextval``) instead of the counter row, synchronous standby: a
+    transaction that only calls nextval has no transaction id, so its commit neither flushes
+    nor waits for the standby; the sequence's WAL (logged 32 values ahead) the standby never
+    got is handed out again once it is promoted."""
+    ticket_failover(sdconform, sync=True, how="sequence")
+
+
+ROOM_CAPACITY = 2
+THINK_S = 0.005  # the booking service's work between its check and its insert
+BOOKING_RUN = RunConfig(concurrency=10, op_timeout=3.0)
+
+
+def bookings(sdconform: Case, isolation: str) -> None:
+    """Ten clients book rooms of ``ROOM_CAPACITY`` places, a few rooms at a time, each booking
+    a check (count the room's bookings) then an insert in one transaction at ``isolation``."""
+    cluster = start(sdconform, pg.Topology(settings=pg.Settings(fsync=False)))
+    primary = cluster.info.addresses["n1"]
+    with pg.connect(primary, timeout=5) as conn:
+        conn.execute("CREATE TABLE bookings (room int NOT NULL, id bigint PRIMARY KEY)")
+        conn.execute("CREATE INDEX ON bookings (room)")
+    sdconform.run(
+        Bookings(),
+        lambda i: pg.BookingClient([primary], ROOM_CAPACITY, isolation, timeout=2.0,
+                                   think_s=THINK_S),
+        judge=NoOversell(ROOM_CAPACITY),
+        config={"isolation": isolation, "booking": "check-then-insert",
+                "capacity": ROOM_CAPACITY, "think_s": THINK_S},
+        run=BOOKING_RUN,
+    )
+
+
+@pytest.mark.claim("pg-bookings-strong")
+def test_serializable_bookings_never_oversell(sdconform: Case) -> None:
+    """SERIALIZABLE: of two bookings that both saw a free place, one fails to commit (a
+    serialization failure), so no room gets more than its capacity."""
+    bookings(sdconform, "serializable")
+
+
+@pytest.mark.claim("pg-bookings-strong", config="read-committed-check-then-insert")
+def test_read_committed_check_then_insert_oversells(sdconform: Case) -> None:
+    """READ COMMITTED: both bookings see the free place and both commit."""
+    bookings(sdconform, "read-committed")

@@ -1,9 +1,10 @@
 """PostgreSQL: a primary, with an async or sync streaming standby, and its ``PgInfo``
-(``topology.py``); the psycopg 3 client (``client.py``); the faults that need PostgreSQL's own
-controls, failover and replay pause (``faults.py``; a crash is the generic kill, which takes
-the whole process tree); the judges only PostgreSQL needs (``judges.py``)."""
+(``topology.py``); the psycopg 3 clients (``client.py``: registers, sets and transactions;
+ticket servers; bookings) and their workloads (``workloads.py``); the faults that need
+PostgreSQL's own controls, failover and replay pause (``faults.py``; a crash is the generic
+kill, which takes the whole process tree); the judges only PostgreSQL needs (``judges/``)."""
 
-from .client import PgClient, connect_timeout
+from .client import BookingClient, PgClient, TicketClient, connect_timeout
 from .faults import Failover, ReplayPause
 from .topology import (
     PORT,
@@ -20,11 +21,13 @@ from .topology import (
 
 __all__ = [
     "PORT",
+    "BookingClient",
     "Failover",
     "PgClient",
     "PgInfo",
     "ReplayPause",
     "Settings",
+    "TicketClient",
     "Topology",
     "caught_up",
     "connect",

@@ -178,3 +178,84 @@ def _cancel(conn: Any) -> None:
 
 def _short(e: BaseException) -> str:
     return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+
+
+TICKETS = ("table", "sequence")
+
+
+class TicketClient:
+    """Ticket servers (Flickr's odd/even scheme): ``servers`` maps a server's name to the nodes
+    that may serve it (a primary and its standby: the one that takes writes is found among
+    them). ``next`` on key ``name`` takes the next ID there, ``how`` it is made: ``table``, a
+    counter row bumped by its step (``UPDATE tickets SET id = id + step RETURNING id``, a
+    write transaction, as Flickr's ``REPLACE INTO`` is), or ``sequence`` (``nextval``). Each
+    server is a ``PgClient`` of its own, with the same meaning of fail and info."""
+
+    def __init__(self, servers: dict[str, Sequence[str]], how: str = "table", step: int = 2,
+                 timeout: float = 2.0):
+        if not servers:
+            raise ValueError("ticket client: no ticket server given")
+        if how not in TICKETS:
+            raise ValueError(f"ticket client: how must be one of {TICKETS}, not {how!r}")
+        self.servers = {name: _TicketServer(nodes, how, step, timeout=timeout)
+                        for name, nodes in servers.items()}
+
+    def invoke(self, op: Invocation) -> Result:
+        if op.f != "next":
+            raise ValueError(f"ticket client: unsupported operation {op.f}")
+        client = self.servers.get(str(op.key))
+        if client is None:
+            raise ValueError(f"ticket client: no ticket server {op.key!r} "
+                             f"(known: {', '.join(self.servers)})")
+        return client.invoke(op)
+
+    def close(self) -> None:
+        for client in self.servers.values():
+            client.close()
+
+
+class _TicketServer(PgClient):
+    def __init__(self, writes: Sequence[str], how: str, step: int, timeout: float):
+        super().__init__(writes, timeout=timeout)
+        self.sql = ("SELECT nextval('tickets')" if how == "sequence" else
+                    f"UPDATE tickets SET id = id + {int(step)} RETURNING id")
+
+    def _run(self, conn: Any, op: Invocation) -> Any:
+        row = conn.execute(self.sql).fetchone()
+        return int(row[0])
+
+
+class BookingClient(PgClient):
+    """Hotel bookings, the check-then-insert way: ``book`` (key: a room, value: the booking's
+    id) counts the room's bookings and inserts one if fewer than ``capacity``, in one
+    transaction at the client's isolation level; its value is ``"booked"`` or ``"full"``.
+    ``think_s``: the application's work between the check and the insert (``pg_sleep`` in the
+    transaction: the time a real booking service spends there). A ``read`` of key
+    ``"bookings"`` returns ``[[room, bookings], ...]``."""
+
+    def __init__(self, writes: Sequence[str], capacity: int, isolation: str,
+                 timeout: float = 2.0, think_s: float = 0.0):
+        if capacity < 1:
+            raise ValueError(f"booking client: capacity must be at least 1, not {capacity}")
+        super().__init__(writes, timeout=timeout, isolation=isolation)
+        self.capacity, self.think_s = capacity, think_s
+
+    def _run(self, conn: Any, op: Invocation) -> Any:
+        if op.f == "read" and op.key == "bookings":
+            rows = conn.execute("SELECT room, count(*) FROM bookings GROUP BY room "
+                                "ORDER BY room").fetchall()
+            return [[int(r), int(n)] for r, n in rows]
+        if op.f != "book":
+            raise ValueError(f"booking client: unsupported operation {op.f}")
+        self._committing = False
+        conn.execute(f"BEGIN ISOLATION LEVEL {self.isolation}")
+        row = conn.execute("SELECT count(*) FROM bookings WHERE room = %s", (op.key,)).fetchone()
+        if int(row[0]) >= self.capacity:
+            conn.execute("ROLLBACK")
+            return "full"
+        if self.think_s > 0:
+            conn.execute("SELECT pg_sleep(%s)", (self.think_s,))
+        conn.execute("INSERT INTO bookings (room, id) VALUES (%s, %s)", (op.key, op.value))
+        self._committing = True
+        conn.execute("COMMIT")
+        return "booked"

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...checkers.judge import (
+from ....checkers.judge import (
     INCONCLUSIVE,
     NS,
     REFUTED,
@@ -41,9 +41,9 @@ from ...checkers.judge import (
     evidence,
     windows_of,
 )
-from ...checkers.recovery import Resumes
-from ...checkers.verdict import Anomaly
-from ...history import Completed, FaultWindow, History
+from ....checkers.recovery import Resumes
+from ....checkers.verdict import Anomaly
+from ....history import Completed, FaultWindow, History
 
 FAILOVER = "failover"
 

@@ -1,0 +1,39 @@
+"""Judges and exercise rules of the PostgreSQL claims (suites/postgres). Each judge says what
+the history must show before "no violation" may count as upheld, and refutes with the
+operations that prove it. ``failover``: standbys and failover (``StaleThenConverged``,
+``LossWithinLag``, ``FailoverResumes``, ``NoDowntimeNoLoss``, ``writes_during_lag`` and the
+failover ``timeline``); ``downtime``: the unavailability clients see through a failover, held
+to its own settings (``DowntimeWithinDetection``); ``apps``: ticket servers and bookings
+(``UniqueIds``, ``NoOversell``); ``recovery``: what a power cut leaves of the data files and
+what WAL redo brings back (``RedoNotFlush``). Every public name is re-exported here."""
+
+from .apps import NoOversell, UniqueIds
+from .downtime import DowntimeWithinDetection
+from .failover import (
+    FAILOVER,
+    FailoverResumes,
+    LossWithinLag,
+    NoDowntimeNoLoss,
+    StaleThenConverged,
+    Timeline,
+    final_reads_ok,
+    timeline,
+    timelines,
+    writes_during_lag,
+)
+
+__all__ = [
+    "FAILOVER",
+    "DowntimeWithinDetection",
+    "FailoverResumes",
+    "LossWithinLag",
+    "NoDowntimeNoLoss",
+    "NoOversell",
+    "StaleThenConverged",
+    "Timeline",
+    "UniqueIds",
+    "final_reads_ok",
+    "timeline",
+    "timelines",
+    "writes_during_lag",
+]

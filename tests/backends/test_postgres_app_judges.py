@@ -1,0 +1,179 @@
+"""The judges of PostgreSQL's application and downtime claims on small histories: each refutes
+a violation, is inconclusive (through ``outcome.decide``) when the behaviour was not
+exercised, and upholds what holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from compact import timed
+
+from pytest_sdconform.backends.postgres.judges import (
+    DowntimeWithinDetection,
+    NoOversell,
+    UniqueIds,
+)
+from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD, Judge
+from pytest_sdconform.history import History
+from pytest_sdconform.outcome import Decision, decide
+
+FINAL = 9
+
+
+def h(*events: str) -> History:
+    out = timed(*events)
+    for op in out.ops:
+        if op.process == FINAL:
+            op.extra = {"final": True}
+    return out
+
+
+def failover(at: float, since_kill: float, **more: Any) -> str:
+    value = {"killed": "n1", "promoted": "n2", "since_kill_s": since_kill, **more}
+    return f"{at} n info failover-start - {json.dumps(value)}"
+
+
+def run(history: History, judge: Judge, faults: tuple[str, ...] = ("failover",)) -> Decision:
+    return decide(history, {}, judge, faults=list(faults))
+
+
+# --- UniqueIds -------------------------------------------------------------------------------
+
+# The odd server's primary dies at 4.8; its standby is primary when the window opens at 5.0.
+
+
+def tickets(after: list[int]) -> History:
+    events = ["1.0 1 invoke next odd", "1.1 1 ok next odd 1",
+              "2.0 2 invoke next odd", "2.1 2 ok next odd 3",
+              "3.0 1 invoke next odd", "3.1 1 ok next odd 5",
+              failover(5.0, 0.2, cut_to_kill_s=1.5)]
+    t = 5.5
+    for i, v in enumerate(after):
+        events += [f"{t} {1 + i % 2} invoke next odd", f"{t + 0.05} {1 + i % 2} ok next odd {v}"]
+        t += 0.1
+    return h(*events, "8.0 n info failover-stop")
+
+
+def test_unique_ids_upholds_ids_that_go_on_after_the_failover() -> None:
+    d = run(tickets([7, 9]), UniqueIds())
+    assert d.outcome == UPHELD, d.reason
+    assert "5 acknowledged IDs, all unique" in d.reason
+
+
+def test_unique_ids_refutes_an_id_handed_out_again_after_the_promotion() -> None:
+    d = run(tickets([5, 7]), UniqueIds())  # the promoted standby had not seen 5 go
+    assert d.outcome == REFUTED and d.attributed, d.reason
+    (a,) = d.anomalies
+    assert a["kind"] == "duplicate-id" and "ID 5 acknowledged 2 times" in a["explanation"]
+    assert a["relative_to_faults"] in ("during", "after")
+
+
+def test_unique_ids_refutes_an_id_of_the_other_servers_parity() -> None:
+    d = run(tickets([8]), UniqueIds())
+    assert d.outcome == REFUTED
+    assert {a["kind"] for a in d.anomalies} == {"wrong-parity"}
+
+
+def test_unique_ids_without_ids_after_the_promotion_is_not_exercised() -> None:
+    d = run(tickets([]), UniqueIds())
+    assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
+    assert "0 after the promotion" in d.reason
+
+
+def test_unique_ids_refuses_an_id_that_is_not_an_integer() -> None:
+    with pytest.raises(ValueError, match="not an integer ID"):
+        UniqueIds().rule(tickets(['"x"']), {})  # type: ignore[list-item]
+
+
+# --- NoOversell ------------------------------------------------------------------------------
+
+
+def booking_history(third: str, final: list[list[int]]) -> History:
+    """Room 1 (capacity 2): three bookings overlap; the third answers ``third``."""
+    return h(
+        "1.0 1 invoke book 1 1", "1.0 2 invoke book 1 2", "1.0 3 invoke book 1 3",
+        '1.1 1 ok book 1 "booked"', '1.2 2 ok book 1 "booked"', f'1.3 3 ok book 1 "{third}"',
+        "2.0 1 invoke book 1 4", '2.1 1 ok book 1 "full"',
+        "3.0 9 invoke read bookings", f"3.1 9 ok read bookings {json.dumps(final)}",
+    )
+
+
+def test_no_oversell_upholds_a_sold_out_room_that_refused_the_third() -> None:
+    d = run(booking_history("full", [[1, 2]]), NoOversell(2), ())
+    assert d.outcome == UPHELD, d.reason
+    assert "2 bookings confirmed in 1 rooms" in d.reason
+
+
+def test_no_oversell_refutes_a_third_confirmed_booking() -> None:
+    d = run(booking_history("booked", [[1, 3]]), NoOversell(2), ())
+    assert d.outcome == REFUTED, d.reason
+    (a,) = d.anomalies
+    assert a["kind"] == "oversold" and "3 bookings confirmed, 3 stored" in a["explanation"]
+
+
+def test_no_oversell_refutes_a_confirmed_booking_missing_from_the_final_read() -> None:
+    d = run(booking_history("full", [[1, 1]]), NoOversell(2), ())
+    assert d.outcome == REFUTED
+    assert {a["kind"] for a in d.anomalies} == {"lost-booking"}
+
+
+def test_no_oversell_without_concurrent_bookings_is_not_exercised() -> None:
+    hist = h('1.0 1 invoke book 1 1', '1.1 1 ok book 1 "booked"',
+             '2.0 1 invoke book 1 2', '2.1 1 ok book 1 "booked"',
+             '3.0 1 invoke book 1 3', '3.1 1 ok book 1 "full"',
+             "4.0 9 invoke read bookings", "4.1 9 ok read bookings [[1, 2]]")
+    d = run(hist, NoOversell(2), ())
+    assert d.outcome == INCONCLUSIVE and "none with concurrent bookings" in d.reason
+
+
+def test_no_oversell_refuses_a_final_read_of_another_shape() -> None:
+    hist = booking_history("full", [[1, 2]])
+    hist.ops[-1].value = {"1": 2}
+    with pytest.raises(ValueError, match=r"not \[\[room, bookings\]"):
+        NoOversell(2).rule(hist, {})
+
+
+# --- DowntimeWithinDetection -----------------------------------------------------------------
+
+# The primary dies at 4.9 (the window opens at 5.0), the standby is promoted at 8.0: a failover
+# span of 3.1 s; clients get 2 s more to reconnect: a bound of 5.1 s after the death.
+
+
+def downtime_history(first_ok: float | None) -> History:
+    events = ["1.0 1 invoke add s 1", "1.1 1 ok add s 1",
+              "4.95 2 invoke add s 2", "4.96 2 fail add s 2",
+              failover(5.0, 0.1, promote="at-heal"),
+              "6.0 1 invoke add s 3", "6.01 1 fail add s 3",
+              "8.0 n info failover-stop"]
+    if first_ok is not None:
+        events += [f"{first_ok - 0.05} 1 invoke add s 4", f"{first_ok} 1 ok add s 4"]
+    return h(*events)
+
+
+def test_downtime_within_detection_upholds_writes_back_within_the_bound() -> None:
+    d = run(downtime_history(8.3), DowntimeWithinDetection(client_bound_s=2.0))
+    assert d.outcome == UPHELD, d.reason
+    assert "3.40s (failover 3.10s" in d.reason and "bound 5.10s" in d.reason
+
+
+def test_downtime_within_detection_refutes_writes_back_after_the_bound() -> None:
+    d = run(downtime_history(10.5), DowntimeWithinDetection(client_bound_s=2.0))
+    assert d.outcome == REFUTED and d.attributed, d.reason
+    assert {a["kind"] for a in d.anomalies} == {"downtime-beyond-bound"}
+    assert "5.60s" in d.reason
+
+
+def test_downtime_within_detection_refutes_writes_that_never_come_back() -> None:
+    d = run(downtime_history(None), DowntimeWithinDetection(client_bound_s=2.0))
+    assert d.outcome == REFUTED
+    assert "no write back" in d.reason
+
+
+def test_downtime_within_detection_without_writes_while_down_is_not_exercised() -> None:
+    hist = h("1.0 1 invoke add s 1", "1.1 1 ok add s 1",
+             failover(5.0, 0.1, promote="at-heal"), "8.0 n info failover-stop",
+             "8.2 1 invoke add s 4", "8.3 1 ok add s 4")
+    d = run(hist, DowntimeWithinDetection(client_bound_s=2.0))
+    assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
