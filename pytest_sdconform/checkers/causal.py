@@ -314,7 +314,9 @@ def _chain(a: _Op, b: _Op, writer: dict[Hashable, int]) -> list[_Op]:
     while step is not None:
         path.append(step)
         step = parent[id(step)]
-    return path or [a, b]
+    # Inside one session the order is plain: keep only where the chain enters and leaves it.
+    return [o for i, o in enumerate(path) if i in (0, len(path) - 1)
+            or path[i - 1].process != o.process or path[i + 1].process != o.process] or [a, b]
 
 
 def _verdict(found: _Found, stats: dict[str, Any], out_of_budget: str | None) -> Verdict:

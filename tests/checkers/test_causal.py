@@ -91,6 +91,13 @@ def test_reading_an_overwritten_value_violates_causal_order() -> None:
     assert "read 1" in a.explanation and "write of 2 by process 1" in a.explanation
 
 
+def test_evidence_keeps_where_the_chain_enters_and_leaves_a_session() -> None:
+    h = history(*ok(1, "write", "x", 1), *ok(1, "write", "x", 2), *ok(1, "read", "y", None),
+                *ok(1, "read", "y", None), *ok(1, "read", "x", 1))
+    (a,) = check_causal(h).anomalies
+    assert a.ops == [0, 1, 2, 3, 8, 9]  # the two writes and the read, not the reads between
+
+
 def test_overwrite_through_another_key() -> None:
     # p1 writes x=1 then y=2; p3 reads y=2 and then writes x=3 (so 1 ⇝ 3) and z=4; p4 reads
     # z=4, which puts x=3 in its causal past, and then reads x=1.
