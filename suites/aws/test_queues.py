@@ -32,7 +32,7 @@ class Traffic:
     name = "messages"
     polls: Sequence[str | None] = (None,)
     send_ratio: float = 0.4
-    drains: int = 10
+    drains: int = 30
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,7 +123,7 @@ def test_producers_go_on_while_the_consumers_are_down(sdconform: Case, env: Env)
         [outage],
         judge=judges.ProducerUnaffected(),
         config={"consumers": "stop polling during consumer-down"},
-        run=RunConfig(duration=6.0, quiet=1.0, fault_duration=2.0, settle=0.5),
+        run=RunConfig(quiet=1.0, fault_duration=2.0, settle=0.5),
     )
 
 

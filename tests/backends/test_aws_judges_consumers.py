@@ -85,8 +85,9 @@ def outage(send_type: str = "ok", received: bool = True, refused_polls: bool = T
     h = H().fault("consumer-down", 1.0, 3.0).op(1, "send", None, 1, 1.5, 1.6, typ=send_type)
     if refused_polls:
         h.op(2, "poll", None, None, 1.7, 1.71, typ="fail", error="consumer down")
-    return h.op(2, "poll", None, None, 3.5, 3.6, result=got(1) if received else [],
-                received_ms=10, final=True)
+    h.op(2, "poll", None, None, 3.5, 3.6, result=got(1) if received else [], received_ms=10,
+         final=True)
+    return h.op(2, "poll", None, None, 3.7, 3.8, result=[], received_ms=10, final=True)
 
 
 def test_producer_unaffected_refutes_a_send_failed_during_the_outage() -> None:
@@ -98,6 +99,14 @@ def test_producer_unaffected_refutes_a_send_failed_during_the_outage() -> None:
 def test_producer_unaffected_refutes_a_message_lost() -> None:
     h = outage(received=False).build()
     assert outcome(judges.ProducerUnaffected(), h, faults=("consumer-down",))[0] == REFUTED
+
+
+def test_producer_unaffected_claims_no_loss_from_a_queue_not_drained() -> None:
+    h = (H().fault("consumer-down", 1.0, 3.0).op(1, "send", None, 1, 1.5, 1.6)
+         .op(2, "poll", None, None, 1.7, 1.71, typ="fail", error="consumer down")
+         .op(2, "poll", None, None, 3.5, 3.6, result=got(2), received_ms=10, final=True))
+    o, reason = outcome(judges.ProducerUnaffected(), h.build(), faults=("consumer-down",))
+    assert o == INCONCLUSIVE and "not drained to empty" in reason
 
 
 def test_producer_unaffected_needs_the_consumers_seen_down() -> None:
@@ -114,6 +123,7 @@ def test_producer_unaffected_checks_every_subscriber_queue() -> None:
     h = (H().fault("consumer-down", 1.0, 3.0).op(1, "send", None, 1, 1.5, 1.6)
          .op(2, "poll", "q0", None, 1.7, 1.71, typ="fail", error="consumer down")
          .op(2, "poll", "q0", None, 3.5, 3.6, result=got(1), received_ms=10, final=True)
+         .op(2, "poll", "q0", None, 3.6, 3.7, result=[], received_ms=10, final=True)
          .op(2, "poll", "q1", None, 3.7, 3.8, result=[], received_ms=10, final=True)).build()
     o, reason = outcome(judges.ProducerUnaffected(("q0", "q1")), h, faults=("consumer-down",))
     assert o == REFUTED and "from queue q1" in reason
@@ -194,7 +204,7 @@ POLICIES = {"qa": frozenset({"a"}), "qb": frozenset({"b"})}
 
 
 def filtered(qa_gets: list[int], drains: bool = True) -> H:
-    h = (H().op(1, "send", None, 1, 0.0, 0.1, type="a").op(1, "send", None, 2, 0.2, 0.3, type="b")
+    h = (H().op(1, "send", None, 1, 0.0, 0.1, kind="a").op(1, "send", None, 2, 0.2, 0.3, kind="b")
          .op(2, "poll", "qa", None, 1.0, 1.1, result=got(*qa_gets), received_ms=10)
          .op(2, "poll", "qb", None, 1.2, 1.3, result=got(2), received_ms=10))
     if drains:

@@ -114,7 +114,7 @@ class SqsClient(BotoClient):
 class SnsClient(SqsClient):
     """``send`` publishes to a topic; ``poll`` reads the subscriber queue named by ``key``.
     ``kind``: each message's ``type`` message attribute, from its value (what filter policies
-    match; recorded as ``type``). ``fifo``: a FIFO topic (``key`` the MessageGroupId, the value
+    match; recorded as ``kind``). ``fifo``: a FIFO topic (``key`` the MessageGroupId, the value
     the MessageDeduplicationId; ``resend`` publishes each twice)."""
 
     def __init__(
@@ -134,9 +134,9 @@ class SnsClient(SqsClient):
         kw: dict[str, Any] = {"TopicArn": self.topic_arn, "Message": str(op.value)}
         extra: dict[str, Any] = {}
         if self.kind is not None:
-            extra["type"] = self.kind(op.value)
+            extra["kind"] = self.kind(op.value)  # not "type": the history's own field
             kw["MessageAttributes"] = {
-                "type": {"DataType": "String", "StringValue": extra["type"]}}
+                "type": {"DataType": "String", "StringValue": extra["kind"]}}
         if self.fifo:
             kw.update(MessageGroupId=str(op.key), MessageDeduplicationId=str(op.value))
         ids = [self.sns.publish(**kw)["MessageId"] for _ in range(2 if self.resend else 1)]

@@ -28,7 +28,7 @@ from ....checkers.judge import (
     windows_of,
 )
 from ....history import Completed, History
-from .common import final_ok, receipts
+from .common import receipts
 from .queues import received_by
 
 
@@ -58,7 +58,27 @@ def lost(history: History, queues: Sequence[Any] = (...,)) -> list[tuple[Any, Co
     return out
 
 
+def drained(history: History, queues: Sequence[Any] = (...,)) -> Exercise:
+    """Every queue drained to empty: its last final poll succeeded and received nothing (a
+    message missing from a queue not drained could still be waiting in it)."""
+    last: dict[Any, Completed] = {}
+    for c in history.complete():
+        if c.is_final and c.f == "poll":
+            last[c.key] = c
+    out = []
+    for q in queues:
+        polls = list(last.values()) if q is ... else [last[q]] if q in last else []
+        out.append(bool(polls) and all(c.type == "ok" and not c.value for c in polls))
+    names = ["the queue" if q is ... else str(q) for q in queues]
+    if all(out):
+        return Exercise(True, f"{', '.join(names)} drained to empty")
+    left = [n for n, ok in zip(names, out, strict=True) if not ok]
+    return Exercise(False, f"{', '.join(left)} not drained to empty")
+
+
 def _lost_ruling(history: History, queues: Sequence[Any], what: str) -> Ruling | None:
+    if not drained(history, queues).done:
+        return None  # a message not received yet may be waiting: no loss to claim
     gone = lost(history, queues)
     if not gone:
         return None
@@ -81,7 +101,7 @@ class DelayedUntil:
     delay_s: float
     name: str = "delayed-until"
     exercises: str = ("polls made while a sent message was still delayed, that message received "
-                      "later, and a drain that succeeded")
+                      "later, and the queue drained to empty")
 
     def _hidden(self, history: History) -> list[tuple[Completed, Completed]]:
         first = first_receipts(history)
@@ -98,10 +118,10 @@ class DelayedUntil:
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         hidden = self._hidden(history)
         messages = len({s.invoke.value for s, _ in hidden})
-        drained = final_ok(history, verdicts)
-        return Exercise(messages > 0 and drained.done,
+        empty = drained(history)
+        return Exercise(messages > 0 and empty.done,
                         f"{len(hidden)} polls inside the {self.delay_s:g}s delay of {messages} "
-                        f"messages received later; {drained.why}")
+                        f"messages received later; {empty.why}")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         first, early = first_receipts(history), []
@@ -133,8 +153,8 @@ class Requeued:
 
     visibility_s: float
     name: str = "requeued"
-    exercises: str = "messages whose processing failed received again, and a drain that " \
-                     "succeeded"
+    exercises: str = "messages whose processing failed received again, and the queue drained " \
+                     "to empty"
 
     def _failed(self, history: History) -> dict[Any, Completed]:
         out: dict[Any, Completed] = {}
@@ -154,10 +174,10 @@ class Requeued:
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         failed, again = self._failed(history), self._again(history)
-        drained = final_ok(history, verdicts)
-        return Exercise(bool(again) and drained.done,
+        empty = drained(history)
+        return Exercise(bool(again) and empty.done,
                         f"{len(failed)} messages failed processing, {len(again)} of them "
-                        f"received again; {drained.why}")
+                        f"received again; {empty.why}")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         failed, again = self._failed(history), self._again(history)
@@ -192,7 +212,7 @@ class ProducerUnaffected:
     queues: Sequence[Any] = (...,)
     name: str = "producer-unaffected"
     exercises: str = ("sends acknowledged during every consumer outage while consumers' polls "
-                      "failed, and a drain that succeeded")
+                      "failed, and every queue drained to empty")
 
     def _during(self, history: History) -> list[tuple[list[Completed], list[Completed]]]:
         out = []
@@ -209,10 +229,10 @@ class ProducerUnaffected:
             return Exercise(False, "no consumer outage")
         sent = [sum(1 for c in s if c.type == "ok") for s, _ in during]
         down = [len(p) for _, p in during]
-        drained = final_ok(history, verdicts)
-        done = all(sent) and all(down) and drained.done
+        empty = drained(history, self.queues)
+        done = all(sent) and all(down) and empty.done
         return Exercise(done, f"{len(during)} consumer outages: {sent} sends acknowledged and "
-                              f"{down} polls refused during them; {drained.why}")
+                              f"{down} polls refused during them; {empty.why}")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         bad = [c for s, _ in self._during(history) for c in s if c.type != "ok"]
