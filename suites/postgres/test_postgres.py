@@ -23,6 +23,7 @@ from pytest_sdconform.backends.postgres.judges import (
     LossWithinLag,
     NoDowntimeNoLoss,
     NoOversell,
+    RestoredToTarget,
     StaleThenConverged,
     UniqueIds,
     writes_during_lag,
@@ -552,3 +553,31 @@ def test_serializable_bookings_never_oversell(sdconform: Case) -> None:
 def test_read_committed_check_then_insert_oversells(sdconform: Case) -> None:
     """READ COMMITTED: both bookings see the free place and both commit."""
     bookings(sdconform, "read-committed")
+
+
+# --- point-in-time recovery ----------------------------------------------------------------------
+
+
+@pytest.mark.claim("rds-pitr-5min")
+def test_a_point_in_time_restore_holds_exactly_the_history_up_to_its_target(
+        sdconform: Case) -> None:
+    """The primary archives every WAL segment (archive_command copies it to a folder); the
+    base backup is a standby stopped before the run. Mid-run the target time is taken from
+    the primary's clock; at the heal the archive is brought up to date and the backup is
+    restored to the target (recovery_target_time) and promoted. The final read, from the
+    restored node, holds every add acknowledged before the target and none made after it.
+    (archive_timeout, RDS's "every 5 minutes", bounds what a lost primary loses; here the
+    primary lives and the restore switches segments first: what is judged is the restore.)"""
+    settings = pg.Settings(extra=pg.ARCHIVING)
+    cluster, primary, backup = pair(sdconform, settings=settings)
+    cluster.node("n2").stop()  # a base backup: the standby's data, frozen before the run
+    restore = sdconform.fault(lambda: pg.PointInTimeRestore(cluster))
+    sdconform.run(
+        SetAdd(),
+        lambda i: pg.PgClient([primary], [backup], timeout=CLIENT_TIMEOUT),
+        [restore],
+        judge=RestoredToTarget(),
+        config={"backup": "base backup (a stopped standby) + archived WAL",
+                "restore": "recovery_target_time, then promote"},
+        run=RunConfig(quiet=2.0, fault_duration=2.0, op_timeout=3.0),
+    )

@@ -13,6 +13,7 @@ from compact import timed
 from pytest_sdconform.backends.postgres.judges import (
     DowntimeWithinDetection,
     NoOversell,
+    RestoredToTarget,
     UniqueIds,
 )
 from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD, Judge
@@ -177,3 +178,68 @@ def test_downtime_within_detection_without_writes_while_down_is_not_exercised() 
              "8.2 1 invoke add s 4", "8.3 1 ok add s 4")
     d = run(hist, DowntimeWithinDetection(client_bound_s=2.0))
     assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
+
+
+def test_downtime_within_detection_counts_the_promotion_up_to_the_heals_record() -> None:
+    """At the heal the standby is promoted; its ``failover-healed`` record says when that was
+    done (8.5 here, not the 8.0 the heal began): the failover took 3.6 s, the bound is 5.6 s."""
+    hist = downtime_history(10.45)
+    hist.ops.insert(8, timed('8.5 n info failover-healed - {"promote_s": 0.5}').ops[0])
+    for i, op in enumerate(hist.ops):
+        op.index = i
+    d = run(hist, DowntimeWithinDetection(client_bound_s=2.0))
+    assert d.outcome == UPHELD, d.reason
+    assert "5.55s (failover 3.60s" in d.reason and "bound 5.60s" in d.reason
+
+
+# --- RestoredToTarget ------------------------------------------------------------------------
+
+# The target is taken between 3.0 (the invocation) and 3.1 (the window opens); the restore is
+# done at 6.0, from node n2 (address 10.0.0.2); the final read is from there.
+
+
+def pitr_history(final: list[int], node: str = "10.0.0.2") -> History:
+    hist = h(
+        "1.0 1 invoke add s 1", "1.1 1 ok add s 1",
+        "2.9 2 invoke add s 2",  # in flight at the target: either way
+        "3.0 n invoke pitr-restore-start",
+        "3.05 2 ok add s 2",
+        '3.1 n info pitr-restore-start - {"target": "2026-01-01 00:00:03+00"}',
+        "4.0 1 invoke add s 3", "4.1 1 ok add s 3",
+        "5.0 n info pitr-restore-stop",
+        '6.0 n info pitr-restore-healed - {"address": "10.0.0.2", "restore_s": 0.9}',
+        "7.0 9 invoke read s", f"7.1 9 ok read s {json.dumps(final)}",
+    )
+    hist.ops[-1].node = node
+    return hist
+
+
+def test_restored_to_target_upholds_exactly_the_history_before_the_target() -> None:
+    d = run(pitr_history([1]), RestoredToTarget(), ("pitr-restore",))
+    assert d.outcome == UPHELD, d.reason
+    assert "all 1 writes acknowledged before it present, none of the 1 made after" in d.reason
+    assert run(pitr_history([1, 2]), RestoredToTarget(), ("pitr-restore",)).outcome == UPHELD
+
+
+def test_restored_to_target_refutes_a_write_acknowledged_before_it_missing() -> None:
+    d = run(pitr_history([]), RestoredToTarget(), ("pitr-restore",))
+    assert d.outcome == REFUTED, d.reason
+    assert {a["kind"] for a in d.anomalies} == {"missing-before-target"}
+
+
+def test_restored_to_target_refutes_a_write_made_after_it_present() -> None:
+    d = run(pitr_history([1, 3]), RestoredToTarget(), ("pitr-restore",))
+    assert d.outcome == REFUTED and d.attributed, d.reason
+    assert {a["kind"] for a in d.anomalies} == {"present-after-target"}
+
+
+def test_restored_to_target_with_a_final_read_from_elsewhere_is_not_exercised() -> None:
+    d = run(pitr_history([1], node="10.0.0.1"), RestoredToTarget(), ("pitr-restore",))
+    assert d.outcome == INCONCLUSIVE and "restored node" in d.reason
+
+
+def test_restored_to_target_refuses_a_final_read_that_is_not_a_list() -> None:
+    hist = pitr_history([1])
+    hist.ops[-1].value = 1
+    with pytest.raises(ValueError, match="not a list"):
+        RestoredToTarget().rule(hist, {})

@@ -1,11 +1,12 @@
 """PostgreSQL: a primary, with an async or sync streaming standby, and its ``PgInfo``
 (``topology.py``); the psycopg 3 clients (``client.py``: registers, sets and transactions;
 ticket servers; bookings) and their workloads (``workloads.py``); the faults that need
-PostgreSQL's own controls, failover and replay pause (``faults.py``; a crash is the generic
-kill, which takes the whole process tree); the judges only PostgreSQL needs (``judges/``)."""
+PostgreSQL's own controls: failover, replay pause and a point-in-time restore (``faults.py``;
+a crash is the generic kill, which takes the whole process tree); the judges only PostgreSQL
+needs (``judges/``)."""
 
 from .client import BookingClient, PgClient, TicketClient, connect_timeout
-from .faults import Failover, ReplayPause
+from .faults import ARCHIVING, Failover, PointInTimeRestore, ReplayPause
 from .topology import (
     PORT,
     PgInfo,
@@ -20,11 +21,13 @@ from .topology import (
 )
 
 __all__ = [
+    "ARCHIVING",
     "PORT",
     "BookingClient",
     "Failover",
     "PgClient",
     "PgInfo",
+    "PointInTimeRestore",
     "ReplayPause",
     "Settings",
     "TicketClient",

@@ -1,15 +1,17 @@
 """Faults made with PostgreSQL's own controls: a failover (kill the primary, promote the
-standby), and pausing WAL replay on a standby (it still receives and flushes WAL, so a
-``synchronous_commit = on`` commit returns while the standby does not show it yet)."""
+standby), pausing WAL replay on a standby (it still receives and flushes WAL, so a
+``synchronous_commit = on`` commit returns while the standby does not show it yet), and a
+point-in-time restore of a base backup from the WAL archive."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 from ...cluster import Cluster
-from ...faults import FaultNotEffective
+from ...faults import FaultNotEffective, FaultUnavailable
 from ...faults.partition import isolate
 from .topology import PgInfo, connect
 
@@ -135,3 +137,104 @@ class ReplayPause:
                 raise FaultNotEffective(f"replay-pause: {self.node} did not resume replay")
         self.active = False
         return {"node": self.node}
+
+
+ARCHIVE = "archive"  # the WAL archive: a folder beside the primary's PGDATA
+ARCHIVING = (
+    "archive_mode=on",
+    f"archive_command=mkdir -p ../{ARCHIVE} && test ! -f ../{ARCHIVE}/%f "
+    f"&& cp %p ../{ARCHIVE}/%f",
+)
+"""Server settings of a primary that archives its WAL segments (``Settings(extra=...)``):
+``archive_command`` runs in PGDATA and copies each finished segment to the archive."""
+
+
+class PointInTimeRestore:
+    """Point-in-time recovery, as a backup service does it. ``backup`` is a standby stopped
+    before the run: its data folder is a base backup (a copy of the primary plus the WAL it
+    had then). ``start`` takes the target time from the primary's clock
+    (``clock_timestamp()``): every write acknowledged before the window's invocation committed
+    before it, every write invoked after the window opened commits after it. ``stop`` has the
+    primary switch to a new WAL segment and waits until the archive has it (so the archive
+    holds the target), then restarts the backup in archive recovery (``restore_command``
+    copying from the archive, ``recovery_target_time`` = the target, promote at the target)
+    and waits until it is promoted: reads from it show the restored database. Once per
+    cluster; the primary keeps running."""
+
+    name = "pitr-restore"
+
+    def __init__(self, cluster: Cluster[PgInfo], backup: str = "n2", primary: str = "n1",
+                 timeout: float = 30.0):
+        self.cluster, self.backup, self.primary, self.timeout = cluster, backup, primary, timeout
+        data = getattr(cluster.node(primary), "data", None)
+        if not isinstance(data, Path):
+            raise FaultUnavailable("point-in-time restore reads the primary's WAL archive from "
+                                   "its folder: nodes on this machine's filesystem only")
+        self.archive = data / ARCHIVE
+        self.target: str | None = None
+        self.restored = False
+
+    def _primary(self) -> Any:
+        return connect(self.cluster.info.addresses[self.primary], timeout=5)
+
+    def start(self) -> dict[str, Any]:
+        if self.target is not None:
+            return {"skipped": "already restored once"}
+        if self.cluster.node(self.backup).is_running():
+            raise FaultNotEffective(f"pitr: the backup {self.backup} is running: stop it "
+                                    "before the run, it must not follow the primary")
+        with self._primary() as conn:
+            self.target = str(conn.execute(
+                "SELECT to_char(clock_timestamp(), 'YYYY-MM-DD HH24:MI:SS.USOF')").fetchone()[0])
+        return {"target": self.target, "backup": self.backup}
+
+    def stop(self) -> dict[str, Any]:
+        if self.target is None or self.restored:
+            return {}
+        self.restored = True
+        began = time.monotonic()
+        archived = self._archive_current_segment()
+        node = self.cluster.node(self.backup)
+        settings = "".join(f"{k} = '{v}'\n" for k, v in (
+            ("restore_command", f"cp {self.archive}/%f %p"),
+            ("recovery_target_time", self.target),
+            ("recovery_target_action", "promote"),
+            ("primary_conninfo", ""),
+        ))
+        # In its data folder: archive recovery instead of streaming, to the target; the
+        # settings appended last win over pg_basebackup's.
+        code, out = node.execute(["sh", "-c", 'rm -f pgdata/standby.signal && '
+                                  'touch pgdata/recovery.signal && '
+                                  'printf "%s" "$1" >> pgdata/postgresql.auto.conf',
+                                  "sdconform-pitr", settings])
+        if code != 0:
+            raise FaultNotEffective(f"pitr: could not set {self.backup} up for recovery: {out}")
+        node.start()
+        address = self.cluster.info.addresses[self.backup]
+        deadline = time.monotonic() + self.timeout
+        with connect(address, timeout=5) as conn:
+            while conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise FaultNotEffective(f"pitr: {self.backup} still in recovery after "
+                                            f"{self.timeout:.0f}s")
+                time.sleep(0.05)
+            replayed = conn.execute("SELECT count(*) FROM sets").fetchone()[0]
+        return {"target": self.target, "archived": archived, "restored": self.backup,
+                "address": address, "rows": int(replayed),
+                "restore_s": round(time.monotonic() - began, 3)}
+
+    def _archive_current_segment(self) -> str:
+        """Switch the primary to a new segment and wait until the archive has the old one."""
+        with self._primary() as conn:
+            lsn = conn.execute("SELECT pg_switch_wal()").fetchone()[0]
+            segment = str(conn.execute("SELECT pg_walfile_name(%s)", (lsn,)).fetchone()[0])
+            deadline = time.monotonic() + self.timeout
+            while True:
+                row = conn.execute("SELECT last_archived_wal, last_failed_wal "
+                                   "FROM pg_stat_archiver").fetchone()
+                if row[0] is not None and str(row[0]) >= segment:
+                    return segment
+                if time.monotonic() > deadline:
+                    raise FaultNotEffective(f"pitr: {segment} not archived after "
+                                            f"{self.timeout:.0f}s (last failed: {row[1]})")
+                time.sleep(0.05)

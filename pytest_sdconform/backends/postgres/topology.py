@@ -74,6 +74,9 @@ class Settings:
     fsync: bool = True
     synchronous_commit: str = "on"  # off | local | remote_write | on | remote_apply
     wal_writer_delay_ms: int = 200
+    # More server settings, "name=value" (WAL archiving, a smaller shared_buffers...): after
+    # the common ones, so they win.
+    extra: tuple[str, ...] = ()
 
     def args(self) -> list[str]:
         return [
@@ -83,6 +86,7 @@ class Settings:
             f"synchronous_commit={self.synchronous_commit}",
             "-c",
             f"wal_writer_delay={self.wal_writer_delay_ms}ms",
+            *(a for s in self.extra for a in ("-c", s)),
         ]
 
 
@@ -215,6 +219,8 @@ class Topology(base.Topology[PgInfo]):
             d["replication"] = "synchronous" if self.sync else "asynchronous"
         if self.settings.wal_writer_delay_ms != 200:
             d["wal_writer_delay_ms"] = self.settings.wal_writer_delay_ms
+        if self.settings.extra:
+            d["settings"] = list(self.settings.extra)
         return d
 
     def provision(self) -> None:

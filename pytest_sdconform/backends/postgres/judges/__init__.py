@@ -4,8 +4,8 @@ operations that prove it. ``failover``: standbys and failover (``StaleThenConver
 ``LossWithinLag``, ``FailoverResumes``, ``NoDowntimeNoLoss``, ``writes_during_lag`` and the
 failover ``timeline``); ``downtime``: the unavailability clients see through a failover, held
 to its own settings (``DowntimeWithinDetection``); ``apps``: ticket servers and bookings
-(``UniqueIds``, ``NoOversell``); ``recovery``: what a power cut leaves of the data files and
-what WAL redo brings back (``RedoNotFlush``). Every public name is re-exported here."""
+(``UniqueIds``, ``NoOversell``); ``recovery``: a point-in-time restore from the WAL archive
+(``RestoredToTarget``). Every public name is re-exported here."""
 
 from .apps import NoOversell, UniqueIds
 from .downtime import DowntimeWithinDetection
@@ -21,14 +21,17 @@ from .failover import (
     timelines,
     writes_during_lag,
 )
+from .recovery import PITR, RestoredToTarget
 
 __all__ = [
     "FAILOVER",
+    "PITR",
     "DowntimeWithinDetection",
     "FailoverResumes",
     "LossWithinLag",
     "NoDowntimeNoLoss",
     "NoOversell",
+    "RestoredToTarget",
     "StaleThenConverged",
     "Timeline",
     "UniqueIds",

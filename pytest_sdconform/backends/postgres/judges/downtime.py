@@ -1,8 +1,9 @@
 """The downtime clients see through a failover (``rds-failover-small-downtime``).
 
 ``Failover(promote="at-heal")`` kills the primary at the window's start and promotes the
-standby at its end: the window is an HA manager's detection time (the fault's duration, a
-setting of the manager) plus the promotion PostgreSQL took (measured). What clients see is
+standby at its heal: from the death to the heal's record (``failover-healed``, written once
+the standby is primary) is an HA manager's detection time (the fault's duration, a setting of
+the manager) plus the promotion PostgreSQL took (measured). What clients see is
 longer by what they need to notice the dead connection and find the new primary: the runner's
 ``op_timeout`` and libpq's ``connect_timeout``, the clients' own settings. "Small" is not a
 figure, so the claim is held to those settings: writes are back within them, or not."""
@@ -23,7 +24,7 @@ from ....checkers.judge import (
 )
 from ....checkers.verdict import Anomaly
 from ....history import Completed, History
-from .failover import FAILOVER, Timeline, timelines
+from .failover import FAILOVER, Timeline, healed, timelines
 
 
 @dataclass
@@ -51,9 +52,16 @@ class DowntimeWithinDetection:
     def _ops(self, history: History) -> list[Completed]:
         return [c for c in client_ops(history) if c.f == self.f]
 
-    def _down(self, t: Timeline, ops: list[Completed]) -> list[Completed]:
+    def _promoted(self, history: History, t: Timeline) -> int | None:
+        """When the standby was primary: the heal's record (the promotion is done at the heal),
+        else the window's end (the heal began then)."""
+        op = healed(history, t.window)
+        return op.time if op is not None else t.window.end
+
+    def _down(self, history: History, t: Timeline, ops: list[Completed]) -> list[Completed]:
         """Calls made while there was no primary: from the death to the promotion."""
-        end = t.window.end if t.window.end is not None else float("inf")
+        done = self._promoted(history, t)
+        end = done if done is not None else float("inf")
         return [c for c in ops if t.killed <= c.invoke.time < end]
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
@@ -65,7 +73,7 @@ class DowntimeWithinDetection:
         ops = self._ops(history)
         before = [sum(1 for c in ops if c.type == "ok" and c.completion is not None
                       and c.completion.time < t.killed) for t in lines]
-        down = [len(self._down(t, ops)) for t in lines]
+        down = [len(self._down(history, t, ops)) for t in lines]
         if not all(before) or not all(down):
             return Exercise(False, f"{sum(before)} {self.f}s acknowledged before the primary "
                                    f"died and {sum(down)} tried while there was none (every "
@@ -80,9 +88,10 @@ class DowntimeWithinDetection:
         ops = self._ops(history)
         figures, anomalies = [], []
         for t in lines:
-            if t.window.end is None:
+            done = self._promoted(history, t)
+            if done is None:
                 return Ruling(INCONCLUSIVE, f"the {self.fault} never ended")
-            span = (t.window.end - t.killed) / NS
+            span = (done - t.killed) / NS
             bound = span + self.client_bound_s
             back = sorted((c for c in ops if c.type == "ok" and c.completion is not None
                            and c.completion.time >= t.killed),
