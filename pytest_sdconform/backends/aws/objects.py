@@ -75,7 +75,8 @@ class S3Locked(Answering):
             if not known:
                 return Result("fail", error="no version acknowledged yet", node=self.service)
             version, value, until = self.rng.choice(known)
-            extra = {"version": version, "value": value,
+            # "written", not "value": that is the history's own field
+            extra = {"version": version, "written": value,
                      "locked_for_s": round(until - time.time(), 3)}
             try:
                 c.delete_object(Bucket=self.bucket, Key=key, VersionId=version)

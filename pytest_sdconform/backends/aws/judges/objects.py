@@ -74,8 +74,8 @@ class ObjectLocked:
             return Ruling(REFUTED, text, evidence("locked-version-changed",
                                                   [x for p, r, _ in changed for x in (p, r)],
                                                   text))
-        refused = sorted({str(_extra(c, "error") or c.completion.get("error") if c.completion
-                              else "") for c in self._deletes(history)})
+        refused = sorted({str(c.completion.error) for c in self._deletes(history)
+                          if c.completion is not None})
         return Ruling(UPHELD, f"{len(self._deletes(history))} deletes of locked versions "
                               f"refused ({', '.join(refused)}); {len(written)} versions read "
                               "back unchanged")
