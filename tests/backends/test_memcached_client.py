@@ -68,6 +68,15 @@ def test_an_operation_it_does_not_know_is_refused() -> None:
         client.invoke(Invocation("cas", "k", [1, 2]))
 
 
+def test_readiness_is_an_answer_to_version_not_an_open_port() -> None:
+    assert not mc.Version("127.0.0.1", free_port())()  # nothing listens
+    with socket.socket() as silent:  # a port that accepts but never speaks memcached
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        assert not mc.Version(*silent.getsockname())()
+    assert str(mc.Version("127.0.0.1")) == "memcached version at 127.0.0.1:11211"
+
+
 def test_a_topology_needs_a_server() -> None:
     with pytest.raises(ValueError, match="at least one server"):
         mc.Topology(servers=0)
