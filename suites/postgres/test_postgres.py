@@ -23,6 +23,7 @@ from pytest_sdconform.backends.postgres.judges import (
     LossWithinLag,
     NoDowntimeNoLoss,
     NoOversell,
+    RedoNotFlush,
     RestoredToTarget,
     StaleThenConverged,
     UniqueIds,
@@ -215,6 +216,31 @@ def test_fsync_off_loses_committed_rows_on_a_power_loss(sdconform: Case) -> None
     refuses to start ("lock file is empty"), a further way fsync off fails, not judged here."""
     power_loss_case(sdconform, pg.Settings(fsync=False),
                     replace(POWER_RUN, duration=POWER_RUN.quiet + POWER_RUN.fault_duration + 1))
+
+
+@pytest.mark.claim("pg-recovery-dirty-pages")
+def test_a_power_cut_drops_dirty_pages_and_recovery_redoes_the_wal(sdconform: Case) -> None:
+    """"On restart, the OS flushes all remaining dirty pages": with a small buffer pool
+    (shared_buffers = 128kB) PostgreSQL writes data pages to the OS as it evicts them, and
+    fsyncs them only at a checkpoint. The primary loses power once; the heap file is read
+    when the server is dead (the page cache) and after the cut (the disk): the cut drops the
+    rows the page cache held, and yet every acknowledged add is back after the restart, redone
+    from the WAL (fsynced at each commit). The claim's mechanism is wrong; durability holds."""
+    settings = pg.Settings(extra=("shared_buffers=128kB",))
+    cluster = start(sdconform, pg.Topology(settings=settings), power_loss=True)
+    primary = cluster.info.addresses["n1"]
+    with pg.connect(primary, timeout=5) as conn:
+        relation = str(conn.execute("SELECT pg_relation_filepath('sets')").fetchone()[0])
+    cut = sdconform.fault(lambda: pg.InspectedPowerLoss(cluster, relation))
+    sdconform.run(
+        SetAdd(),
+        lambda i: pg.PgClient([primary], timeout=CLIENT_TIMEOUT),
+        [cut],
+        judge=RedoNotFlush(),
+        config={"crash": "power loss (unsynced writes dropped), heap file read either side",
+                "relation": relation},
+        run=replace(POWER_RUN, duration=POWER_RUN.quiet + POWER_RUN.fault_duration + 1),
+    )
 
 
 @pytest.mark.claim("pg-wal-before-ack")

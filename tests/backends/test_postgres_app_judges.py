@@ -13,6 +13,7 @@ from compact import timed
 from pytest_sdconform.backends.postgres.judges import (
     DowntimeWithinDetection,
     NoOversell,
+    RedoNotFlush,
     RestoredToTarget,
     UniqueIds,
 )
@@ -243,3 +244,46 @@ def test_restored_to_target_refuses_a_final_read_that_is_not_a_list() -> None:
     hist.ops[-1].value = 1
     with pytest.raises(ValueError, match="not a list"):
         RestoredToTarget().rule(hist, {})
+
+
+# --- RedoNotFlush ----------------------------------------------------------------------------
+
+# Adds 1-4 acknowledged before the power goes at 3.0; the heap file's rows in the page cache
+# and on disk after the cut are on the power loss's record; the node is back at 4.0.
+
+
+def power_history(cache: list[list[int]], disk: list[list[int]], final: list[int]) -> History:
+    heap = {"file": "pgdata/base/5/1", "cache": {"values": cache}, "disk": {"values": disk}}
+    return h(
+        "1.0 1 invoke add s 1", "1.1 1 ok add s 1", "1.2 2 invoke add s 2", "1.3 2 ok add s 2",
+        "2.0 1 invoke add s 3", "2.1 1 ok add s 3", "2.2 2 invoke add s 4", "2.3 2 ok add s 4",
+        "3.0 n invoke power-loss-start",
+        f"3.1 n info power-loss-start - {json.dumps({'nodes': ['n1'], 'heap': heap})}",
+        "4.0 n info power-loss-stop",
+        "5.0 9 invoke read s", f"5.1 9 ok read s {json.dumps(final)}",
+    )
+
+
+def test_redo_not_flush_refutes_dropped_dirty_pages_while_every_commit_survives() -> None:
+    d = run(power_history([[1, 3]], [], [1, 2, 3, 4]), RedoNotFlush(), ("power-loss",))
+    assert d.outcome == REFUTED and d.attributed, d.reason
+    assert "3 rows the page cache held were gone" in d.reason
+    assert "all 4 acknowledged writes are back" in d.reason and "4 of them" in d.reason
+    assert {a["kind"] for a in d.anomalies} == {"dirty-page-dropped"}
+
+
+def test_redo_not_flush_upholds_pages_that_were_on_disk_after_the_cut() -> None:
+    d = run(power_history([[1, 3]], [[1, 3]], [1, 2, 3, 4]), RedoNotFlush(), ("power-loss",))
+    assert d.outcome == UPHELD, d.reason
+
+
+def test_redo_not_flush_refutes_lost_commits_even_with_the_pages_on_disk() -> None:
+    d = run(power_history([[1, 3]], [[1, 3]], [1, 2, 3]), RedoNotFlush(), ("power-loss",))
+    assert d.outcome == REFUTED
+    assert {a["kind"] for a in d.anomalies} == {"lost-write"}
+
+
+def test_redo_not_flush_without_data_pages_in_the_page_cache_is_not_exercised() -> None:
+    d = run(power_history([], [], [1, 2, 3, 4]), RedoNotFlush(), ("power-loss",))
+    assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
+    assert "no page of an acknowledged write" in d.reason

@@ -1,12 +1,13 @@
 """PostgreSQL: a primary, with an async or sync streaming standby, and its ``PgInfo``
 (``topology.py``); the psycopg 3 clients (``client.py``: registers, sets and transactions;
 ticket servers; bookings) and their workloads (``workloads.py``); the faults that need
-PostgreSQL's own controls: failover, replay pause and a point-in-time restore (``faults.py``;
+PostgreSQL's own controls: failover, replay pause, a point-in-time restore and a power
+loss that reads a heap file either side of the cut (``faults.py``, ``heap.py``;
 a crash is the generic kill, which takes the whole process tree); the judges only PostgreSQL
 needs (``judges/``)."""
 
 from .client import BookingClient, PgClient, TicketClient, connect_timeout
-from .faults import ARCHIVING, Failover, PointInTimeRestore, ReplayPause
+from .faults import ARCHIVING, Failover, InspectedPowerLoss, PointInTimeRestore, ReplayPause
 from .topology import (
     PORT,
     PgInfo,
@@ -25,6 +26,7 @@ __all__ = [
     "PORT",
     "BookingClient",
     "Failover",
+    "InspectedPowerLoss",
     "PgClient",
     "PgInfo",
     "PointInTimeRestore",

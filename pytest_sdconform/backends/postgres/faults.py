@@ -1,7 +1,8 @@
 """Faults made with PostgreSQL's own controls: a failover (kill the primary, promote the
 standby), pausing WAL replay on a standby (it still receives and flushes WAL, so a
-``synchronous_commit = on`` commit returns while the standby does not show it yet), and a
-point-in-time restore of a base backup from the WAL archive."""
+``synchronous_commit = on`` commit returns while the standby does not show it yet), a
+point-in-time restore of a base backup from the WAL archive, and a power loss that looks at a
+heap file on either side of the cut."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from ...cluster import Cluster
 from ...faults import FaultNotEffective, FaultUnavailable
 from ...faults.partition import isolate
+from .heap import ranges, set_values
 from .topology import PgInfo, connect
 
 
@@ -238,3 +240,38 @@ class PointInTimeRestore:
                     raise FaultNotEffective(f"pitr: {segment} not archived after "
                                             f"{self.timeout:.0f}s (last failed: {row[1]})")
                 time.sleep(0.05)
+
+
+class InspectedPowerLoss:
+    """The generic power loss (``cluster.power_loss``) of the primary, with a look at one
+    heap file on either side of the cut: once the server is dead (what the page cache holds:
+    every page PostgreSQL had written to the OS, synced or not) and once the cut dropped the
+    unsynced writes (what the disk holds when the power comes back). Both are on record as
+    the ``sets`` values their pages hold (``heap.ranges``), with what the cut dropped. Same
+    name as the generic fault: it is a power loss."""
+
+    name = "power-loss"
+
+    def __init__(self, cluster: Cluster[PgInfo], relation_path: str, node: str = "n1"):
+        self.inner = cluster.power_loss([node])  # FaultUnavailable where there is no lossfs
+        self.node = cluster.node(node)
+        self.file = f"pgdata/{relation_path}"
+
+    def _look(self) -> dict[str, Any]:
+        disk = self.node.disk
+        assert disk is not None  # power_loss() refused a node without one
+        data = disk.read(self.file) or b""
+        values = set_values(data)
+        return {"bytes": len(data), "rows": len(values), "values": ranges(values)}
+
+    def start(self) -> dict[str, Any]:
+        self.node.kill()
+        if self.node.is_running():
+            raise FaultNotEffective(f"power loss: {self.node.name} is still running")
+        cache = self._look()
+        record = self.inner.start([self.node])
+        record["heap"] = {"file": self.file, "cache": cache, "disk": self._look()}
+        return record
+
+    def stop(self) -> dict[str, Any]:
+        return self.inner.stop()

@@ -5,7 +5,8 @@ operations that prove it. ``failover``: standbys and failover (``StaleThenConver
 failover ``timeline``); ``downtime``: the unavailability clients see through a failover, held
 to its own settings (``DowntimeWithinDetection``); ``apps``: ticket servers and bookings
 (``UniqueIds``, ``NoOversell``); ``recovery``: a point-in-time restore from the WAL archive
-(``RestoredToTarget``). Every public name is re-exported here."""
+(``RestoredToTarget``), and what a power cut leaves of the data files while WAL redo brings
+every commit back (``RedoNotFlush``). Every public name is re-exported here."""
 
 from .apps import NoOversell, UniqueIds
 from .downtime import DowntimeWithinDetection
@@ -21,7 +22,7 @@ from .failover import (
     timelines,
     writes_during_lag,
 )
-from .recovery import PITR, RestoredToTarget
+from .recovery import PITR, RedoNotFlush, RestoredToTarget
 
 __all__ = [
     "FAILOVER",
@@ -31,6 +32,7 @@ __all__ = [
     "LossWithinLag",
     "NoDowntimeNoLoss",
     "NoOversell",
+    "RedoNotFlush",
     "RestoredToTarget",
     "StaleThenConverged",
     "Timeline",
