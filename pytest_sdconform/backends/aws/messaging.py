@@ -220,3 +220,55 @@ class SqsSettings(Answering):
                                                    AttributeNames=[str(op.key)])
             return Result("ok", got.get("Attributes", {}).get(str(op.key)), node=self.service)
         raise ValueError(f"sqs settings: unknown op {op.f}")
+
+
+class DynamoStream(BotoClient):
+    """A table with a stream (NEW_AND_OLD_IMAGES): ``write`` puts item ``{k: key, v: value}``;
+    ``poll`` of ``"drain"`` (the final op) reads the whole stream from TRIM_HORIZON, every
+    shard until ``empty`` pages in a row come back empty: a list of ``[shard, sequence
+    number, key, new value, event]`` (new value None for a REMOVE)."""
+
+    service = "dynamodb"
+    reads: frozenset[str] = frozenset(("poll",))
+
+    def __init__(self, ep: Endpoint, table: str, timeout: float = 2.0, empty: int = 3):
+        super().__init__(ep, timeout)
+        self.table, self.empty = table, empty
+        self.streams = boto("dynamodbstreams", ep, timeout)
+
+    def call(self, op: Invocation) -> Result:
+        if op.f == "write":
+            self.client.put_item(TableName=self.table, Item={
+                "k": {"S": str(op.key)}, "v": {"N": str(op.value)}})
+            return Result("ok", node=self.service)
+        if op.f != "poll" or op.key != "drain":
+            raise ValueError(f"dynamodb stream: unknown op {op.f} {op.key}")
+        s = self.streams
+        arn = self.client.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        shards, start = [], None
+        while True:
+            kw = {"StreamArn": arn, **({"ExclusiveStartShardId": start} if start else {})}
+            desc = s.describe_stream(**kw)["StreamDescription"]
+            shards += [sh["ShardId"] for sh in desc.get("Shards", [])]
+            start = desc.get("LastEvaluatedShardId")
+            if not start:
+                break
+        records: list[list[Any]] = []
+        for shard in shards:
+            it = s.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            empty = 0
+            while it and empty < self.empty:
+                got = s.get_records(ShardIterator=it, Limit=1000)
+                it = got.get("NextShardIterator")
+                empty = 0 if got["Records"] else empty + 1
+                for r in got["Records"]:
+                    d = r["dynamodb"]
+                    new = d.get("NewImage", {}).get("v", {}).get("N")
+                    records.append([shard, d["SequenceNumber"], d["Keys"]["k"]["S"],
+                                    None if new is None else int(new), r["eventName"]])
+        return Result("ok", records, node=self.service, extra={"shards": len(shards)})
+
+    def close(self) -> None:
+        super().close()
+        self.streams.close()

@@ -42,7 +42,7 @@ from .queues import (
 )
 from .s3 import StrongRefutesEventual, VersionsKept, read_after_write
 from .settings import Answers, Expect
-from .streams import SharedShard, ordered_per_key
+from .streams import SharedShard, StreamPublishes, ordered_per_key
 from .topics import EverySubscriber
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "Requeued",
     "Resumed",
     "SharedShard",
+    "StreamPublishes",
     "StrongReadsLinearizable",
     "StrongRefutesEventual",
     "TwoHolders",
