@@ -25,6 +25,7 @@ from pytest_sdconform.backends.postgres.judges import (
     NoOversell,
     RedoNotFlush,
     RestoredToTarget,
+    RpoWithinLag,
     StaleThenConverged,
     UniqueIds,
     writes_during_lag,
@@ -34,6 +35,7 @@ from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.judge import ExerciseRule, Judge, acked_before_every_window
 from pytest_sdconform.checkers.spof import WhileDown
 from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.faults.latency import Latency, RoundTrip
 from pytest_sdconform.faults.partition import Partition, isolate
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
@@ -484,6 +486,34 @@ def test_failover_downtime_is_detection_promotion_and_reconnect(sdconform: Case)
         promote="at-heal",
         judge=DowntimeWithinDetection(client_bound_s=bound),
         run=replace(FAILOVER_RUN, fault_duration=DETECTION_S),
+    )
+
+
+LINK_DELAY_MS = 300  # the secondary region's link: WAL reaches the standby this much later
+
+
+@pytest.mark.claim("aurora-global-db")
+def test_losing_the_primary_region_loses_the_secondarys_lag(sdconform: Case) -> None:
+    """A secondary region: an asynchronous standby streaming through a proxy whose downstream
+    is delayed by LINK_DELAY_MS (proven by a timed SSLRequest round trip). After 1.5 s of
+    writes over the slow link the primary's region is lost (primary killed, link gone) and
+    the standby promoted: what is lost is the tail the standby had not received, no more
+    (RPO within the lag at the death). RPO, lag and RTO are measured and reported; Aurora's
+    own figures (1 s, 1 minute) are not this stand-in's to judge."""
+    cluster, primary, standby = pair(sdconform)
+    proxies = cluster.toxiproxy()
+    link = proxies.proxy("wal", f"{primary}:{pg.PORT}")
+    pg.stream_through(cluster, link.host, link.port)
+    delay = Latency(proxies.client, [link], ms=LINK_DELAY_MS,
+                    probe=RoundTrip(payload=pg.SSL_REQUEST, timeout=3))
+    sdconform.run(
+        SetAdd(),
+        writers(primary, standby),
+        [sdconform.fault(lambda: pg.RegionLoss(cluster, delay, link.name, lag_s=1.5))],
+        judge=RpoWithinLag(),
+        config={"secondary": "asynchronous standby behind a delayed link",
+                "link_delay_ms": LINK_DELAY_MS},
+        run=FAILOVER_RUN,
     )
 
 

@@ -15,8 +15,10 @@ from pytest_sdconform.backends.postgres.judges import (
     NoOversell,
     RedoNotFlush,
     RestoredToTarget,
+    RpoWithinLag,
     UniqueIds,
 )
+from pytest_sdconform.checkers.durability import check_lost_writes
 from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD, Judge
 from pytest_sdconform.history import History
 from pytest_sdconform.outcome import Decision, decide
@@ -287,3 +289,57 @@ def test_redo_not_flush_without_data_pages_in_the_page_cache_is_not_exercised() 
     d = run(power_history([], [], [1, 2, 3, 4]), RedoNotFlush(), ("power-loss",))
     assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason
     assert "no page of an acknowledged write" in d.reason
+
+
+# --- RpoWithinLag ----------------------------------------------------------------------------
+
+# The link is slow from 3.5 (1.5 s before the death at 5.0); the promoted standby is primary
+# when the window opens at 5.2 and takes add 5 at 6.1.
+
+
+def region_history(final: list[int]) -> History:
+    value = {"killed": "n1", "promoted": "n2", "since_kill_s": 0.2, "cut_to_kill_s": 1.5,
+             "promote_s": 0.15, "link": {"measured": {"wal": {"added_ms": 300.5}}},
+             "lag_at_kill": {"write_behind_bytes": 4096, "write_lag_s": 0.31}}
+    return h(
+        "1.0 1 invoke add s 1", "1.1 1 ok add s 1",
+        "2.0 2 invoke add s 2", "2.1 2 ok add s 2",
+        "4.0 1 invoke add s 3", "4.1 1 ok add s 3",
+        "4.8 2 invoke add s 4", "4.85 2 ok add s 4",
+        f"5.2 n info region-loss-start - {json.dumps(value)}",
+        "6.0 1 invoke add s 5", "6.1 1 ok add s 5",
+        "8.0 n info region-loss-stop",
+        "9.0 9 invoke read s", f"9.1 9 ok read s {json.dumps(final)}",
+    )
+
+
+def region(final: list[int]) -> Decision:
+    hist = region_history(final)
+    return decide(hist, {"lost-writes": check_lost_writes(hist)}, RpoWithinLag(),
+                  faults=["region-loss"])
+
+
+def test_rpo_within_lag_upholds_losing_the_tail_and_reports_the_figures() -> None:
+    d = region([1, 2, 3, 5])
+    assert d.outcome == UPHELD, d.reason
+    assert "RPO 0.15s (1 acknowledged writes)" in d.reason
+    assert "link delay 300.5 ms" in d.reason and "RTO 1.10s" in d.reason
+    assert "reported, not judged" in d.reason
+
+
+def test_rpo_within_lag_refutes_a_loss_beyond_the_lag() -> None:
+    d = region([2, 3, 4, 5])  # 1 lost, though 2 (invoked after 1's ack) survived
+    assert d.outcome == REFUTED, d.reason
+    assert {a["kind"] for a in d.anomalies} == {"loss-beyond-lag"}
+
+
+def test_rpo_within_lag_with_nothing_lost_is_inconclusive() -> None:
+    assert region([1, 2, 3, 4, 5]).outcome == INCONCLUSIVE
+
+
+def test_rpo_within_lag_without_writes_while_the_link_lagged_is_not_exercised() -> None:
+    hist = region_history([1, 2, 5])
+    hist.ops = [op for op in hist.ops if op.value not in (3, 4)]
+    d = decide(hist, {"lost-writes": check_lost_writes(hist)}, RpoWithinLag(),
+               faults=["region-loss"])
+    assert d.outcome == INCONCLUSIVE and "not exercised" in d.reason

@@ -2,12 +2,22 @@
 (``topology.py``); the psycopg 3 clients (``client.py``: registers, sets and transactions;
 ticket servers; bookings) and their workloads (``workloads.py``); the faults that need
 PostgreSQL's own controls: failover, replay pause, a point-in-time restore and a power
-loss that reads a heap file either side of the cut (``faults.py``, ``heap.py``;
+loss that reads a heap file either side of the cut, a region lost behind a slow link
+(``faults.py``, ``heap.py``;
 a crash is the generic kill, which takes the whole process tree); the judges only PostgreSQL
 needs (``judges/``)."""
 
 from .client import BookingClient, PgClient, TicketClient, connect_timeout
-from .faults import ARCHIVING, Failover, InspectedPowerLoss, PointInTimeRestore, ReplayPause
+from .faults import (
+    ARCHIVING,
+    SSL_REQUEST,
+    Failover,
+    InspectedPowerLoss,
+    PointInTimeRestore,
+    RegionLoss,
+    ReplayPause,
+    stream_through,
+)
 from .topology import (
     PORT,
     PgInfo,
@@ -24,12 +34,14 @@ from .topology import (
 __all__ = [
     "ARCHIVING",
     "PORT",
+    "SSL_REQUEST",
     "BookingClient",
     "Failover",
     "InspectedPowerLoss",
     "PgClient",
     "PgInfo",
     "PointInTimeRestore",
+    "RegionLoss",
     "ReplayPause",
     "Settings",
     "TicketClient",
@@ -41,4 +53,5 @@ __all__ = [
     "provision",
     "reconnect_s",
     "standby_spec",
+    "stream_through",
 ]

@@ -1,11 +1,13 @@
 """Faults made with PostgreSQL's own controls: a failover (kill the primary, promote the
 standby), pausing WAL replay on a standby (it still receives and flushes WAL, so a
 ``synchronous_commit = on`` commit returns while the standby does not show it yet), a
-point-in-time restore of a base backup from the WAL archive, and a power loss that looks at a
-heap file on either side of the cut."""
+point-in-time restore of a base backup from the WAL archive, a power loss that looks at a
+heap file on either side of the cut, and the loss of a primary's region while its standby
+lags behind a slow link."""
 
 from __future__ import annotations
 
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -275,3 +277,91 @@ class InspectedPowerLoss:
 
     def stop(self) -> dict[str, Any]:
         return self.inner.stop()
+
+
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+"""A PostgreSQL SSLRequest: the server answers one byte (``N`` without SSL) at once, so a
+round trip through a proxy to it can be timed (``faults.latency.RoundTrip``)."""
+
+
+def stream_through(cluster: Cluster[PgInfo], host: str, port: int, standby: str = "n2",
+                   timeout: float = 30.0) -> None:
+    """Have the standby stream from the primary through ``host:port`` (a proxy on its link):
+    ``primary_conninfo`` is reloadable, and the walreceiver reconnects with it."""
+    conninfo = f"host={host} port={port} user=postgres application_name={standby}"
+    with connect(cluster.info.addresses[standby], timeout=5) as conn:
+        conn.execute(f"ALTER SYSTEM SET primary_conninfo = '{conninfo}'")
+        conn.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while True:
+            row = conn.execute("SELECT status, sender_port FROM pg_stat_wal_receiver").fetchone()
+            if row is not None and row[0] == "streaming" and row[1] == port:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{standby} not streaming through {host}:{port} after "
+                                   f"{timeout:.0f}s (receiver: {row})")
+            time.sleep(0.05)
+
+
+class RegionLoss:
+    """The primary's region is lost while its cross-region standby lags behind a slow link
+    (Aurora Global Database's secondary region, stood in for by an asynchronous standby that
+    streams through a toxiproxy proxy, ``stream_through``).
+
+    ``start``: slow the link (``delay``, a ``faults.latency.Latency`` on the proxy's
+    downstream, proven by a timed round trip), let clients write for ``lag_s``, note the
+    standby's lag as the primary reports it (``pg_stat_replication``), then lose the region:
+    kill the primary and disable the proxy (what was still on the link is lost with it), and
+    promote the standby. The record is a ``Failover`` record (``since_kill_s``;
+    ``cut_to_kill_s`` and ``cut_proof_s`` say since when the link was slow), with the link's
+    measured delay and PostgreSQL's lag figures. ``stop`` removes the delay (unproven: the
+    upstream is gone); the old primary stays down. Once per cluster."""
+
+    name = "region-loss"
+
+    def __init__(self, cluster: Cluster[PgInfo], delay: Any, proxy: str, lag_s: float = 1.5):
+        self.cluster, self.delay, self.proxy, self.lag_s = cluster, delay, proxy, lag_s
+        self.failover = Failover(cluster)
+        self.done = False
+
+    def _lag(self) -> dict[str, Any]:
+        with connect(self.cluster.info.addresses["n1"], timeout=2) as conn:
+            row = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), write_lsn), "
+                "pg_wal_lsn_diff(pg_current_wal_flush_lsn(), replay_lsn), "
+                "extract(epoch FROM write_lag), extract(epoch FROM replay_lag) "
+                "FROM pg_stat_replication").fetchone()
+        if row is None:
+            raise FaultNotEffective("region loss: the standby is not streaming")
+        return {"write_behind_bytes": int(row[0] or 0), "replay_behind_bytes": int(row[1] or 0),
+                "write_lag_s": None if row[2] is None else round(float(row[2]), 3),
+                "replay_lag_s": None if row[3] is None else round(float(row[3]), 3)}
+
+    def start(self) -> dict[str, Any]:
+        if self.done:
+            return {"skipped": "the region is already lost"}
+        asked = time.monotonic()
+        link = self.delay.start()
+        slow = time.monotonic()
+        time.sleep(self.lag_s)
+        lag = self._lag()
+        node = self.cluster.node("n1")
+        node.kill()
+        killed = time.monotonic()
+        if node.is_running():
+            raise FaultNotEffective("region loss: n1 is still running")
+        self.done = True
+        self.delay.client.set_enabled(self.proxy, False)
+        promote_s = self.failover._promote()
+        return {"killed": "n1", "promoted": "n2", "link": link, "lag_at_kill": lag,
+                "lag_s": self.lag_s, "promote_s": promote_s,
+                "cut_proof_s": round(slow - asked, 3), "cut_to_kill_s": round(killed - slow, 3),
+                "since_kill_s": round(time.monotonic() - killed, 3)}
+
+    def stop(self) -> dict[str, Any]:
+        if not self.done:
+            self.delay.stop()
+            return {}
+        for stream in self.delay.streams:  # the link's upstream is gone: nothing to prove
+            self.delay.client.remove_toxic(self.proxy, self.delay.toxic_name(stream))
+        return {"old_primary": "stays down (fenced)", "link": "delay removed"}

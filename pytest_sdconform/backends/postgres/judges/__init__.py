@@ -6,7 +6,8 @@ failover ``timeline``); ``downtime``: the unavailability clients see through a f
 to its own settings (``DowntimeWithinDetection``); ``apps``: ticket servers and bookings
 (``UniqueIds``, ``NoOversell``); ``recovery``: a point-in-time restore from the WAL archive
 (``RestoredToTarget``), and what a power cut leaves of the data files while WAL redo brings
-every commit back (``RedoNotFlush``). Every public name is re-exported here."""
+every commit back (``RedoNotFlush``); ``regions``: a primary's region lost while its standby
+lags behind a slow link (``RpoWithinLag``). Every public name is re-exported here."""
 
 from .apps import NoOversell, UniqueIds
 from .downtime import DowntimeWithinDetection
@@ -23,10 +24,12 @@ from .failover import (
     writes_during_lag,
 )
 from .recovery import PITR, RedoNotFlush, RestoredToTarget
+from .regions import REGION, RpoWithinLag
 
 __all__ = [
     "FAILOVER",
     "PITR",
+    "REGION",
     "DowntimeWithinDetection",
     "FailoverResumes",
     "LossWithinLag",
@@ -34,6 +37,7 @@ __all__ = [
     "NoOversell",
     "RedoNotFlush",
     "RestoredToTarget",
+    "RpoWithinLag",
     "StaleThenConverged",
     "Timeline",
     "UniqueIds",
