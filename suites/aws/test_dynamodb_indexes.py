@@ -1,5 +1,6 @@
-"""DynamoDB claims about secondary indexes and streams (claims.md §9): strong reads refused on
-a global secondary index and served on a local one, and Streams as change data capture;
+"""DynamoDB claims about secondary indexes, streams and TTL (claims.md §9): strong reads refused
+on a global secondary index and served on a local one, Streams as change data capture, TTL
+deleting expired items;
 against moto's server or real AWS with ``--sdconform-runtime external``. Judges in
 backends/aws/judges/ (``settings``, ``streams``)."""
 
@@ -44,6 +45,23 @@ class Puts:
 
     def final_ops(self) -> list[Invocation]:
         return list(self.finals)
+
+    def checkers(self) -> list[Checker]:
+        return []
+
+
+@dataclass
+class Probes:
+    """The same few requests, picked at random."""
+
+    ops: Sequence[Invocation]
+    name = "probes"
+
+    def next_op(self, rng: random.Random) -> Invocation:
+        return rng.choice(list(self.ops))
+
+    def final_ops(self) -> list[Invocation]:
+        return []
 
     def checkers(self) -> list[Checker]:
         return []
@@ -98,4 +116,37 @@ def test_the_stream_publishes_every_acknowledged_put(sdconform: Case, env: Env) 
         judge=judges.StreamPublishes(),
         config={"stream": "NEW_AND_OLD_IMAGES", "items": 3},
         run=RunConfig(settle=1.0, op_timeout=10.0),
+    )
+
+
+TTL_LIMIT = (
+    "moto never deletes an item for its TTL (an item expired 100 s before was read back "
+    "here), so it can show neither the deletion nor its delay"
+)
+EXPIRED_S, LIVING_S = -60, 3600
+
+
+@pytest.mark.claim("ddb-ttl-delete")
+def test_ttl_deletes_only_expired_items(sdconform: Case, env: Env) -> None:
+    """A table with TTL on ``exp``: items k0, k2 written already expired (a minute ago),
+    k1, k3 expiring in an hour, all read over and over. An item gone before its expiry refutes
+    the claim; an expired item found deleted upholds it; expired items all still readable
+    leave it inconclusive (AWS deletes them in the background, typically within days). On
+    moto: inconclusive (emulator)."""
+    cluster, resources = env
+    table = resources.table("ttl")
+    resources.client("dynamodb").update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    sdconform.config["emulator"] = aws.is_emulator(cluster)
+    ep = aws.endpoint(cluster)
+    writes = [Invocation("write", f"k{i}", EXPIRED_S if i % 2 == 0 else LIVING_S)
+              for i in range(4)]
+    sdconform.run(
+        Probes(writes + [Invocation("read", f"k{i}") for i in range(4) for _ in range(3)]),
+        lambda i: client.DynamoTtl(ep, table),
+        [],
+        judge=judges.TtlDeletes(),
+        emulator_limit=TTL_LIMIT if aws.is_emulator(cluster) else None,
+        config={"ttl_attribute": "exp", "expiries_s": [EXPIRED_S, LIVING_S]},
+        run=RunConfig(settle=0.0),
     )

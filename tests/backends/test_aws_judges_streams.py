@@ -1,5 +1,5 @@
-"""The DynamoDB Streams judge (judges/streams.py, ``StreamPublishes``) on synthetic histories:
-ones that violate the claim (refuted), one where the behaviour was never exercised
+"""The DynamoDB Streams and TTL judges (``StreamPublishes``, ``TtlDeletes``) on synthetic
+histories: ones that violate the claim (refuted), one where the behaviour was never exercised
 (inconclusive through outcome.decide), one that holds (upheld)."""
 
 from __future__ import annotations
@@ -52,3 +52,37 @@ def test_stream_publishes_compares_order_within_a_shard_only() -> None:
 def test_stream_publishes_upholds_every_put_streamed_once_in_order() -> None:
     o, reason = outcome(judges.StreamPublishes(), streamed([rec(1, 1), rec(2, 2)]).build())
     assert o == UPHELD and "1 ordered pairs" in reason
+
+
+# --- DynamoDB TTL ---------------------------------------------------------------------------
+
+
+def ttl(exp: float, read: float | None, now: float = 1000.0) -> H:
+    """Item k0 written with expiry ``exp`` (epoch s), then read (``read``: what was found) at
+    the client's ``now``."""
+    return (H().op(1, "write", "k0", exp - now, 0.0, 0.1, exp=exp)
+            .op(2, "read", "k0", None, 0.5, 0.6, result=read, now=now))
+
+
+def test_ttl_deletes_refutes_an_item_gone_before_its_expiry() -> None:
+    o, reason = outcome(judges.TtlDeletes(), ttl(exp=4600, read=None).build())
+    assert o == REFUTED and "gone before their expiry" in reason
+
+
+def test_ttl_deletes_is_inconclusive_while_expired_items_are_readable() -> None:
+    o, reason = outcome(judges.TtlDeletes(), ttl(exp=940, read=940).build())
+    assert o == INCONCLUSIVE and "TTL deletion was not seen" in reason
+
+
+def test_ttl_deletes_needs_a_read_past_an_expiry() -> None:
+    o, reason = outcome(judges.TtlDeletes(), ttl(exp=4600, read=4600).build())
+    assert o == INCONCLUSIVE and "no read of an item past its expiry" in reason
+
+
+def test_ttl_deletes_ignores_a_read_racing_a_write() -> None:
+    h = ttl(exp=4600, read=None).op(3, "write", "k0", 60, 0.4, 0.7, exp=1060).build()
+    assert outcome(judges.TtlDeletes(), h)[0] == INCONCLUSIVE
+
+
+def test_ttl_deletes_upholds_an_expired_item_deleted() -> None:
+    assert outcome(judges.TtlDeletes(), ttl(exp=940, read=None).build())[0] == UPHELD

@@ -329,3 +329,30 @@ class DynamoIndexes(Answering):
                       ExpressionAttributeValues=values, ConsistentRead=bool(op.value))
         return Result("ok", int(got["Count"]), node=self.service,
                       extra={"consistent_read": bool(op.value)})
+
+
+class DynamoTtl(BotoClient):
+    """A table with TTL on ``exp``: ``write`` puts item ``key`` expiring ``value`` seconds from
+    now (negative: already expired; recorded as ``exp``, epoch seconds); ``read`` gets it
+    (ConsistentRead): its ``exp``, or None when the item is gone, with the client's ``now``."""
+
+    service = "dynamodb"
+
+    def __init__(self, ep: Endpoint, table: str, timeout: float = 2.0):
+        super().__init__(ep, timeout)
+        self.table = table
+
+    def call(self, op: Invocation) -> Result:
+        import time
+
+        key = {"k": {"S": str(op.key)}}
+        if op.f == "write":
+            exp = int(time.time() + float(op.value))
+            self.client.put_item(TableName=self.table, Item={**key, "exp": {"N": str(exp)}})
+            return Result("ok", node=self.service, extra={"exp": exp})
+        if op.f != "read":
+            raise ValueError(f"dynamodb ttl: unknown op {op.f}")
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get(
+            "Item")
+        return Result("ok", int(item["exp"]["N"]) if item else None, node=self.service,
+                      extra={"now": round(time.time(), 3)})

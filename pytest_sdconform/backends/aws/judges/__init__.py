@@ -27,6 +27,7 @@ from .dynamodb import (
     strong_reads_only,
     txn_size,
 )
+from .dynamodb_ttl import TtlDeletes
 from .filters import FifoTopic, FilteredDelivery
 from .objects import NotTorn, ObjectLocked, Resumed
 from .queues import (
@@ -74,6 +75,7 @@ __all__ = [
     "StreamPublishes",
     "StrongReadsLinearizable",
     "StrongRefutesEventual",
+    "TtlDeletes",
     "TwoHolders",
     "VersionsKept",
     "acked",
