@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_sdconform.backends import aws
-from pytest_sdconform.backends.aws import Env, judges, messaging
+from pytest_sdconform.backends.aws import Env, counters, judges, messaging
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.runner import RunConfig
@@ -181,4 +181,53 @@ def test_retention_is_bounded_from_a_minute_to_fourteen_days(sdconform: Case, en
         emulator_limit=RETENTION_LIMIT if aws.is_emulator(cluster) else None,
         config={"bounds_s": [MIN_S, MAX_S], "default_s": DEFAULT_S},
         run=RunConfig(duration=2.0, settle=0.0, op_delay=0.05),
+    )
+
+
+@dataclass
+class Events:
+    """Events sent to the queue and polls that count them; at the end drains (that never
+    crash) and two reads of the counter."""
+
+    send_ratio: float = 0.5
+    drains: int = 30
+    name = "counted-events"
+    _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_op(self, rng: random.Random) -> Invocation:
+        if rng.random() < self.send_ratio:
+            with self._lock:
+                return Invocation("send", None, next(self._values))
+        return Invocation("poll")
+
+    def final_ops(self) -> list[Invocation]:
+        return [Invocation("poll", None, "drain")] * self.drains + [Invocation("read")] * 2
+
+    def checkers(self) -> list[Checker]:
+        return []
+
+
+CRASH_EVERY = 5
+
+
+@pytest.mark.claim("sqs-counter-queue")
+def test_a_counter_behind_a_queue_settles_on_every_event(sdconform: Case, env: Env) -> None:
+    """Events go through a standard queue to consumers that add one to a DynamoDB counter
+    per event, then delete it; a consumer "crashes" between its updates and its delete when
+    its batch holds a first receipt of an event numbered a multiple of 5, so those events come
+    back after the 1 s visibility timeout and are counted again. After the drain the counter
+    must settle and count every event at least once (the over-count is reported)."""
+    cluster, resources = env
+    queue = resources.queue("counted", visibility_s=VISIBILITY_S)
+    table = resources.table("counter")
+    ep = aws.endpoint(cluster)
+    sdconform.run(
+        Events(),
+        lambda i: counters.CounterQueue(ep, queue, table, crash_every=CRASH_EVERY),
+        [],
+        judge=judges.Converges(),
+        config={"visibility_timeout_s": VISIBILITY_S, "crash": "after update, before delete",
+                "increments": "ADD 1 per event, not idempotent"},
+        run=RunConfig(settle=VISIBILITY_S + 0.5),
     )

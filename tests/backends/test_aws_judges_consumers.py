@@ -257,3 +257,50 @@ def test_fifo_topic_needs_every_queue_drained() -> None:
 
 def test_fifo_topic_upholds_when_nothing_reaches_an_sqs_fifo_queue() -> None:
     assert outcome(judges.FifoTopic(("f0",)), fifo([]).build())[0] == UPHELD
+
+
+# --- a counter behind a queue ------------------------------------------------------------------
+
+
+def counted(final: list[int], again: bool = True, drain_empty: bool = True) -> H:
+    """Events 1 and 2 sent; a poll counts both and crashes (1 and 2 stay); another counts them
+    again (when ``again``); a drain; the counter read at the end (``final``)."""
+    h = (H().op(1, "send", None, 1, 0.0, 0.1).op(1, "send", None, 2, 0.2, 0.3)
+         .op(2, "poll", None, None, 0.4, 0.5, result=got(1, 2), applied=[1, 2], crashed=[1, 2]))
+    if again:
+        h.op(2, "poll", None, None, 2.0, 2.1, result=got(1, 2), applied=[1, 2], crashed=[])
+    h.op(3, "poll", None, "drain", 3.0, 3.1, result=[] if drain_empty else got(9), applied=[],
+         crashed=[], final=True)
+    for i, v in enumerate(final):
+        h.op(3, "read", None, None, 4.0 + i, 4.1 + i, result=v, final=True)
+    return h
+
+
+def test_converges_refutes_a_counter_still_moving() -> None:
+    o, reason = outcome(judges.Converges(), counted([3, 4]).build())
+    assert o == REFUTED and "still moved" in reason
+
+
+def test_converges_refutes_a_counter_off_the_updates_made() -> None:
+    o, reason = outcome(judges.Converges(), counted([3, 3]).build())
+    assert o == REFUTED and "made 4 updates" in reason
+
+
+def test_converges_refutes_lost_increments() -> None:
+    h = (H().op(1, "send", None, 1, 0.0, 0.1).op(1, "send", None, 2, 0.2, 0.3)
+         .op(2, "poll", None, None, 0.4, 0.5, result=got(1), applied=[1], crashed=[])
+         .op(3, "poll", None, "drain", 3.0, 3.1, result=[], applied=[], crashed=[], final=True)
+         .op(3, "read", None, None, 4.0, 4.1, result=1, final=True)
+         .op(3, "read", None, None, 4.2, 4.3, result=1, final=True)).build()
+    o, reason = outcome(judges.Converges(), h)
+    assert o == REFUTED and "increments lost" in reason
+
+
+def test_converges_needs_an_event_counted_again() -> None:
+    o, reason = outcome(judges.Converges(), counted([2, 2], again=False).build())
+    assert o == INCONCLUSIVE and "0 events counted again" in reason
+
+
+def test_converges_upholds_an_over_count_that_settles() -> None:
+    o, reason = outcome(judges.Converges(), counted([4, 4]).build())
+    assert o == UPHELD and "2 extra counts" in reason

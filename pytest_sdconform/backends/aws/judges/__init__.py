@@ -14,6 +14,7 @@ every timeout window. The external runtime injects no fault, so there it asks no
 
 from .common import acked, all_of, final_ok, ok_count, path_faults, receipts
 from .consumers import BestEffortOrder, DelayedUntil, ProducerUnaffected, Requeued
+from .counters import Converges
 from .dynamodb import (
     CANCELLED,
     TOO_MANY,
@@ -52,6 +53,7 @@ __all__ = [
     "AllOrNothing",
     "Answers",
     "BestEffortOrder",
+    "Converges",
     "DeadLetters",
     "Deduplicated",
     "DelayedUntil",
