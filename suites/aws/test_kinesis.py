@@ -1,12 +1,15 @@
-"""Kinesis Data Streams' retention and replay (claims.md §13): the bounds AWS accepts for a
-stream's retention, its default, and a second read from TRIM_HORIZON; against moto's server
-(whose bounds are AWS's: 24 to 8760 hours) or real AWS with ``--sdconform-runtime external``."""
+"""Kinesis Data Streams (claims.md §13): retention and replay (the bounds AWS accepts for a
+stream's retention, its default, a second read from TRIM_HORIZON; moto's bounds are AWS's: 24
+to 8760 hours) and at-least-once delivery with the SDK's retries on; against moto's server or
+real AWS with ``--sdconform-runtime external``."""
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -14,6 +17,7 @@ from pytest_sdconform.backends import aws
 from pytest_sdconform.backends.aws import Env, judges, messaging
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
+from pytest_sdconform.checkers.delivery import DeliveryChecker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
 
@@ -68,4 +72,56 @@ def test_retention_runs_from_a_day_to_seven_days_and_replays(sdconform: Case, en
         judge=judges.Answers(RETENTION, name="retention-and-replay"),
         config={"claimed_hours": [24, 168]},
         run=RunConfig(duration=3.0, concurrency=1, settle=0.0),
+    )
+
+
+@dataclass
+class Records:
+    """Unique records put with four partition keys, reads of every shard by each consumer,
+    and a drain of every shard at the end."""
+
+    send_ratio: float = 0.6
+    name = "records"
+    _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_op(self, rng: random.Random) -> Invocation:
+        if rng.random() < self.send_ratio:
+            with self._lock:
+                return Invocation("send", f"p{rng.randrange(4)}", next(self._values))
+        return Invocation("poll")
+
+    def final_ops(self) -> list[Invocation]:
+        return [Invocation("poll", "drain")]
+
+    def checkers(self) -> list[Checker]:
+        return [DeliveryChecker(("at-least-once",))]
+
+
+ATTEMPTS = 5
+# The client's read timeout sits inside the latency fault's spread (400 ms +- 40 ms on the
+# answers, moto's own time on top): during latency some attempts time out after the put was
+# applied and the SDK sends it again; outside it no attempt comes near.
+READ_TIMEOUT_S = 0.42
+
+
+@pytest.mark.claim("kds-at-least-once")
+def test_kinesis_delivers_every_acknowledged_record_with_sdk_retries_on(
+    sdconform: Case, env: Env, path: aws.ClientPath
+) -> None:
+    """Producers with the SDK's retries on (5 attempts) through client latency and timeouts:
+    a put whose answer was late or lost is sent again, so records may be duplicated, but
+    every acknowledged record must be read (duplicates are counted by the delivery
+    checker)."""
+    _, resources = env
+    stream = resources.stream("retried", shards=2)
+    ep = path.endpoint
+    sdconform.run(
+        Records(),
+        lambda i: messaging.KinesisClient(ep, stream, timeout=READ_TIMEOUT_S, attempts=ATTEMPTS),
+        path.latency_then_timeouts(),
+        decide_by=["delivery"],
+        exercise=judges.all_of(judges.path_faults(), judges.retried(), judges.final_ok),
+        config={"sdk_attempts": ATTEMPTS, "read_timeout_s": READ_TIMEOUT_S, "shards": 2},
+        run=RunConfig(duration=7.0, quiet=0.5, fault_duration=2.0, op_timeout=8.0, settle=1.0),
     )

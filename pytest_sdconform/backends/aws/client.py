@@ -23,7 +23,9 @@ from ...workloads import Invocation, Result
 from .topology import Endpoint
 
 
-def boto(service: str, ep: Endpoint, timeout: float = 2.0) -> Any:
+def boto(service: str, ep: Endpoint, timeout: float = 2.0, attempts: int = 1) -> Any:
+    """A boto3 client making ``attempts`` attempts per call (1: no retry, the harness's
+    default; more only where a claim is about the SDK's retries)."""
     import boto3
     from botocore.config import Config
 
@@ -32,7 +34,7 @@ def boto(service: str, ep: Endpoint, timeout: float = 2.0) -> Any:
     # reported as failed although it was written). Config's ``max_attempts`` counts retries,
     # not attempts (botocore adds one): the total must be given as ``total_max_attempts``.
     cfg = Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": attempts, "mode": "standard"},
         connect_timeout=timeout,
         read_timeout=timeout,
         s3={"addressing_style": "path"},
@@ -69,9 +71,9 @@ class BotoClient:
     service = ""
     reads: frozenset[str] = frozenset(("read", "poll"))
 
-    def __init__(self, ep: Endpoint, timeout: float = 2.0):
+    def __init__(self, ep: Endpoint, timeout: float = 2.0, attempts: int = 1):
         self.ep = ep
-        self.client = boto(self.service, ep, timeout)
+        self.client = boto(self.service, ep, timeout, attempts)
 
     def invoke(self, op: Invocation) -> Result:
         try:

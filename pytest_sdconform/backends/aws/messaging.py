@@ -151,12 +151,13 @@ class KinesisClient(BotoClient):
     """``send``: PutRecord with ``key`` as the partition key (the answer's shard and sequence
     number become ``partition`` and ``offset``). ``poll``: one GetRecords per shard from this
     consumer's own iterators, which start at TRIM_HORIZON (every consumer reads everything);
-    ``poll`` of ``"drain"`` reads every shard until it is empty."""
+    ``poll`` of ``"drain"`` reads every shard until it is empty. ``attempts`` > 1: the SDK's
+    own retries on (a put whose answer was lost is sent again)."""
 
     service = "kinesis"
 
-    def __init__(self, ep: Endpoint, stream: str, timeout: float = 2.0):
-        super().__init__(ep, timeout)
+    def __init__(self, ep: Endpoint, stream: str, timeout: float = 2.0, attempts: int = 1):
+        super().__init__(ep, timeout, attempts)
         self.stream = stream
         self.iterators: dict[str, str] = {}
 
@@ -169,7 +170,8 @@ class KinesisClient(BotoClient):
             return Result(
                 "ok",
                 node=self.service,
-                extra={"partition": answer["ShardId"], "offset": int(answer["SequenceNumber"])},
+                extra={"partition": answer["ShardId"], "offset": int(answer["SequenceNumber"]),
+                       "retries": answer["ResponseMetadata"].get("RetryAttempts", 0)},
             )
         if op.f != "poll":
             raise ValueError(f"kinesis: unknown op {op.f}")

@@ -12,7 +12,7 @@ for them: operations succeeded during every latency window and calls were in fli
 every timeout window. The external runtime injects no fault, so there it asks nothing.
 """
 
-from .common import acked, all_of, final_ok, ok_count, path_faults, receipts
+from .common import acked, all_of, final_ok, ok_count, path_faults, receipts, retried
 from .consumers import BestEffortOrder, DelayedUntil, ProducerUnaffected, Requeued
 from .counters import Converges
 from .dynamodb import (
@@ -92,6 +92,7 @@ __all__ = [
     "read_after_write",
     "receipts",
     "received_by",
+    "retried",
     "strong_reads_only",
     "txn_size",
 ]

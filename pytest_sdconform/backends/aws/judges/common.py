@@ -101,3 +101,15 @@ def receipts(history: History) -> Iterator[tuple[Completed, Any, Any]]:
 
 def acked(history: History) -> set[Any]:
     return {c.invoke.value for c in history.complete() if c.f == "send" and c.type == "ok"}
+
+
+def retried(f: str = "send") -> ExerciseRule:
+    """Acknowledged operations the SDK had to retry (its ``retries``, from the answer's
+    ResponseMetadata)."""
+
+    def rule(history: History, verdicts: Verdicts) -> Exercise:
+        n = sum(1 for c in history.complete() if c.f == f and c.type == "ok"
+                and c.completion is not None and int(c.completion.get("retries") or 0) > 0)
+        return Exercise(n > 0, f"{n} acknowledged {f}s retried by the SDK")
+
+    return described(rule, f"acknowledged {f}s the SDK retried")
