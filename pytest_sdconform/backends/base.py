@@ -42,6 +42,11 @@ class Start:
     def paths(self, name: str, user: str | None = None) -> NodePaths:
         return self.runtime.paths(name, user)
 
+    def route(self, address: str, port: int) -> tuple[str, int]:
+        """Where the harness reaches a node's port: what a node that hands out its own
+        address to clients (Kafka's advertised listeners) must advertise to the harness."""
+        return self.runtime.route(address, port)
+
     def add(self, specs: Sequence[NodeSpec]) -> Sequence[Node]:
         """Start more nodes (e.g. a standby after its primary has a schema)."""
         return self.runtime.start(self.shaped(specs))

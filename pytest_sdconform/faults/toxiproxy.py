@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..nodes import Node, NodeSpec
 from ..nodes.addresses import free_port
 from ..nodes.readiness import HttpGet
+from ..nodes.routes import via
 from ..provision import ProvisionError, toxiproxy_server
 from ..runs import process_start_time
 from . import FaultUnavailable
@@ -219,7 +220,11 @@ class ToxiproxyServer:
         return self.client
 
     def proxy(self, name: str, upstream: str) -> Proxy:
-        """A proxy to ``upstream`` listening on the server's address, on a port it picks."""
+        """A proxy to ``upstream`` (a node's ``address:port``, reached as the harness reaches
+        it: ``nodes/routes.py``) listening on the server's address, on a port it picks."""
+        address, _, port = upstream.rpartition(":")
+        if address and port.isdigit():
+            upstream = "{}:{}".format(*via(address, int(port)))
         return self.client.create_proxy(name, upstream, f"{self.address}:0")
 
     def stop(self) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .routes import via
+
 
 class NodeStartError(RuntimeError):
     """A node did not become ready; the message carries the tail of its log."""
@@ -34,7 +36,7 @@ class TcpPort:
 
     def __call__(self) -> bool:
         try:
-            with socket.create_connection((self.address, self.port), timeout=0.5):
+            with socket.create_connection(via(self.address, self.port), timeout=0.5):
                 return True
         except OSError:
             return False

@@ -57,3 +57,14 @@ class NodeSpec:
     # (``nodes/disk.py``), for the power-loss fault; set for every node of a cluster started
     # with ``power_loss=True``.
     lossy_disk: bool = False
+    # The ports of this node the harness connects to (its readiness port counts too): a
+    # runtime whose nodes are not routed to the harness forwards them (``nodes/routes.py``).
+    ports: Sequence[int] = ()
+
+    def harness_ports(self) -> list[int]:
+        """``ports`` and the readiness check's port, each once."""
+        found = list(self.ports)
+        port = getattr(self.ready, "port", None)
+        if isinstance(port, int) and port not in found:
+            found.append(port)
+        return found

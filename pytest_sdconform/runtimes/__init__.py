@@ -49,6 +49,11 @@ class Runtime(Protocol):
 
     def toxiproxy(self, address: str) -> Any: ...
 
+    def route(self, address: str, port: int) -> tuple[str, int]:
+        """Where the harness connects to reach a node's port (``nodes/routes.py``): the
+        address itself where nodes are routed to the harness."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -28,6 +28,7 @@ from ..faults.preload import read_elf
 from ..nodes.disk import Disk
 from ..nodes.readiness import START_MARK, Command, LogLine, await_ready
 from ..nodes.spec import NodePaths, NodeSpec
+from . import RuntimeUnsupported
 
 HOME = PurePosixPath("/sdconform")  # conf: the node's files; data: its volume, its cwd
 PATHS = NodePaths(Path(str(HOME)), Path(str(HOME / "data")))
@@ -117,8 +118,12 @@ class ContainerNode:
                   if len(line.split()) > 2}
         kind = mounts.get(str(PATHS.data), "")
         if code != 0 or not kind.startswith("fuse"):
-            raise RuntimeError(f"{self.name}: {PATHS.data} in the container is "
-                               f"{kind or 'not a mount'}, not the lossy disk mounted on the host")
+            self.stop()
+            raise RuntimeUnsupported(
+                f"power loss: {self.name}'s {PATHS.data} in the container is "
+                f"{kind or 'not a mount'}, not the lossy disk the harness mounted: the engine "
+                "does not see this machine's mounts (another machine, a VM, or another mount "
+                "namespace)")
 
     def wait_ready(self, timeout: float | None = None) -> None:
         ready = self.spec.ready

@@ -19,11 +19,12 @@ read-only into the node: the fault writes the offset there, the node reads it) a
 container instead of a volume; the mount is checked from inside the container at each start).
 Elsewhere they are refused, saying why.
 
-The harness's clients connect to the containers' addresses, so the run's network must be
-routable from where the harness runs: true where the engine runs on this machine (Linux, a CI
-runner), false for Docker Desktop's VM or a remote engine (their published ports, and clients
-that translate the addresses a cluster hands out, are not built yet). The runtime checks this
-when it starts and says so rather than timing out later.
+The harness's clients connect to the containers' addresses where the run's network is routed
+to the harness (the engine on this Linux machine, a CI runner). Where it is not (Docker
+Desktop's VM, an engine on another machine), the runtime finds out when it starts and reaches
+the nodes through a gateway container that forwards ports the engine publishes
+(``gateway.py``); every connection the harness makes to a node looks its port up in
+``nodes/routes.py``. ``SDCONFORM_DOCKER_ACCESS=routed|published`` forces either way.
 
 testcontainers is not used: its containers are made to be started once, waited on and thrown
 away, reached through ports published on the host. Ours restart in place (a kill is a fault,
@@ -48,15 +49,18 @@ from ..faults.toxiproxy import ToxiproxyServer
 from ..images import NET_ROLE, resolve
 from ..nodes import NodePaths, NodeSpec
 from ..nodes.addresses import AddressBlock
+from ..progress import progress
 from ..runs import Run
 from . import RuntimeUnsupported
 from .container import PATHS, ContainerNode, entrypoint, image_binary_traits, put_files
+from .gateway import Gateway, published_host
+from .holders import CUT_CHAIN, CUT_SCRIPT, HolderProbe, in_holder
 from .local import LocalRuntime
 from .lossfs import LossyDisk, lossfs_unavailable
 from .process import local_paths
 
 LABEL = "sdconform.run"
-CUT_CHAIN = "sdc-cut"
+ACCESS = ("auto", "routed", "published")  # how the harness reaches the nodes
 
 
 def engine(host: str | None = None) -> Any:
@@ -118,6 +122,12 @@ class DockerRuntime:
         self._clock: ClockControl | None = None
         self.no_clock: dict[str, str] = {}  # node -> why its clock cannot be skewed
         self.elsewhere = elsewhere(self._engine_url(), self.client.info())
+        self.access = os.environ.get("SDCONFORM_DOCKER_ACCESS", "auto")
+        if self.access not in ACCESS:
+            raise RuntimeUnsupported(f"SDCONFORM_DOCKER_ACCESS={self.access!r}: "
+                                     f"expected one of {', '.join(ACCESS)}")
+        self.gateway: Gateway | None = None
+        self._choose_access()
 
     def _engine_url(self) -> str:
         """Where cleanup finds the engine again ("": the default socket)."""
@@ -183,6 +193,8 @@ class DockerRuntime:
         # a killed node's address stays, and refuses connections, as a crashed process's
         # machine does; and partition rules live in the holder's namespace through restarts.
         holder = self._holder(spec.host or spec.name, spec.address)
+        for port in spec.harness_ports():
+            self.route(spec.address, port)
         host_config = self.client.api.create_host_config(
             binds=mounts, init=False, network_mode=f"container:{holder.id}")
         created = self.client.api.create_container(
@@ -251,27 +263,53 @@ class DockerRuntime:
         holder = self.client.containers.get(created["Id"])
         holder.start()
         self.holders[host] = holder
-        if len(self.holders) == 1:
-            self._check_routable(address)
         return holder
 
-    def _check_routable(self, address: str) -> None:
-        """Can the harness reach the run's network? A holder listens on nothing, so a refused
-        connection proves the route; a timeout means the engine's network is elsewhere."""
-        if not reachable(address, PROBE_PORT, timeout=2.0):
+    def _choose_access(self) -> None:
+        """Can the harness reach the run's network? A container that listens on nothing is
+        started on it: a refused connection proves the route; a timeout or no route means the
+        engine's network is elsewhere, and the nodes are reached through a gateway instead
+        (decided before any node is made: a node that hands out its address, like a Kafka
+        broker, must know what to advertise to the harness)."""
+        address = str(self.subnet.broadcast_address - 1)
+        routed = self.access != "published" and self._reachable_here(address)
+        if routed:
+            self.access = "routed"
+            return
+        if self.access == "routed":
             raise RuntimeUnsupported(
                 f"the run's network {self.subnet} (container {address}) is not reachable from "
-                "here: the engine runs in a VM (Docker Desktop) or on another machine. The "
-                "docker runtime needs the engine on this machine for now (Linux, a CI runner)")
+                "here, and SDCONFORM_DOCKER_ACCESS=routed")
+        self.access = "published"
+        host = published_host(self._engine_url())
+        name = f"sdconform-{self.run.id}-gateway"
+        self.run.record("docker-container", name=name, engine=self._engine_url())
+        self.gateway = Gateway(self.client, name, resolve(NET_ROLE, self.images),
+                               self.network_name, address, self.labels, host)
+        progress(f"docker: the run's network is not routed here; reaching its nodes through "
+                 f"ports the engine publishes on {host}")
 
-    def in_holder(self, host: str, script: str, *args: str) -> str:
-        """Run a shell script in ``host``'s holder (its network namespace); its output, or
-        RuntimeError naming the host and what the script said."""
-        code, output = self.holders[host].exec_run(["bash", "-c", script, "sdconform", *args])
-        text = output.decode(errors="replace")
-        if code != 0:
-            raise RuntimeError(f"in {host}'s network namespace: {text.strip()[-500:]}")
-        return text
+    def _reachable_here(self, address: str) -> bool:
+        name = f"sdconform-{self.run.id}-probe"
+        self.run.record("docker-container", name=name, engine=self._engine_url())
+        networking = self.client.api.create_networking_config({
+            self.network_name: self.client.api.create_endpoint_config(ipv4_address=address)})
+        created = self.client.api.create_container(
+            resolve(NET_ROLE, self.images), ["sleep", "infinity"], name=name,
+            labels=self.labels, networking_config=networking, stop_signal="SIGKILL",
+            host_config=self.client.api.create_host_config(network_mode=self.network_name))
+        probe = self.client.containers.get(created["Id"])
+        try:
+            probe.start()
+            return reachable(address, PROBE_PORT, timeout=2.0)
+        finally:
+            probe.remove(force=True)
+
+    def route(self, address: str, port: int) -> tuple[str, int]:
+        """Where the harness connects to reach ``address:port`` (``nodes/routes.py``)."""
+        if self.gateway is None:
+            return address, port
+        return self.gateway.route(address, port)
 
     # --- partitions: DROP rules in each source container's own network namespace ---------
 
@@ -288,7 +326,7 @@ class DockerRuntime:
         cut addresses (the rules outlive restarts of the node: the namespace is the holder's)."""
         for host, address in ((h, self.nodes[h].address) for h in self.holders):
             cut = [dst for src, dst in sorted(self.cut) if src == address]
-            self.in_holder(host, CUT_SCRIPT, CUT_CHAIN, *cut)
+            in_holder(self.holders[host], host, CUT_SCRIPT, CUT_CHAIN, *cut)
 
     def partition(self, names: Sequence[str], shapes: Sequence[str],
                   rng: random.Random) -> Partition:
@@ -296,7 +334,7 @@ class DockerRuntime:
         if why:
             raise FaultUnavailable(why)
         addresses = {n: self.nodes[n].address for n in names}
-        probes = {n: HolderProbe(self, n) for n in names}
+        probes = {n: HolderProbe(self.holders[n], n) for n in names}
         return Partition(self, addresses, probes, shapes, rng)
 
     def clock_skew(self, offsets: int | Mapping[str, int], probes: Mapping[str, Any] | None,
@@ -324,6 +362,8 @@ class DockerRuntime:
             except Exception as e:
                 errors.append(e)
         remove_labelled(self.client, self.run.id)
+        if self.gateway is not None:
+            self.gateway.close()
         for disk in self.disks.values():  # once no container holds a mount of it
             try:
                 disk.close()
@@ -331,43 +371,6 @@ class DockerRuntime:
                 errors.append(e)
         if errors:
             raise errors[0]
-
-
-class HolderProbe:
-    """Probes as a node's own traffic does: from its holder's network namespace, with bash's
-    /dev/tcp (a refused connection proves packets flow; a timeout or a refusal by the local
-    rules means they are dropped), every address at once, twice before saying blocked."""
-
-    def __init__(self, runtime: DockerRuntime, host: str):
-        self.runtime, self.host = runtime, host
-
-    def __call__(self, addresses: Sequence[str], port: int, timeout: float) -> dict[str, str]:
-        out = self.runtime.in_holder(self.host, PROBE_SCRIPT, str(port), str(timeout),
-                                     *addresses)
-        found = dict(line.split() for line in out.splitlines() if line.strip())
-        return {a: found.get(a, "blocked") for a in addresses}
-
-
-CUT_SCRIPT = r"""
-chain=$1; shift
-iptables -w 5 -N "$chain" 2>/dev/null || true
-iptables -w 5 -C OUTPUT -j "$chain" 2>/dev/null || iptables -w 5 -I OUTPUT -j "$chain"
-iptables -w 5 -F "$chain"
-for dst in "$@"; do iptables -w 5 -A "$chain" -d "$dst" -j DROP; done
-"""
-
-PROBE_SCRIPT = r"""
-port=$1; limit=$2; shift 2
-probe() {
-  for attempt in 1 2; do
-    said=$(timeout "$limit" bash -c ": >/dev/tcp/$1/$port" 2>&1) && { echo "$1 open"; return; }
-    case "$said" in *refused*) echo "$1 open"; return;; esac
-  done
-  echo "$1 blocked"
-}
-for address in "$@"; do probe "$address" & done
-wait
-"""
 
 
 def remove_labelled(client: Any, run_id: str) -> list[str]:

@@ -53,5 +53,8 @@ class ExternalRuntime:
     def toxiproxy(self, address: str) -> Any:
         raise FaultUnavailable(f"toxiproxy: {WHY}")
 
+    def route(self, address: str, port: int) -> tuple[str, int]:
+        return address, port  # endpoints the user named: reached as named
+
     def close(self) -> None:
         pass

@@ -146,6 +146,9 @@ class LocalRuntime:
         server.start()
         return server
 
+    def route(self, address: str, port: int) -> tuple[str, int]:
+        return address, port  # loopback addresses: always reached directly
+
     def stop_all(self, grace: float = 10.0) -> None:
         for node in self.nodes.values():
             node.stop(grace)

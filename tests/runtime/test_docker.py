@@ -4,7 +4,9 @@ and removed, also after the run that made them was SIGKILLed."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +73,33 @@ def test_faults_that_share_host_folders_need_the_engine_on_this_machine() -> Non
     assert elsewhere("ssh://ci@builder", linux) is not None
     assert elsewhere("", {"OperatingSystem": "Docker Desktop"}) == \
         "the engine runs in Docker Desktop's VM"
+
+
+def test_published_ports_are_on_the_engines_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_sdconform.runtimes.gateway import published_host
+
+    monkeypatch.delenv("SDCONFORM_DOCKER_PUBLISHED_HOST", raising=False)
+    assert published_host("") == "127.0.0.1"  # Docker Desktop: the Mac's own loopback
+    assert published_host("unix:///var/run/docker.sock") == "127.0.0.1"
+    assert published_host("tcp://builder.lan:2376") == "builder.lan"
+    assert published_host("ssh://ci@10.0.0.7") == "10.0.0.7"
+    monkeypatch.setenv("SDCONFORM_DOCKER_PUBLISHED_HOST", "10.1.2.3")
+    assert published_host("tcp://builder.lan:2376") == "10.1.2.3"
+
+
+def test_routes_translate_node_ports_both_ways() -> None:
+    from pytest_sdconform.nodes import routes
+
+    assert routes.via("172.30.0.2", 6379) == ("172.30.0.2", 6379)  # not published: direct
+    routes.publish("172.30.0.2", 6379, "127.0.0.1", 49153)
+    try:
+        assert routes.via("172.30.0.2", 6379) == ("127.0.0.1", 49153)
+        assert routes.origin("127.0.0.1", 49153) == "172.30.0.2"
+        assert routes.origin("127.0.0.1", 5432) == "127.0.0.1"
+        assert routes.url("http", "172.30.0.2", 6379, "/x") == "http://127.0.0.1:49153/x"
+    finally:
+        routes.forget({"172.30.0.2"})
+    assert routes.via("172.30.0.2", 6379) == ("172.30.0.2", 6379)
 
 
 # --- with an engine ---------------------------------------------------------------------------
@@ -234,3 +263,89 @@ def test_a_redis_container_loses_power_and_keeps_only_what_it_fsynced(
         assert kept == 200 and dropped == 0
     else:
         assert (kept < 200) == (dropped > 0)
+
+
+@pytest.fixture
+def elsewhere_ns() -> Iterator[tuple[str, str]]:
+    """A network namespace from which the engine's networks are not routed, joined to this
+    machine by a veth pair only: an engine on another machine, as the harness sees it. Yields
+    (namespace, the engine host's address there)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 to make a network namespace")
+    n = os.getpid() % 200
+    ns, host, peer = f"sdc-t{os.getpid()}", f"sdct{os.getpid()}h", f"sdct{os.getpid()}n"
+    here, there = f"10.232.{n}.1", f"10.232.{n}.2"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", ns)
+    try:
+        ip("link", "add", host, "type", "veth", "peer", "name", peer)
+        ip("link", "set", peer, "netns", ns)
+        ip("addr", "add", f"{here}/30", "dev", host)
+        ip("link", "set", host, "up")
+        ip("-n", ns, "addr", "add", f"{there}/30", "dev", peer)
+        ip("-n", ns, "link", "set", peer, "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+        yield ns, here
+    finally:
+        subprocess.run(["ip", "link", "del", host], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+@pytest.mark.integration
+def test_an_engine_whose_network_is_not_routed_here_is_reached_through_its_published_ports(
+        engine: Any, elsewhere_ns: tuple[str, str], state: Path, tmp_path: Path) -> None:
+    """From a namespace that reaches the engine's host only (not its networks), the runtime
+    sees that the run's network is not routed, reaches the nodes through the gateway's
+    published ports, and the faults still act between the nodes: a partition cuts, and a
+    killed node's port is refused end to end (the gateway forwards, it accepts nothing)."""
+    ns, engine_host = elsewhere_ns
+    script = textwrap.dedent(f"""
+        import json, socket
+        from pathlib import Path
+        from pytest_sdconform.backends import redis as rb
+        from pytest_sdconform.faults.partition import isolate
+        from pytest_sdconform.nodes.addresses import allocate
+        from pytest_sdconform.nodes.routes import via
+        from pytest_sdconform.runs import new_run
+        run = new_run(Path({str(tmp_path / "far")!r}))
+        cluster = rb.Topology(replicas=1).start(run, allocate(), runtime="docker")
+        seen = {{"access": cluster.runtime.access}}
+        try:
+            n1 = cluster.info.addresses["n1"]
+            seen["via"] = via(n1, rb.PORT)
+            primary = rb.admin(n1, timeout=5)
+            primary.set("k", "v")
+            seen["read"] = primary.get("k").decode()
+            cut = cluster.partition(cuts=[isolate(["n1", "n2"], "n1")])
+            cut.start()
+            seen["cut"] = sorted(cut.observe())
+            cut.stop()
+            kill = cluster.kill(["n1"])
+            kill.start()
+            try:
+                socket.create_connection(via(n1, rb.PORT), timeout=5).close()
+                seen["down"] = "accepted"
+            except ConnectionRefusedError:
+                seen["down"] = "refused"
+            except OSError as e:
+                seen["down"] = repr(e)
+            kill.stop()
+        finally:
+            cluster.stop()
+        seen["run"] = run.id
+        print(json.dumps(seen))
+    """)
+    env = {**os.environ, "SDCONFORM_STATE": str(state),
+           "SDCONFORM_DOCKER_PUBLISHED_HOST": engine_host}
+    done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["access"] == "published"
+    assert seen["via"][0] == engine_host and seen["read"] == "v"
+    assert seen["cut"] == [["n1", "n2"], ["n2", "n1"]]
+    assert seen["down"] == "refused"
+    assert labelled(engine, seen["run"]) == []

@@ -1,28 +1,23 @@
-"""Kafka: three KRaft brokers from Maven Central jars (``topology.py``: the topology, its
-``KafkaInfo``, topic creation and metadata questions); confluent-kafka clients (``client.py``:
+"""Kafka: three KRaft brokers from Maven Central jars (``topology.py``: the topology and its
+``KafkaInfo``; ``admin.py``: topics and metadata questions); confluent-kafka clients (``client.py``:
 settings, the log workload's client, the consumer child's parent side; ``producer.py``: the
 shared producer; ``consumer.py``: the consumer child, a process of its own so a crash is a
 real SIGKILL); faults aimed at a partition's leader (``faults.py``); the judges only Kafka
 needs (``judges.py``)."""
 
-from .client import ConsumerProcess, KafkaClient, Settings
-from .faults import LeaderIsolation, LeaderKill, StaleFailover
-from .producer import REJECTED, SharedProducer
-from .topology import (
-    CONTROLLER_PORT,
-    PORT,
-    VERSION,
-    KafkaInfo,
+from .admin import (
     Topic,
-    Topology,
     converged,
     create_offsets_topic,
     create_topics,
     leader,
-    provision,
     replicas,
     wait_for_brokers,
 )
+from .client import ConsumerProcess, KafkaClient, Settings
+from .faults import LeaderIsolation, LeaderKill, StaleFailover
+from .producer import REJECTED, SharedProducer
+from .topology import CONTROLLER_PORT, PORT, VERSION, KafkaInfo, Topology, provision
 
 __all__ = [
     "CONTROLLER_PORT",

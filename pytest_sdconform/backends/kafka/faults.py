@@ -11,7 +11,8 @@ from ...faults import FaultNotEffective
 from ...faults.partition import isolate
 from ...faults.power import PowerLoss
 from ...faults.process import Kill, Pause
-from .topology import KafkaInfo, leader, replicas
+from .admin import leader, replicas
+from .topology import KafkaInfo
 
 
 class LeaderKill:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ...checkers import Checker
 from ...checkers.delivery import DeliveryChecker
+from ...nodes.routes import via
 from ...workloads import Invocation, Result
 from .conf import PORT
 
@@ -63,7 +64,7 @@ class HttpClient:
             headers["Cookie"] = f"sid={self.session}"
         conn, balancer, refused = None, self.address, []
         for balancer in [self.address, *self.fallback]:
-            conn = http.client.HTTPConnection(balancer, self.port, timeout=self.timeout)
+            conn = http.client.HTTPConnection(*via(balancer, self.port), timeout=self.timeout)
             try:
                 conn.connect()
                 break

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ...nodes.routes import origin, via
 from ...workloads import Invocation, Result
 from .topology import PORT, USER
 
@@ -61,10 +62,10 @@ class PgClient:
     def _conn(self, role: str) -> Any:
         c = self._conns.get(role)
         if c is None or c.closed:
-            hosts = self.writes if role == "write" else self.reads
+            hosts = [via(h, PORT) for h in (self.writes if role == "write" else self.reads)]
             c = self._pg.connect(
-                host=",".join(hosts),
-                port=",".join([str(PORT)] * len(hosts)),
+                host=",".join(h for h, _ in hosts),
+                port=",".join(str(p) for _, p in hosts),
                 user=USER,
                 dbname="postgres",
                 autocommit=True,
@@ -86,7 +87,7 @@ class PgClient:
             conn = self._conn(role)
         except self._pg.OperationalError as e:  # never connected: nothing was sent
             return Result("fail", error=_short(e))
-        node = str(conn.info.host)
+        node = origin(str(conn.info.host), int(conn.info.port))
         self.warnings = []
         timer = None
         if self.cancel_after is not None and role == "write":

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from ...cluster import Cluster
 from ...nodes import NodePaths, NodeSpec
 from ...nodes.readiness import Command
+from ...nodes.routes import via
 from ...provision import apt_install, progress
 from .. import base
 
@@ -148,6 +149,7 @@ def node_spec(name: str, address: str, paths: NodePaths, extra: list[str],
         setup=[["mkdir", "-p", "-m", "700", "sock"], *init],
         kill_tree=True,
         image="postgres",
+        ports=[PORT],
     )
 
 
@@ -175,9 +177,10 @@ def standby_spec(name: str, address: str, paths: NodePaths, primary: str,
 def connect(address: str, timeout: float = 2.0, **kw: Any) -> Any:
     import psycopg
 
+    host, port = via(address, PORT)
     return psycopg.connect(
-        host=address,
-        port=PORT,
+        host=host,
+        port=port,
         user=USER,
         dbname="postgres",
         connect_timeout=max(2, int(timeout)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...nodes.routes import via
 from ...workloads import Invocation, Result
 from .topology import PORT
 
@@ -50,7 +51,7 @@ class RedisClient:
             # No retries of our own: redis-py's default retries with backoff would ride out an
             # outage and hide it; the harness wants to see each call's real outcome.
             c = self._conns[address] = self._redis.Redis(
-                address, self.port, socket_timeout=self.timeout,
+                *via(address, self.port), socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0))
         return c
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from ...cluster import Cluster
 from ...nodes import NodeSpec
 from ...nodes.readiness import Command
+from ...nodes.routes import via
 from ...provision import apt_install
 from .. import base
 
@@ -104,7 +105,7 @@ def server_spec(name: str, address: str, persistence: Persistence,
     return NodeSpec(name, address, argv,
                     ready=Command(["redis-cli", "-h", address, "-p", str(PORT), "ping"]),
                     ready_timeout=30, clock="redis-server" if skew_clock else None,
-                    image="redis")
+                    image="redis", ports=[PORT])
 
 
 def sentinel_spec(name: str, address: str, primary: str, host: str | None = None) -> NodeSpec:
@@ -122,7 +123,7 @@ def sentinel_spec(name: str, address: str, primary: str, host: str | None = None
               "exec redis-sentinel sentinel.conf")
     return NodeSpec(name, address, ["/bin/sh", "-c", script],
                     ready=Command(["redis-cli", "-h", address, "-p", str(SENTINEL_PORT), "ping"]),
-                    ready_timeout=30, host=host, image="redis")
+                    ready_timeout=30, host=host, image="redis", ports=[SENTINEL_PORT])
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,8 @@ def admin(address: str, port: int = PORT, timeout: float = 0.5) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis.Redis(address, port, socket_timeout=timeout, socket_connect_timeout=timeout,
-                       retry=Retry(NoBackoff(), 0))
+    return redis.Redis(*via(address, port), socket_timeout=timeout,
+                       socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
 def wait_replicated(primary: str, replicas: int, timeout: float = 30) -> None:
