@@ -90,7 +90,7 @@ def clean_run(run: Run) -> list[str]:
 
 def remove_containers(engine_url: str, run_id: str) -> list[str]:
     """The containers, volumes and network a docker run left on its engine (by their label)."""
-    from .runtimes.docker import engine, remove_labelled
+    from .runtimes.engines import engine, remove_labelled
 
     try:
         client = engine(engine_url or None)

@@ -196,7 +196,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     from . import images
     from .provision import ProvisionError
     from .runtimes import RuntimeUnsupported
-    from .runtimes.docker import engine
+    from .runtimes.engines import engine
 
     try:
         client = engine()

@@ -53,41 +53,14 @@ from ..progress import progress
 from ..runs import Run
 from . import RuntimeUnsupported
 from .container import PATHS, ContainerNode, entrypoint, image_binary_traits, put_files
+from .engines import LABEL, elsewhere, engine, remove_labelled, shared_unavailable
 from .gateway import Gateway, published_host
 from .holders import CUT_CHAIN, CUT_SCRIPT, HolderProbe, in_holder
 from .local import LocalRuntime
 from .lossfs import LossyDisk, lossfs_unavailable
 from .process import local_paths
 
-LABEL = "sdconform.run"
 ACCESS = ("auto", "routed", "published")  # how the harness reaches the nodes
-
-
-def engine(host: str | None = None) -> Any:
-    """A client of the engine ``DOCKER_HOST`` names; RuntimeUnsupported saying why not."""
-    try:
-        import docker
-    except ImportError as e:
-        raise RuntimeUnsupported(f"{e}: install the docker extra "
-                                 "(pip install 'pytest-sdconform[docker]')") from e
-    try:
-        client = docker.DockerClient(base_url=host) if host else docker.from_env()
-        client.ping()
-    except Exception as e:
-        where = host or os.environ.get("DOCKER_HOST") or "the default socket"
-        raise RuntimeUnsupported(f"no Docker engine answers at {where} ({e}); start one, or "
-                                 "`sdconform engine start` for a private one") from e
-    return client
-
-
-def elsewhere(url: str, info: Mapping[str, Any]) -> str | None:
-    """Why an engine cannot see this machine's folders (None: it runs here). ``url``: its
-    ``DOCKER_HOST`` ("" for the default socket); ``info``: what the engine says of itself."""
-    if url and not url.startswith("unix://"):
-        return f"the engine at {url} is on another machine"
-    if "Docker Desktop" in str(info.get("OperatingSystem", "")):
-        return "the engine runs in Docker Desktop's VM"
-    return None
 
 
 class DockerRuntime:
@@ -173,6 +146,9 @@ class DockerRuntime:
         image = resolve(spec.image, self.images)
         name = f"sdconform-{self.run.id}-{spec.name}"
         volume = f"{name}-data"
+        why = shared_unavailable(self._engine_url(), spec)
+        if why:
+            raise RuntimeUnsupported(why)
         disk = self._disk(spec) if spec.lossy_disk else None
         if disk is None:
             self.run.record("docker-volume", name=volume, engine=self._engine_url())
@@ -371,19 +347,3 @@ class DockerRuntime:
                 errors.append(e)
         if errors:
             raise errors[0]
-
-
-def remove_labelled(client: Any, run_id: str) -> list[str]:
-    """Remove the containers, volumes and networks labelled with a run (what cleanup calls)."""
-    removed = []
-    selector = {"label": f"{LABEL}={run_id}"}
-    for container in client.containers.list(all=True, filters=selector):
-        container.remove(force=True)
-        removed.append(f"container {container.name}")
-    for volume in client.volumes.list(filters=selector):
-        volume.remove(force=True)
-        removed.append(f"volume {volume.name}")
-    for network in client.networks.list(filters=selector):
-        network.remove()
-        removed.append(f"network {network.name}")
-    return removed

@@ -63,7 +63,7 @@ def test_without_an_engine_the_runtime_says_where_it_looked(
 
 
 def test_faults_that_share_host_folders_need_the_engine_on_this_machine() -> None:
-    from pytest_sdconform.runtimes.docker import elsewhere
+    from pytest_sdconform.runtimes.engines import elsewhere
 
     linux = {"OperatingSystem": "Debian GNU/Linux 12 (bookworm)"}
     assert elsewhere("", linux) is None
@@ -73,6 +73,21 @@ def test_faults_that_share_host_folders_need_the_engine_on_this_machine() -> Non
     assert elsewhere("ssh://ci@builder", linux) is not None
     assert elsewhere("", {"OperatingSystem": "Docker Desktop"}) == \
         "the engine runs in Docker Desktop's VM"
+
+
+def test_nodes_that_read_host_folders_need_an_engine_that_can_mount_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_sdconform.runtimes.engines import shared_unavailable
+
+    jars = NodeSpec("n1", "10.0.0.2", ["java"], image="java", shared=[Path("/cache/kafka")])
+    assert shared_unavailable("", jars) is None
+    assert shared_unavailable("unix:///tmp/docker.sock", jars) is None
+    assert "cannot mount" in str(shared_unavailable("tcp://builder:2376", jars))
+    assert shared_unavailable("tcp://builder:2376", NodeSpec("n1", "10.0.0.2", ["redis"])) is None
+    app = NodeSpec("a1", "10.0.0.3", ["python3"], image="python", shared=[Path("/usr")])
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert "cannot run in a Linux container" in str(shared_unavailable("", app))
+    assert shared_unavailable("", jars) is None  # Docker Desktop shares the Mac's folders
 
 
 def test_published_ports_are_on_the_engines_host(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +123,7 @@ def test_routes_translate_node_ports_both_ways() -> None:
 @pytest.fixture
 def engine() -> Iterator[Any]:
     pytest.importorskip("docker")
-    from pytest_sdconform.runtimes.docker import engine as connect
+    from pytest_sdconform.runtimes.engines import engine as connect
 
     try:
         client = connect()
