@@ -12,7 +12,8 @@ which systems keep it.
 
 With ``--baseline``, every case that passed there (its outcome was the one expected) and does
 not now is a regression: what a nightly job fails on. Cases are matched by claim,
-configuration, system, version and test.
+configuration, system, version and test; where the version differs (an upgrade, or a baseline
+made before its backend recorded one) by the rest, when only one case now has it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class CaseRef:
         """What matches a case across runs."""
         return (self.claim, self.row.configuration, self.row.system, self.row.version,
                 self.test)
+
+    @property
+    def unversioned_key(self) -> tuple[str, str, str, str]:
+        """The same case in another version of its system."""
+        return (self.claim, self.row.configuration, self.row.system, self.test)
 
 
 @dataclass
@@ -171,18 +177,26 @@ class Regression:
 
     def describe(self) -> str:
         now = f"{self.now.outcome} ({self.now.link})" if self.now else "not run any more"
+        if self.now and self.now.row.version != self.before.row.version:
+            now += f" in version {self.now.row.version or '(unrecorded)'}"
         return (f"{self.before.claim} [{self.before.row.label()}] {self.before.test}: was "
                 f"{self.before.outcome} as expected, now {now}")
 
 
 def regressions(current: Iterable[CaseRef], baseline: Iterable[CaseRef]) -> list[Regression]:
     """Cases that passed in the baseline and do not now (or no longer run)."""
+    current = list(current)
     now = {c.key: c for c in current}
+    others: dict[tuple[str, str, str, str], list[CaseRef]] = {}
+    for c in current:
+        others.setdefault(c.unversioned_key, []).append(c)
     out = []
     for before in baseline:
         if not before.passed:
             continue
         after = now.get(before.key)
+        if after is None and len(candidates := others.get(before.unversioned_key, [])) == 1:
+            after = candidates[0]  # the one case now in another version (or one recorded)
         if after is None or not after.passed:
             out.append(Regression(before, after))
     return out

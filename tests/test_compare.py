@@ -90,6 +90,33 @@ def test_a_changed_outcome_against_the_baseline_exits_1(runs: tuple[Path, Path],
     assert main(["compare", str(redis), "--baseline", str(now)]) == 0
 
 
+def test_a_baseline_in_another_version_matches_the_same_case(runs: tuple[Path, Path],
+                                                              tmp_path: Path) -> None:
+    redis, _ = runs  # recorded no version (before redis runs recorded theirs)
+    now = run_folder(
+        tmp_path / "redis-versioned",
+        case(1, "redis-persistence-no-loss", "redis", "refuted", "refuted", version="7.0.15"),
+        case(2, "redis-persistence-no-loss", "redis", "upheld", "upheld", "appendfsync-always",
+             version="7.0.15"),
+    )
+    before = compare.read_run(redis)
+    assert compare.regressions(compare.read_run(now), before) == []
+    worse = run_folder(
+        tmp_path / "redis-upgraded",
+        case(1, "redis-persistence-no-loss", "redis", "refuted", "refuted", version="7.2.4"),
+        case(2, "redis-persistence-no-loss", "redis", "refuted", "upheld", "appendfsync-always",
+             version="7.2.4"),
+    )
+    (regressed,) = compare.regressions(compare.read_run(worse), before)
+    assert "now refuted" in regressed.describe() and "in version 7.2.4" in regressed.describe()
+    # two versions side by side now: the baseline's case matches neither by guess
+    both = compare.read_run(now) + compare.read_run(worse)
+    both = [c for c in both if c.row.configuration == "appendfsync-always"]
+    (gone,) = compare.regressions(both, [c for c in before
+                                         if c.row.configuration == "appendfsync-always"])
+    assert gone.now is None
+
+
 def test_json_lists_cells_and_regressions(runs: tuple[Path, Path],
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", *map(str, runs), "--json"]) == 0
