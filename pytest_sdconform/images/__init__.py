@@ -1,9 +1,12 @@
-"""Container images for the docker runtime, built without any registry.
+"""Container images for the docker runtime, built without any registry where root can run
+debootstrap.
 
 A node's spec names the ``image`` role it needs (``redis``, ``postgres``, ``nginx``, ``java``,
-``python``); the docker runtime runs it in that role's image. ``sdconform images build`` makes
-them here: a Debian base from ``debootstrap`` (imported as ``sdconform/debian:bookworm``), then one
-image per role from Debian packages, so that every binary sits where the local runtime finds it
+``python``); the docker runtime runs it in that role's image, built on first use (``ensure``).
+``sdconform images build`` makes them ahead: a Debian base from ``debootstrap`` (imported as
+``sdconform/debian:bookworm``; where debootstrap cannot run, Debian's official image pulled
+from the engine's registry), then one image per role from Debian packages, so that every
+binary sits where the local runtime finds it
 (``/usr/lib/postgresql/15/bin``, ``redis-server`` on the PATH...) and a spec's command runs
 unchanged in either place. Java and Python nodes read their jars or the harness's own package
 from the host, mounted read-only at the same paths (``NodeSpec.shared``). ``--sdconform-image
@@ -13,8 +16,10 @@ role=name:tag`` runs a role in another image (an official one, where it is laid 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,6 +29,7 @@ from ..progress import progress
 from ..provision import ProvisionError, apt_install
 
 BASE = "sdconform/debian:bookworm"
+OFFICIAL_BASE = "debian:bookworm-slim"  # the base where debootstrap cannot run
 MIRROR = "http://deb.debian.org/debian"
 VERSION = "1"  # bump when a role's packages change
 LABEL = "sdconform.image"
@@ -72,8 +78,30 @@ def have(client: Any, name: str) -> bool:
     return True
 
 
+def debootstrap_unavailable() -> str | None:
+    """Why the base cannot be made here with debootstrap (None: it can)."""
+    if sys.platform != "linux":
+        return f"debootstrap needs Linux, and this is {sys.platform}"
+    if os.geteuid() != 0:
+        return "debootstrap needs root"
+    return None
+
+
 def build_base(client: Any, mirror: str = MIRROR) -> None:
-    """``debootstrap --variant=minbase bookworm`` into a scratch folder, imported as BASE."""
+    """``debootstrap --variant=minbase bookworm`` into a scratch folder, imported as BASE; where
+    debootstrap cannot run (a Mac, a CI runner's user without root), Debian's official
+    ``debian:bookworm-slim`` from the engine's registry, tagged as BASE: the same release, so
+    every role's packages and paths are the same."""
+    why = debootstrap_unavailable()
+    if why:
+        progress(f"images: {why}; pulling {OFFICIAL_BASE} as the base instead")
+        try:
+            image = client.images.pull(*OFFICIAL_BASE.split(":"))
+        except Exception as e:
+            raise ProvisionError(f"{why}, and pulling {OFFICIAL_BASE} failed: {e}") from e
+        repository, version = BASE.split(":")
+        image.tag(repository, version)
+        return
     if shutil.which("debootstrap") is None:
         apt_install(["debootstrap"], ["debootstrap"])
     with tempfile.TemporaryDirectory(prefix="sdconform-rootfs-") as scratch:
@@ -114,6 +142,24 @@ def build(client: Any, roles: Iterable[str] | None = None, force: bool = False) 
             raise ProvisionError(f"building {name}: {e}") from e
         built.append(name)
     return built
+
+
+def ensure(client: Any, role: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The image a role runs in, made available: ours built on first use (the base too), or
+    the user's pulled when the engine does not have it. ProvisionError saying what failed."""
+    name = resolve(role, overrides)
+    if have(client, name):
+        return name
+    if name == tag(role):
+        build(client, [role])
+        return name
+    progress(f"images: pulling {name} for the {role} role")
+    try:
+        client.images.pull(name)
+    except Exception as e:
+        raise ProvisionError(f"the {role} role's image {name} is not in the engine and could "
+                             f"not be pulled: {e}") from e
+    return name
 
 
 def resolve(role: str, overrides: Mapping[str, str] | None = None) -> str:

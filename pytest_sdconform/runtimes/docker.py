@@ -46,10 +46,11 @@ from ..faults.clock import ClockControl, ClockSkew
 from ..faults.partition import PROBE_PORT, Partition
 from ..faults.probe import reachable
 from ..faults.toxiproxy import ToxiproxyServer
-from ..images import NET_ROLE, resolve
+from ..images import NET_ROLE, ensure
 from ..nodes import NodePaths, NodeSpec
 from ..nodes.addresses import AddressBlock
 from ..progress import progress
+from ..provision import ProvisionError
 from ..runs import Run
 from . import RuntimeUnsupported
 from .container import PATHS, ContainerNode, entrypoint, image_binary_traits, put_files
@@ -102,6 +103,13 @@ class DockerRuntime:
         self.gateway: Gateway | None = None
         self._choose_access()
 
+    def _image(self, role: str) -> str:
+        """The image of a role, built or pulled on first use; RuntimeUnsupported if neither."""
+        try:
+            return ensure(self.client, role, self.images)
+        except ProvisionError as e:
+            raise RuntimeUnsupported(str(e)) from e
+
     def _engine_url(self) -> str:
         """Where cleanup finds the engine again ("": the default socket)."""
         return os.environ.get("DOCKER_HOST", "")
@@ -143,7 +151,7 @@ class DockerRuntime:
             raise ValueError(f"node {spec.name} already exists in this run")
         if not spec.image:
             raise RuntimeUnsupported(f"node {spec.name} names no image role (NodeSpec.image)")
-        image = resolve(spec.image, self.images)
+        image = self._image(spec.image)
         name = f"sdconform-{self.run.id}-{spec.name}"
         volume = f"{name}-data"
         why = shared_unavailable(self._engine_url(), spec)
@@ -232,7 +240,7 @@ class DockerRuntime:
             self.network_name: self.client.api.create_endpoint_config(
                 ipv4_address=address, aliases=[host])})
         created = self.client.api.create_container(
-            resolve(NET_ROLE, self.images), ["sleep", "infinity"], name=name, hostname=host,
+            self._image(NET_ROLE), ["sleep", "infinity"], name=name, hostname=host,
             labels=self.labels, networking_config=networking, stop_signal="SIGKILL",
             host_config=self.client.api.create_host_config(network_mode=self.network_name,
                                                            cap_add=["NET_ADMIN"]))
@@ -260,7 +268,7 @@ class DockerRuntime:
         host = published_host(self._engine_url())
         name = f"sdconform-{self.run.id}-gateway"
         self.run.record("docker-container", name=name, engine=self._engine_url())
-        self.gateway = Gateway(self.client, name, resolve(NET_ROLE, self.images),
+        self.gateway = Gateway(self.client, name, self._image(NET_ROLE),
                                self.network_name, address, self.labels, host)
         progress(f"docker: the run's network is not routed here; reaching its nodes through "
                  f"ports the engine publishes on {host}")
@@ -271,7 +279,7 @@ class DockerRuntime:
         networking = self.client.api.create_networking_config({
             self.network_name: self.client.api.create_endpoint_config(ipv4_address=address)})
         created = self.client.api.create_container(
-            resolve(NET_ROLE, self.images), ["sleep", "infinity"], name=name,
+            self._image(NET_ROLE), ["sleep", "infinity"], name=name,
             labels=self.labels, networking_config=networking, stop_signal="SIGKILL",
             host_config=self.client.api.create_host_config(network_mode=self.network_name))
         probe = self.client.containers.get(created["Id"])

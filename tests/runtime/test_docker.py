@@ -52,6 +52,63 @@ def test_each_image_role_is_debian_packages_on_our_base() -> None:
         images.tag("mongo")
 
 
+class Engine:
+    """What ``images`` asks of an engine's client: the images it has, pulls and builds (a
+    stand-in for a registry, which this machine cannot reach)."""
+
+    def __init__(self, has: set[str], pullable: set[str]):
+        self.has, self.pullable, self.pulled, self.built = has, pullable, [], []
+        self.images = self
+
+    def get(self, name: str) -> Any:
+        import docker.errors
+
+        if name not in self.has:
+            raise docker.errors.ImageNotFound(name)
+        return name
+
+    def pull(self, repository: str, tag: str | None = None) -> Any:
+        name = f"{repository}:{tag}" if tag else repository
+        if name not in self.pullable:
+            raise RuntimeError(f"pull access denied for {name}")
+        self.pulled.append(name)
+        self.has.add(name)
+        engine = self
+
+        class Pulled:
+            def tag(self, repository: str, tag: str) -> None:
+                engine.has.add(f"{repository}:{tag}")
+
+        return Pulled()
+
+    def build(self, fileobj: Any, tag: str, **_: Any) -> None:
+        self.built.append(tag)
+        self.has.add(tag)
+
+
+def test_images_are_built_on_first_use_from_the_official_base_without_root(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("docker")
+    client = Engine(set(), {images.OFFICIAL_BASE})
+    monkeypatch.setattr(images.os, "geteuid", lambda: 1000)  # a CI runner's user
+    assert images.ensure(client, "redis") == images.tag("redis")
+    assert client.pulled == [images.OFFICIAL_BASE] and images.BASE in client.has
+    assert client.built == [images.tag("net"), images.tag("redis")]
+    assert images.ensure(client, "redis") == images.tag("redis")  # there now: nothing again
+    assert client.built == [images.tag("net"), images.tag("redis")]
+
+
+def test_an_image_of_the_users_is_pulled_or_said_missing() -> None:
+    pytest.importorskip("docker")
+    from pytest_sdconform.provision import ProvisionError
+
+    client = Engine(set(), {"redis:7.0.15"})
+    assert images.ensure(client, "redis", {"redis": "redis:7.0.15"}) == "redis:7.0.15"
+    with pytest.raises(ProvisionError, match="postgres:15 is not in the engine and could not "
+                                             "be pulled: pull access denied"):
+        images.ensure(client, "postgres", {"postgres": "postgres:15"})
+
+
 def test_without_an_engine_the_runtime_says_where_it_looked(
         run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pytest.importorskip("docker")
