@@ -99,6 +99,17 @@ def test_writes_missing_on_the_replica_after_the_hints_drained_refute() -> None:
     assert {a["relative_to_faults"] for a in d.anomalies} == {"during"}
 
 
+def test_missing_writes_when_the_needed_repair_did_not_complete_are_inconclusive() -> None:
+    history = hints(*DURING, final="[1]")
+    d = decide(history, lost(history), judge(Settled(True, repaired=None), repair=True),
+               faults=[CUT])
+    assert d.outcome == "inconclusive" and "repair the claim relies on did not complete" \
+        in d.reason
+    d = decide(history, lost(history), judge(Settled(True, repaired=True), repair=True),
+               faults=[CUT])
+    assert d.outcome == "refuted" and "and a full repair" in d.reason
+
+
 def test_missing_writes_while_hints_are_still_pending_are_inconclusive() -> None:
     history = hints(*DURING, final="[1]")
     d = decide(history, lost(history), judge(Settled(False, detail="n1 holds hints")),

@@ -87,6 +87,11 @@ class ReplicaHasEveryWrite:
             return Ruling(UPHELD, f"{self.label} has every acknowledged write the cluster still "
                                   f"holds ({during} acknowledged while it was cut off)"
                                   f"{gone_note}")
+        if self.need_repair and not self.settled.repaired:
+            return Ruling(INCONCLUSIVE, f"{len(lagging)} acknowledged writes missing on "
+                                        f"{self.label}, but the repair the claim relies on did "
+                                        f"not complete before the final read: it may have "
+                                        f"brought them{gone_note}")
         if self.settled.hints_drained is False:
             return Ruling(INCONCLUSIVE, f"{len(lagging)} acknowledged writes missing on "
                                         f"{self.label}, but hints were still pending when the "
