@@ -567,10 +567,11 @@ def test_ticket_ids_repeat_after_an_async_failover(sdconform: Case) -> None:
 
 @pytest.mark.claim("pg-global-counter-unique", config="sequence-sync-standby")
 def test_sequence_ids_repeat_even_after_a_sync_failover(sdconform: Case) -> None:
-    """A sequence (``SELECT nextval``) instead of the counter row, synchronous standby: a
-    transaction that only calls nextval has no transaction id, so its commit neither flushes
-    nor waits for the standby; the sequence's WAL (logged 32 values ahead) the standby never
-    got is handed out again once it is promoted."""
+    """A sequence (``SELECT nextval``) instead of the counter row, synchronous standby:
+    nextval WAL-logs the sequence 32 values ahead, and the calls served from that range write
+    no WAL, so they return at once, even while the call that logged the range still waits for
+    the cut-off standby. The standby never got that record: once promoted, it hands those IDs
+    out again."""
     ticket_failover(sdconform, sync=True, how="sequence")
 
 
