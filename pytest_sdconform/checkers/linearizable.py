@@ -137,7 +137,7 @@ def check_linearizable(
     deadline = None if time_limit is None else time.monotonic() + time_limit
     parts = partitions(history, m)
     results = run_searches(parts, m, deadline, max_states, stop_on_invalid=not all_partitions)
-    verdicts = [_verdict(parts[i], r) for i, r in sorted(results.items())]
+    verdicts = [_verdict(parts[i], r, m) for i, r in sorted(results.items())]
     v = merge("linearizable", verdicts) if verdicts else Verdict("linearizable", "valid")
     v.details = {
         "model": m.name,
@@ -154,7 +154,30 @@ def check_linearizable(
     return v
 
 
-def _verdict(part: Partition, res: SearchResult) -> Verdict:
+LAST_SHOWN = 12  # linearized operations shown before the one that cannot follow them
+
+
+def linearization(part: Partition, res: SearchResult, model: Model,
+                  last: int = LAST_SHOWN) -> dict[str, Any]:
+    """The longest linearizable prefix the search reached, as a reader follows it: how many
+    operations it placed, the last ``last`` of them in their linearized order with the model's
+    state after each, then the operation that cannot be placed and the state it met."""
+    order = res.order()
+    state, after = model.init, []
+    for i in order:
+        state = model.step(state, part.steps[i])
+        after.append(state)
+    shown = [{"ops": part.ops[i].indices, "op": _describe(part.ops[i]),
+              "state": _show_state(s)} for i, s in zip(order[-last:], after[-last:], strict=True)]
+    out: dict[str, Any] = {"placed": len(order), "shown": shown,
+                           "state_before": _show_state(res.best_state)}
+    if res.stuck is not None:
+        stuck = part.ops[res.stuck]
+        out["stuck"] = {"ops": stuck.indices, "op": _describe(stuck)}
+    return {"linearization": out}
+
+
+def _verdict(part: Partition, res: SearchResult, model: Model) -> Verdict:
     if res.result == "valid":
         return Verdict("linearizable", "valid")
     ops, prefix, why = evidence(part, res)
@@ -173,7 +196,7 @@ def _verdict(part: Partition, res: SearchResult) -> Verdict:
     return Verdict(
         "linearizable",
         "invalid",
-        [Anomaly("nonlinearizable", ops, why, part.key)],
+        [Anomaly("nonlinearizable", ops, why, part.key, linearization(part, res, model))],
         details={"longest_prefix": prefix},
     )
 

@@ -20,6 +20,9 @@ class Anomaly:
     ops: list[int]
     explanation: str = ""
     key: Any = None
+    # What a checker can add for a reader, e.g. linearizability's "linearization" (the longest
+    # linearizable prefix and the operation that cannot follow it, with the model's states).
+    details: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "ops": self.ops}
@@ -27,6 +30,8 @@ class Anomaly:
             d["key"] = self.key
         if self.explanation:
             d["explanation"] = self.explanation
+        if self.details:
+            d.update(self.details)
         return d
 
 

@@ -41,6 +41,15 @@ class SearchResult:
     best_state: Any = None
     stuck: int | None = None  # operation whose completion could not be passed there
     reason: str = ""
+    path: Any = None  # how ``best`` was reached: (last op, (the one before, (...))), or None
+
+    def order(self) -> list[int]:
+        """The operations of ``best`` in the order they were linearized."""
+        out, link = [], self.path
+        while link is not None:
+            out.append(link[0])
+            link = link[1]
+        return out[::-1]
 
 
 def search(
@@ -88,12 +97,16 @@ def search(
 
     state = model.init
     lin = 0
-    # Each stack entry: (call node, state before it, forced). A forced step is an operation
-    # with a known outcome that is legal and leaves the state unchanged (a read, a failed cas):
+    # The linearization so far as a linked list (op, rest), shared between configurations:
+    # the deepest one's is kept for the report at the cost of one tuple per step.
+    path: Any = None
+    # Each stack entry: (call node, state before it, forced, path before it). A forced step is
+    # an operation with a known outcome that is legal and leaves the state unchanged (a read,
+    # a failed cas):
     # if any linearization exists from here, one places it right now, since moving it to the
     # front changes no state and breaks no real-time order. So it is never a choice point, and
     # backtracking passes straight through it.
-    stack: list[tuple[int, Any, bool]] = []
+    stack: list[tuple[int, Any, bool, Any]] = []
     cache: set[tuple[int, Any]] = set()
     best = SearchResult("invalid", 0)
     best_depth = -1
@@ -132,8 +145,8 @@ def search(
                 if len(cache) >= max_states:
                     return _out_of_budget(best, len(cache), "state budget reached")
                 cache.add(config)
-                stack.append((entry, state, same))
-                state, lin = new_state, config[0]
+                stack.append((entry, state, same, path))
+                state, lin, path = new_state, config[0], (i, path)
                 if known[i]:
                     known_left -= 1
                 # lift the call and its return out of the list
@@ -152,13 +165,13 @@ def search(
         elif len(stack) > best_depth:
             # A completion whose operation is still unplaced: this branch is dead.
             best_depth = len(stack)
-            best.best, best.best_state, best.stuck = lin, state, op_of[entry]
+            best.best, best.best_state, best.stuck, best.path = lin, state, op_of[entry], path
         # Backtrack to the last real choice.
         while True:
             if not stack:
                 best.explored = len(cache)
                 return best
-            entry, state, forced = stack.pop()
+            entry, state, forced, path = stack.pop()
             i = op_of[entry]
             lin ^= bits[i]
             if known[i]:
@@ -176,4 +189,5 @@ def search(
 
 
 def _out_of_budget(best: SearchResult, explored: int, reason: str) -> SearchResult:
-    return SearchResult("unknown", explored, best.best, best.best_state, best.stuck, reason)
+    return SearchResult("unknown", explored, best.best, best.best_state, best.stuck, reason,
+                        best.path)

@@ -20,6 +20,65 @@ SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass
+class LinearizedOp:
+    """One bar of the linearization diagram: its place in the order (0: cannot be placed)."""
+
+    number: int
+    op: str
+    state: str
+    process: str
+    x: float  # left edge and width, in percent of the diagram's time span
+    width: float
+    lane: int
+
+
+@dataclass
+class LinearizationView:
+    """Where linearizability fails, drawn as Porcupine draws it: the last operations of the
+    longest linearizable prefix in their order, with the state after each, then the one that
+    cannot follow, against the state it met."""
+
+    placed: int
+    ops: list[LinearizedOp]
+    lanes: list[str]
+    state_before: str
+    stuck: str
+
+
+def linearization_view(raw: Any, history: History | None,
+                       completed: list[Completed]) -> LinearizationView | None:
+    if not isinstance(raw, dict) or history is None:
+        return None
+    entries = [(i + 1, e) for i, e in enumerate(raw.get("shown") or []) if isinstance(e, dict)]
+    first = int(raw.get("placed") or 0) - len(entries)
+    stuck = raw.get("stuck") if isinstance(raw.get("stuck"), dict) else None
+    if stuck is not None:
+        entries.append((0, {**stuck, "state": ""}))
+    spans: list[tuple[int, dict[str, Any], str, float, float]] = []
+    for number, e in entries:
+        rows = op_rows(history, completed, [i for i in e.get("ops") or [] if isinstance(i, int)])
+        start = rows[0].invoked_s if rows else None
+        if start is None:
+            continue
+        done = rows[0].completed_s
+        spans.append((number, e, rows[0].process, start, start if done is None else done))
+    if not spans:
+        return None
+    t0 = min(s[3] for s in spans)
+    t1 = max(s[4] for s in spans)
+    width = (t1 - t0) or 1.0
+    lanes = sorted({s[2] for s in spans}, key=lambda p: (len(p), p))
+    ops = [LinearizedOp(first + number if number else 0, str(e.get("op", "")),
+                        show(e.get("state")) if number else "", process,
+                        100 * (start - t0) / width, max(0.8, 100 * (end - start) / width),
+                        lanes.index(process))
+           for number, e, process, start, end in spans]
+    return LinearizationView(int(raw.get("placed") or 0), ops, lanes,
+                             show(raw.get("state_before")),
+                             str(stuck.get("op", "")) if stuck else "")
+
+
+@dataclass
 class AnomalyView:
     kind: str
     explanation: str
@@ -27,6 +86,7 @@ class AnomalyView:
     ops: list[OpRow]
     checker: str = ""
     relative_to_faults: str = ""
+    linearization: LinearizationView | None = None
 
 
 @dataclass
@@ -159,6 +219,7 @@ def anomaly_views(
                 ops=rows,
                 checker=str(a.get("checker") or ""),
                 relative_to_faults=str(a.get("relative_to_faults") or ""),
+                linearization=linearization_view(a.get("linearization"), history, completed),
             )
         )
     return views

@@ -301,3 +301,36 @@ def test_a_refuted_case_shows_its_minimal_counterexample_first(run_folder: Run) 
     assert "Minimal counterexample: 1 operation " in html
     assert html.index("Minimal counterexample") < html.index("Evidence: 1 anomaly")
     assert "No single operation of it can be left out" in html
+
+
+def test_a_nonlinearizable_key_is_drawn_where_its_linearization_fails(tmp_path: Path) -> None:
+    from pytest_sdconform.checkers.linearizable import check_linearizable
+    from pytest_sdconform.history import History, Operation
+
+    ops, t = [], 0
+    for i, (p, f, value) in enumerate([(0, "write", 1), (1, "read", 1), (0, "write", 2),
+                                       (1, "write", 3), (2, "read", 2)]):
+        ops.append(Operation(2 * i, t, p, "invoke", f, "k", None if f == "read" else value))
+        ops.append(Operation(2 * i + 1, t + MS, p, "ok", f, "k", value))
+        t += 2 * MS
+    history = History(ops)
+    verdict = check_linearizable(history, "register")
+    assert verdict.result == "invalid"
+    folder = tmp_path / "run"
+    (folder / "case-001").mkdir(parents=True)
+    (folder / "case-001" / "history.jsonl").write_text(
+        "".join(jsonl.dumps(op) + "\n" for op in ops))
+    (folder / "verdicts.json").write_text(json.dumps([{
+        "case": "case-001", "test": "t", "claim": None, "outcome": "refuted",
+        "expected": "refuted", "history": "case-001/history.jsonl",
+        "anomalies": [a.to_json() for a in verdict.anomalies]}], default=str))
+    [case] = load_report(folder).cases
+    lin = case.anomalies[0].linearization
+    assert lin is not None and lin.placed == 4 and lin.state_before == "3"
+    assert [(o.number, o.op, o.state) for o in lin.ops] == [
+        (1, "write 'k' 1", "1"), (2, "read 'k' -> 1", "1"), (3, "write 'k' 2", "2"),
+        (4, "write 'k' 3", "3"), (0, "read 'k' -> 2", "")]
+    assert lin.ops[-1].x > lin.ops[0].x and lin.lanes == ["0", "1", "2"]
+    html = write_report(folder).read_text(encoding="utf-8")
+    assert "the longest linearizable prefix has 4 operations" in html
+    assert "cannot be placed: the state was <code>3</code>" in html
