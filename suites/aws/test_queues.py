@@ -27,12 +27,13 @@ pytestmark = pytest.mark.backend("sqs")
 @dataclass
 class Traffic:
     """Unique messages sent (a share ``send_ratio`` of the ops) and polls of the queues
-    ``polls``; the final ops drain each queue ``drains`` times."""
+    ``polls``; the final ops drain each queue: ``drains`` polls more than the messages sent
+    could fill (ten a poll)."""
 
     name = "messages"
     polls: Sequence[str | None] = (None,)
     send_ratio: float = 0.4
-    drains: int = 30
+    drains: int = 10
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -43,7 +44,10 @@ class Traffic:
         return Invocation("poll", rng.choice(list(self.polls)))
 
     def final_ops(self) -> list[Invocation]:
-        return [Invocation("poll", k) for k in self.polls for _ in range(self.drains)]
+        with self._lock:
+            sent = next(self._values) - 1
+        n = sent // 10 + self.drains
+        return [Invocation("poll", k) for k in self.polls for _ in range(n)]
 
     def checkers(self) -> list[Checker]:
         return []
@@ -186,11 +190,12 @@ def test_retention_is_bounded_from_a_minute_to_fourteen_days(sdconform: Case, en
 
 @dataclass
 class Events:
-    """Events sent to the queue and polls that count them; at the end drains (that never
-    crash) and two reads of the counter."""
+    """Events sent to the queue and polls that count them; at the end drains that never crash
+    (``drains`` more than the events sent could fill, ten a poll) and two reads of the
+    counter."""
 
     send_ratio: float = 0.5
-    drains: int = 30
+    drains: int = 10
     name = "counted-events"
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -202,7 +207,10 @@ class Events:
         return Invocation("poll")
 
     def final_ops(self) -> list[Invocation]:
-        return [Invocation("poll", None, "drain")] * self.drains + [Invocation("read")] * 2
+        with self._lock:
+            sent = next(self._values) - 1
+        drains = sent // 10 + self.drains
+        return [Invocation("poll", None, "drain")] * drains + [Invocation("read")] * 2
 
     def checkers(self) -> list[Checker]:
         return []

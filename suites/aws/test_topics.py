@@ -26,12 +26,13 @@ pytestmark = pytest.mark.backend("sns")
 @dataclass
 class Publishes:
     """Unique messages published (keys from ``groups``: FIFO message groups), polls of the
-    subscriber queues ``polls``, and a drain of each queue at the end."""
+    subscriber queues ``polls``, and a drain of each queue at the end: ``drains`` polls more
+    than the messages published could fill (ten a poll)."""
 
     polls: Sequence[str]
     groups: Sequence[str | None] = (None,)
     send_ratio: float = 0.4
-    drains: int = 30
+    drains: int = 10
     name = "publishes"
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,7 +45,10 @@ class Publishes:
         return Invocation("poll", rng.choice(list(self.polls)))
 
     def final_ops(self) -> list[Invocation]:
-        return [Invocation("poll", q) for q in self.polls for _ in range(self.drains)]
+        with self._lock:
+            sent = next(self._values) - 1
+        n = sent // 10 + self.drains
+        return [Invocation("poll", q) for q in self.polls for _ in range(n)]
 
     def checkers(self) -> list[Checker]:
         return []
@@ -117,7 +121,7 @@ def test_a_fifo_topic_delivers_to_sqs_fifo_queues(sdconform: Case, env: Env) -> 
     topic = resources.topic("fifo", list(queues.values()), fifo=True)
     ep = aws.endpoint(cluster)
     sdconform.run(
-        Publishes(FIFO_QUEUES, groups=GROUPS, drains=8),
+        Publishes(FIFO_QUEUES, groups=GROUPS, drains=4),
         lambda i: messaging.SnsClient(ep, topic, dict(queues), fifo=True, resend=True),
         [],
         judge=judges.FifoTopic(FIFO_QUEUES),
