@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .progress import progress
@@ -72,26 +72,34 @@ def apt_install(packages: Sequence[str], commands: Sequence[str] = ()) -> None:
     )
 
 
-def go_binary(module: str, version: str, name: str) -> Path:
-    """Build ``module@version`` with the Go toolchain (from the module proxy) into the cache."""
-    target = cache_dir() / "bin" / f"{name}-{version}"
+def go_build(target: Path, what: str, build: Callable[[str, Path], None]) -> Path:
+    """``target`` in the cache, made once by ``build(go, partial)``, which writes the binary to
+    ``partial`` (renamed into place when done: a build cut short leaves no target)."""
     if target.exists():
         return target
     go = shutil.which("go")
     if go is None:
-        raise ProvisionError(f"need the Go toolchain to build {name} {version} ({module})")
+        raise ProvisionError(f"need the Go toolchain to build {what}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    gobin = cache_dir() / "gobin-tmp"
-    progress(f"building {name} {version} from the Go module proxy (first use only)")
-    run_logged(
-        [go, "install", f"{module}@{version}"],
-        f"go install {name}",
-        {"GOBIN": str(gobin), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
-    )
-    built = gobin / module.rsplit("/", 1)[-1]
-    built.replace(target)
-    shutil.rmtree(gobin, ignore_errors=True)
+    progress(f"building {what} (first use only)")
+    partial = target.with_name(target.name + ".partial")
+    build(go, partial)
+    partial.replace(target)
     return target
+
+
+def go_binary(module: str, version: str, name: str) -> Path:
+    """Build ``module@version`` with the Go toolchain (from the module proxy) into the cache."""
+
+    def install(go: str, partial: Path) -> None:
+        gobin = cache_dir() / "gobin-tmp"
+        run_logged([go, "install", f"{module}@{version}"], f"go install {name}",
+                   {"GOBIN": str(gobin), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+        (gobin / module.rsplit("/", 1)[-1]).replace(partial)
+        shutil.rmtree(gobin, ignore_errors=True)
+
+    return go_build(cache_dir() / "bin" / f"{name}-{version}",
+                    f"{name} {version} from the Go module proxy ({module})", install)
 
 
 def go_source_binary(source: Path, name: str) -> Path:
@@ -104,19 +112,13 @@ def go_source_binary(source: Path, name: str) -> Path:
     for path in sorted(source.glob("*")):
         if path.suffix == ".go" or path.name in ("go.mod", "go.sum"):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    target = cache_dir() / "bin" / f"{name}-{digest.hexdigest()[:12]}"
-    if target.exists():
-        return target
-    go = shutil.which("go")
-    if go is None:
-        raise ProvisionError(f"need the Go toolchain to build {name} (from {source})")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"building {name} from {source} (first use only)")
-    partial = target.with_name(target.name + ".partial")
-    run_logged([go, "build", "-mod=readonly", "-o", str(partial), "."], f"go build {name}",
-               {"CGO_ENABLED": "0"}, cwd=source)
-    partial.replace(target)
-    return target
+
+    def build(go: str, partial: Path) -> None:
+        run_logged([go, "build", "-mod=readonly", "-o", str(partial), "."], f"go build {name}",
+                   {"CGO_ENABLED": "0"}, cwd=source)
+
+    return go_build(cache_dir() / "bin" / f"{name}-{digest.hexdigest()[:12]}",
+                    f"{name} from {source}", build)
 
 
 def lossfs_binary() -> Path:
