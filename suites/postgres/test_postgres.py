@@ -503,7 +503,7 @@ def test_losing_the_primary_region_loses_the_secondarys_lag(sdconform: Case) -> 
     cluster, primary, standby = pair(sdconform)
     proxies = cluster.toxiproxy()
     link = proxies.proxy("wal", f"{primary}:{pg.PORT}")
-    pg.stream_through(cluster, link.host, link.port)
+    sdconform.fault(lambda: pg.stream_through(cluster, link.host, link.port))
     delay = Latency(proxies.client, [link], ms=LINK_DELAY_MS,
                     probe=RoundTrip(payload=pg.SSL_REQUEST, timeout=3))
     sdconform.run(
