@@ -278,10 +278,15 @@ class Answering(BotoClient):
     ``answered`` (``judges.settings``: the service refused), unlike a lost request."""
 
     def invoke(self, op: Invocation) -> Result:
-        result = super().invoke(op)
-        if result.type == "fail" and result.error and " " not in str(result.error):
-            result.extra = {**(result.extra or {}), "answered": True}  # a bare error code
-        return result
+        try:
+            return self.call(op)
+        except Exception as e:
+            result = outcome(e, op.f not in self.reads, self.service)
+            status = int((getattr(e, "response", None) or {}).get(
+                "ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            if result.type == "fail" and 400 <= status < 500:  # AWS refused the request
+                result.extra = {**(result.extra or {}), "answered": True}
+            return result
 
 
 class DynamoIndexes(Answering):
