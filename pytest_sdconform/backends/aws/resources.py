@@ -142,6 +142,7 @@ class Resources:
         )
         self.created.append(("topic", arn))
         for url in subscribers:
+            self.allow_topic(url, arn)
             attrs = {"RawMessageDelivery": "true"}
             if filters and url in filters:
                 attrs["FilterPolicy"] = json.dumps(filters[url])
@@ -149,6 +150,16 @@ class Resources:
                 TopicArn=arn, Protocol="sqs", Endpoint=self.queue_arn(url), Attributes=attrs
             )
         return arn
+
+    def allow_topic(self, url: str, topic_arn: str) -> None:
+        """The queue's access policy lets the topic send to it (a real account delivers
+        nothing to a queue without one; moto does not check)."""
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": self.queue_arn(url),
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]}
+        self.client("sqs").set_queue_attributes(QueueUrl=url,
+                                                Attributes={"Policy": json.dumps(policy)})
 
     def stream(self, base: str, shards: int = 2) -> str:
         kin = self.client("kinesis")
