@@ -14,6 +14,19 @@ from typing import IO, Any
 from .formats.jsonl import dumps
 from .history import History, Operation
 
+CORE_FIELDS = frozenset({"index", "time", "process", "type", "f", "key", "value", "node",
+                         "error"})
+
+
+def client_fields(f: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A client's own fields for an operation's line, refused (ValueError) where one would
+    take the place of the history's own (``type``, ``value``...)."""
+    clash = CORE_FIELDS & fields.keys()
+    if clash:
+        raise ValueError(f"the {f} client's result field(s) {', '.join(sorted(clash))} clash "
+                         "with the history's own: name them otherwise")
+    return fields
+
 
 class Recorder:
     """Stamps each event with an index and monotonic nanoseconds since the run began."""

@@ -28,7 +28,7 @@ from typing import Any
 from .faults import Fault
 from .history import NEMESIS, History
 from .progress import progress as say
-from .recorder import Recorder
+from .recorder import Recorder, client_fields
 from .workloads import Client, Invocation, Result, Workload
 
 
@@ -80,6 +80,10 @@ class _Worker:
                 self.call(op, cfg.op_timeout)
                 if cfg.op_delay:
                     stop.wait(cfg.op_delay)
+        except Exception as e:  # a harness bug (workload, recorder): stop the run, say so
+            if self.runner.worker_error is None:
+                self.runner.worker_error = e
+            stop.set()
         finally:
             self.pool.shutdown(wait=False)
             _close_quietly(self.client)
@@ -106,8 +110,7 @@ class _Worker:
             value,
             result.node,
             result.error,
-            **(result.extra or {}),
-            **extra,
+            **client_fields(op.f, {**(result.extra or {}), **extra}),
         )
         if result.type == "info":
             self._abandon()
@@ -147,6 +150,7 @@ class Runner:
         self.schedule = threading.Lock()  # orders no_new_faults against in_fault
         self.active: list[Fault] = []
         self.nemesis_error: BaseException | None = None
+        self.worker_error: BaseException | None = None  # a client worker that died
         self.stopped_early = False
 
     def run(self) -> History:
@@ -173,6 +177,9 @@ class Runner:
                 t.join(self.config.op_timeout + 1)
         if self.nemesis_error is not None:
             raise RunStopped(f"nemesis failed: {self.nemesis_error}") from self.nemesis_error
+        if self.worker_error is not None:
+            e = self.worker_error
+            raise RunStopped(f"a client worker failed: {type(e).__name__}: {e}") from e
         self._settle()
         self._final_reads()
         return self.recorder.history()

@@ -137,6 +137,21 @@ def test_a_fault_that_does_not_take_effect_stops_the_run(tmp_path: Path) -> None
         run(Register(), lambda i: MemoryClient(), rec, [Broken()], fast(duration=5))
 
 
+class ClashingClient(MemoryClient):
+    """A client that names a result field after one of the history's own."""
+
+    def invoke(self, op: Invocation) -> Result:
+        result = super().invoke(op)
+        return Result(result.type, result.value, extra={"type": "mine"})
+
+
+def test_a_client_field_that_clashes_with_the_historys_stops_the_run_saying_so() -> None:
+    with Recorder() as rec, pytest.raises(RunStopped, match="a client worker failed: "
+                                          "ValueError: the (read|write) client's result "
+                                          "field.s. type clash with the history's own"):
+        run(Register(), lambda i: ClashingClient(), rec, [], fast(duration=2))
+
+
 # --- a real redis-server ---------------------------------------------------------------------
 
 needs_redis = pytest.mark.skipif(
