@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...nodes import NodeSpec
+from ...nodes.routes import via
 from ...provision import apt_install
 from .. import base
 
@@ -55,7 +56,7 @@ class Version:
 
     def __call__(self) -> bool:
         try:
-            with socket.create_connection((self.address, self.port), timeout=0.5) as sock:
+            with socket.create_connection(via(self.address, self.port), timeout=0.5) as sock:
                 sock.sendall(b"version\r\n")
                 return sock.recv(64).startswith(b"VERSION ")
         except OSError:
@@ -69,7 +70,7 @@ def server_spec(name: str, address: str, memory_mb: int = MEMORY_MB) -> NodeSpec
     argv = ["memcached", "-l", address, "-p", str(PORT), "-U", "0", "-m", str(memory_mb),
             "-u", "memcache"]
     return NodeSpec(name, address, argv, ready=Version(address), ready_timeout=30,
-                    image="memcached")
+                    image="memcached", ports=[PORT])
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ class MemcachedInfo:
     addresses: dict[str, str]  # server name -> address, in name order
 
     def servers(self) -> dict[str, tuple[str, int]]:
-        """Server name -> (host, port), the list a client hashes keys over."""
-        return {n: (a, PORT) for n, a in self.addresses.items()}
+        """Server name -> (host, port), the list a client hashes keys over (where the harness
+        reaches each server: ``nodes/routes.py``)."""
+        return {n: via(a, PORT) for n, a in self.addresses.items()}
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Topology(base.Topology[MemcachedInfo]):
     """``servers`` independent memcached servers (three by default)."""
 
     backend: ClassVar[str] = "memcached"
-    runtimes: ClassVar[tuple[str, ...]] = ("local",)  # docker: its image role exists, untried
+    runtimes: ClassVar[tuple[str, ...]] = ("local", "docker")
 
     servers: int = 3
     memory_mb: int = MEMORY_MB
