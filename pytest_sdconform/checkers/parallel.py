@@ -30,9 +30,19 @@ def usable(parts: list[Partition]) -> bool:
         (os.cpu_count() or 1) > 1
         and len(big) > 1
         and sum(big) >= MIN_TOTAL
-        and threading.active_count() == 1
+        and alone()
         and "fork" in multiprocessing.get_all_start_methods()
     )
+
+
+def alone() -> bool:
+    """Whether this process runs one thread. ``threading`` counts only its own threads: those
+    started otherwise (``_thread``, as execnet does in a pytest-xdist worker, or by C code) are
+    seen in /proc, where there is one; a fork beside them hung the pool's workers for good."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return threading.active_count() == 1
 
 
 def _work(i: int) -> tuple[int, SearchResult]:
