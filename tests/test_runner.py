@@ -146,9 +146,9 @@ class ClashingClient(MemoryClient):
 
 
 def test_a_client_field_that_clashes_with_the_historys_stops_the_run_saying_so() -> None:
-    with Recorder() as rec, pytest.raises(RunStopped, match="a client worker failed: "
-                                          "ValueError: the (read|write) client's result "
-                                          "field.s. type clash with the history's own"):
+    with Recorder() as rec, pytest.raises(RunStopped, match=r"a client worker failed: "
+                                          r"ValueError: the (read|write) client's result "
+                                          r"field.s. type clash with the history's own"):
         run(Register(), lambda i: ClashingClient(), rec, [], fast(duration=2))
 
 
