@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import inspect
 import json
 import sys
 from collections import Counter
@@ -58,6 +59,8 @@ def run_check(history: History, model: str, time_limit: float | None) -> Verdict
     if model in PROPERTY_CHECKERS:
         module, func = PROPERTY_CHECKERS[model]
         check: Callable[..., Verdict] = getattr(importlib.import_module(module), func)
+        if time_limit is not None and "time_limit" in inspect.signature(check).parameters:
+            return check(history, time_limit=time_limit)
         return check(history)
     from .checkers.linearizable import check_linearizable
 

@@ -101,3 +101,15 @@ def test_bad_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     h = jsonl(tmp_path, "append", *op(1, "append", "x", 1), *op(2, "read", "x", [1]))
     assert main(["check", h, "--model", "causal"]) == 3
     assert "register histories" in capsys.readouterr().err
+
+
+def test_the_time_limit_reaches_the_property_checkers_that_take_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [row for i in range(3000) for row in (*op(i % 3, "write", f"k{i % 7}", i),
+                                                 *op(i % 3, "read", f"k{i % 7}", i))]
+    path = jsonl(tmp_path, "many", *rows)
+    assert main(["check", path, "--model", "causal", "--json"]) == 0
+    capsys.readouterr()
+    code = main(["check", path, "--model", "causal", "--time-limit", "0", "--json"])
+    out = capsys.readouterr().out
+    assert code == 2 and "time limit" in out
