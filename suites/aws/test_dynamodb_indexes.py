@@ -20,6 +20,7 @@ from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.probes import Probes
 
 pytestmark = pytest.mark.backend("dynamodb")
 
@@ -45,23 +46,6 @@ class Puts:
 
     def final_ops(self) -> list[Invocation]:
         return list(self.finals)
-
-    def checkers(self) -> list[Checker]:
-        return []
-
-
-@dataclass
-class Probes:
-    """The same few requests, picked at random."""
-
-    ops: Sequence[Invocation]
-    name = "probes"
-
-    def next_op(self, rng: random.Random) -> Invocation:
-        return rng.choice(list(self.ops))
-
-    def final_ops(self) -> list[Invocation]:
-        return []
 
     def checkers(self) -> list[Checker]:
         return []

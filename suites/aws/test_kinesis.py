@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,25 +19,9 @@ from pytest_sdconform.checkers import Checker
 from pytest_sdconform.checkers.delivery import DeliveryChecker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.probes import Probes
 
 pytestmark = pytest.mark.backend("kinesis")
-
-
-@dataclass
-class Probes:
-    """The same few requests, picked at random."""
-
-    ops: Sequence[Invocation]
-    name = "probes"
-
-    def next_op(self, rng: random.Random) -> Invocation:
-        return rng.choice(list(self.ops))
-
-    def final_ops(self) -> list[Invocation]:
-        return []
-
-    def checkers(self) -> list[Checker]:
-        return []
 
 
 RECORDS = 3

@@ -20,6 +20,7 @@ from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.probes import Probes
 
 pytestmark = pytest.mark.backend("sqs")
 
@@ -48,23 +49,6 @@ class Traffic:
             sent = next(self._values) - 1
         n = sent // 10 + self.drains
         return [Invocation("poll", k) for k in self.polls for _ in range(n)]
-
-    def checkers(self) -> list[Checker]:
-        return []
-
-
-@dataclass
-class Probes:
-    """The same few requests, picked at random: what a service accepts and refuses."""
-
-    ops: Sequence[Invocation]
-    name = "probes"
-
-    def next_op(self, rng: random.Random) -> Invocation:
-        return rng.choice(list(self.ops))
-
-    def final_ops(self) -> list[Invocation]:
-        return []
 
     def checkers(self) -> list[Checker]:
         return []
