@@ -7,8 +7,9 @@ regenerating, never by editing the TOML by hand:
     python tools/claims_from_markdown.py --check    # exit 1 if the committed catalogue is stale
 
 Each ``#### `id` — title`` block of sections 1-16 becomes one [[claim]] table, in file order; the
-section number gives the system. ``expected`` is "refuted" for claims flagged wrong or outdated
-and "upheld" otherwise; ``expected_note`` carries the Pass/fail text when that text makes the
+section number gives the system. ``expected`` is "refuted" for claims flagged wrong or outdated,
+and for claims flagged as a contradiction whose Pass/fail text says the claim is false; "upheld"
+otherwise; ``expected_note`` carries the Pass/fail text when that text makes the
 outcome depend on configuration, else (for vague claims) the flag's reason.
 
 The converter also cross-checks what it parsed against the survey's own totals, contents,
@@ -57,6 +58,10 @@ FLAGS = {
     "~ VAGUE": "vague",
 }
 REFUTING_FLAGS = {"wrong", "outdated"}
+# A claim flagged as contradicting another seed line is refuted when the survey's own Pass/fail
+# text says the claim is the false side ("Claim false for GSIs."); otherwise the contradiction
+# may be the other line's fault, and the flag alone decides nothing.
+CLAIM_FALSE = re.compile(r"\bclaim (?:is )?false\b", re.IGNORECASE)
 
 SECTION = re.compile(r"^## (\d+)\. (.*)$")
 HEADING = re.compile(r"^#### `([^`]+)` — (.+)$")
@@ -107,7 +112,11 @@ class SurveyClaim:
 
     @property
     def expected(self) -> str:
-        return "refuted" if REFUTING_FLAGS & set(self.flags) else "upheld"
+        if REFUTING_FLAGS & set(self.flags):
+            return "refuted"
+        if "contradiction" in self.flags and CLAIM_FALSE.search(self.criterion):
+            return "refuted"
+        return "upheld"
 
     @property
     def expected_note(self) -> str:

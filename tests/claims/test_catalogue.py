@@ -106,8 +106,25 @@ def test_ids_are_unique_and_kebab_case() -> None:
 
 def test_claims_flagged_wrong_or_outdated_expect_refutation() -> None:
     for claim in load_catalogue().values():
-        refuting = {"wrong", "outdated"} & set(claim.flags)
+        refuting = {"wrong", "outdated"} & set(claim.flags) or (
+            "contradiction" in claim.flags and "claim false" in claim.criterion.lower())
         assert claim.expected == ("refuted" if refuting else "upheld"), claim.id
+
+
+def test_a_contradiction_whose_criterion_calls_the_claim_false_expects_refutation() -> None:
+    """The crawler's "strong consistency over the indexes" contradicts the GSI lines and its
+    Pass/fail says "Claim false for GSIs": refuted. A contradiction that does not say which
+    side is false (the other line may be the wrong one) keeps the default."""
+    claims = load_catalogue()
+    assert claims["ddb-gsi-strong-crawler"].expected == "refuted"
+    assert claims["docstore-any-node-writes"].expected == "refuted"
+    assert claims["http-idempotent-methods"].expected == "upheld"
+    survey = converter().SurveyClaim
+    case = survey(id="x", title="t", system="s", line=1, flags=["contradiction"],
+                  criterion="Both arrive in order.")
+    assert case.expected == "upheld"
+    case.criterion = "Claim is false as stated."
+    assert case.expected == "refuted"
 
 
 def test_vague_claims_say_what_they_depend_on() -> None:
