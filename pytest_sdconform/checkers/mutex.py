@@ -72,7 +72,7 @@ def holds(history: History) -> list[Hold]:
         ttl = _ttl_ns(c)
         release = next((r for r in releases[(c.process, freeze(c.key))]
                         if r.invoke.time >= start), None)
-        candidates = []
+        candidates: list[tuple[int, str, tuple[int, ...]]] = []
         if release is not None:
             candidates.append((release.invoke.time, "release", (release.invoke.index,)))
         if ttl is not None:
