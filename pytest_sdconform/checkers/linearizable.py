@@ -6,8 +6,10 @@ is in ``wgl.py``, and ``parallel.py`` runs it on several cores when that pays.
 Independent objects (keys) are checked separately (P-compositionality, Herlihy & Wing 1990).
 An operation with an unknown outcome has its return placed after every other event: it may take
 effect at any point after its invocation, or never. A ``fail`` never happened and is dropped.
-A time or state budget that runs out gives ``unknown`` with the longest linearizable prefix
-found and the operations that could not be placed — never ``valid``.
+A time, state or memory budget that runs out gives ``unknown`` with the longest linearizable
+prefix found and the operations that could not be placed — never ``valid``. The memory budget
+bounds the search caches of all partitions together (half the memory available when unset),
+so a search too large for the machine ends ``unknown (memory budget)``, not in an OOM kill.
 """
 
 from __future__ import annotations
@@ -19,9 +21,22 @@ from ..history import Completed, History
 from . import parallel
 from .models import UNKNOWN, Model, model_for
 from .verdict import Anomaly, Verdict, merge
-from .wgl import Partition, SearchResult, search
+from .wgl import MEMORY_BUDGET_REASON, MemoryBudget, Partition, SearchResult, search
 
 DEFAULT_MAX_STATES = 4_000_000  # cached configurations per partition (~0.5 GB)
+FALLBACK_MEMORY_LIMIT = 1 << 30  # bytes, where /proc/meminfo cannot tell what is available
+
+
+def default_memory_limit() -> int:
+    """Half the memory the machine has available now (/proc/meminfo's MemAvailable)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except (OSError, ValueError, IndexError):
+        pass
+    return FALLBACK_MEMORY_LIMIT
 
 
 def partitions(history: History, model: Model) -> list[Partition]:
@@ -53,12 +68,15 @@ def run_searches(
     deadline: float | None,
     max_states: int,
     stop_on_invalid: bool,
+    memory: MemoryBudget | None = None,
 ) -> dict[int, SearchResult]:
     """Search every partition: on several cores when that pays (see parallel.py), otherwise
-    taking turns, a slice each, so that an invalid partition is found early either way."""
+    taking turns, a slice each, so that an invalid partition is found early either way; the
+    searches share ``memory``."""
+    memory = memory or MemoryBudget(default_memory_limit())
     if parallel.usable(parts):
-        return parallel.run_parallel(parts, model, deadline, max_states, stop_on_invalid)
-    running = {i: search(p, model, deadline, max_states) for i, p in enumerate(parts)}
+        return parallel.run_parallel(parts, model, deadline, max_states, stop_on_invalid, memory)
+    running = {i: search(p, model, deadline, max_states, memory) for i, p in enumerate(parts)}
     done: dict[int, SearchResult] = {}
     while running:
         for i, gen in list(running.items()):
@@ -126,18 +144,23 @@ def check_linearizable(
     *,
     time_limit: float | None = None,
     max_states: int = DEFAULT_MAX_STATES,
+    memory_limit: int | None = None,
     all_partitions: bool = False,
 ) -> Verdict:
     """Check a history against a model; ``unknown`` when a budget runs out.
 
-    By default the check stops at the first invalid partition (key); ``all_partitions``
-    checks every one, for a report that lists each key's anomaly.
+    ``memory_limit``: bytes the search caches may hold together (default: half the memory
+    available). By default the check stops at the first invalid partition (key);
+    ``all_partitions`` checks every one, for a report that lists each key's anomaly.
     """
     m = model if isinstance(model, Model) else model_for(model, history.meta.get("initial"))
     deadline = None if time_limit is None else time.monotonic() + time_limit
+    memory = MemoryBudget(default_memory_limit() if memory_limit is None else memory_limit)
     parts = partitions(history, m)
-    results = run_searches(parts, m, deadline, max_states, stop_on_invalid=not all_partitions)
-    verdicts = [_verdict(parts[i], r, m) for i, r in sorted(results.items())]
+    results = run_searches(
+        parts, m, deadline, max_states, stop_on_invalid=not all_partitions, memory=memory
+    )
+    verdicts = [_verdict(parts[i], r, m, memory.limit) for i, r in sorted(results.items())]
     v = merge("linearizable", verdicts) if verdicts else Verdict("linearizable", "valid")
     v.details = {
         "model": m.name,
@@ -177,7 +200,7 @@ def linearization(part: Partition, res: SearchResult, model: Model,
     return {"linearization": out}
 
 
-def _verdict(part: Partition, res: SearchResult, model: Model) -> Verdict:
+def _verdict(part: Partition, res: SearchResult, model: Model, memory_limit: int) -> Verdict:
     if res.result == "valid":
         return Verdict("linearizable", "valid")
     ops, prefix, why = evidence(part, res)
@@ -187,10 +210,16 @@ def _verdict(part: Partition, res: SearchResult, model: Model) -> Verdict:
             for i in set(range(len(part.ops))) - set(_members(res.best))
             for idx in part.ops[i].indices
         )
+        reason = res.reason
+        if reason == MEMORY_BUDGET_REASON:
+            reason = (
+                f"memory budget ({memory_limit / 2**20:.1f} MiB) reached after "
+                f"{res.explored} configurations; a larger --memory-limit may decide it"
+            )
         return Verdict(
             "linearizable",
             "unknown",
-            reason=f"key {part.key!r}: {res.reason}" if part.key is not None else res.reason,
+            reason=f"key {part.key!r}: {reason}" if part.key is not None else reason,
             details={"key": part.key, "longest_prefix": prefix, "unplaced": unplaced},
         )
     return Verdict(
@@ -206,9 +235,17 @@ class LinearizabilityChecker:
 
     name = "linearizable"
 
-    def __init__(self, model: str = "cas-register", time_limit: float | None = None):
+    def __init__(
+        self,
+        model: str = "cas-register",
+        time_limit: float | None = None,
+        memory_limit: int | None = None,
+    ):
         self.model = model
         self.time_limit = time_limit
+        self.memory_limit = memory_limit
 
     def check(self, history: History) -> Verdict:
-        return check_linearizable(history, self.model, time_limit=self.time_limit)
+        return check_linearizable(
+            history, self.model, time_limit=self.time_limit, memory_limit=self.memory_limit
+        )

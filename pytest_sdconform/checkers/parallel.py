@@ -13,7 +13,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from .wgl import Partition, SearchResult, search
+from .wgl import MemoryBudget, Partition, SearchResult, search
 
 if TYPE_CHECKING:
     from .models import Model
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 BIG = 100  # operations: a smaller partition is not worth a process
 MIN_TOTAL = 1000  # operations in big partitions before forking pays for itself
 
-_job: tuple[list[Partition], Model, float | None, int] | None = None
+_job: tuple[list[Partition], Model, float | None, int, int] | None = None
 
 
 def usable(parts: list[Partition]) -> bool:
@@ -47,8 +47,8 @@ def alone() -> bool:
 
 def _work(i: int) -> tuple[int, SearchResult]:
     assert _job is not None
-    parts, model, deadline, max_states = _job
-    gen = search(parts[i], model, deadline, max_states)
+    parts, model, deadline, max_states, worker_bytes = _job
+    gen = search(parts[i], model, deadline, max_states, MemoryBudget(worker_bytes))
     while True:
         try:
             next(gen)
@@ -62,15 +62,18 @@ def run_parallel(
     deadline: float | None,
     max_states: int,
     stop_on_invalid: bool,
+    memory: MemoryBudget,
 ) -> dict[int, SearchResult]:
-    """Search every partition in a pool of forked workers, largest first."""
+    """Search every partition in a pool of forked workers, largest first; each worker's
+    search may use an equal share of what ``memory`` has left."""
     global _job
-    _job = (parts, model, deadline, max_states)
+    workers = min(os.cpu_count() or 1, len(parts))
+    _job = (parts, model, deadline, max_states, max(1, (memory.limit - memory.used) // workers))
     order = sorted(range(len(parts)), key=lambda i: -len(parts[i].ops))
     done: dict[int, SearchResult] = {}
     try:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(os.cpu_count() or 1, len(parts))) as pool:
+        with ctx.Pool(workers) as pool:
             for i, result in pool.imap_unordered(_work, order):
                 done[i] = result
                 if stop_on_invalid and result.result == "invalid":

@@ -9,10 +9,16 @@ plus the model state; one that was already explored is never explored again.
 An operation with an unknown outcome arrives with no completion position: its return is placed
 after every other event. ``linearizable.py`` splits a history into partitions and turns the
 results into a verdict; ``parallel.py`` runs this search on several cores.
+
+The cache is bounded by a ``MemoryBudget`` shared by the partitions searched at once: each new
+configuration is counted at its size (set slot, key tuple, bitset, and a new state object's
+shallow size), and a search that would pass the budget stops with ``unknown`` (memory budget),
+never an out-of-memory kill.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -52,17 +58,53 @@ class SearchResult:
         return out[::-1]
 
 
+SLOT_BYTES = 48  # a set entry (hash and pointer, 16 bytes) at a third of the table's fill
+TUPLE_BYTES = sys.getsizeof((0, 0))  # the (bitset, state) key
+MEMORY_BUDGET_REASON = "memory budget reached"
+
+
+@dataclass
+class MemoryBudget:
+    """Bytes the caches of the searches running at once may hold together."""
+
+    limit: int
+    used: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0:
+            raise ValueError(f"memory limit must be positive, got {self.limit} bytes")
+
+
 def search(
     part: Partition,
     model: Model,
     deadline: float | None,
     max_states: int,
+    memory: MemoryBudget | None = None,
+) -> Generator[None, None, SearchResult]:
+    """The search below, its cache counted in ``memory`` while it runs and freed at its end."""
+    memory = memory or MemoryBudget(1 << 62)
+    held = [0]  # bytes of its cache the search has counted in memory.used so far
+    try:
+        return (yield from _search(part, model, deadline, max_states, memory, held))
+    finally:
+        memory.used -= held[0]
+
+
+def _search(
+    part: Partition,
+    model: Model,
+    deadline: float | None,
+    max_states: int,
+    memory: MemoryBudget,
+    held: list[int],
 ) -> Generator[None, None, SearchResult]:
     """Wing-Gong-Lowe search over one partition's events.
 
     A generator that yields every few thousand steps, so that several partitions can be
     searched in turn and the whole check can stop as soon as one is invalid; its return
-    value is the SearchResult.
+    value is the SearchResult. ``memory`` is shared with the searches running beside it: this
+    one's cache may grow to what the others left at its last yield.
     """
     n = len(part.ops)
     if n == 0:
@@ -90,10 +132,12 @@ def search(
     known_left = sum(known)
     steps = part.steps
     step: Callable[[Any, Step], Any] = model.step
+    getsizeof = sys.getsizeof
     bits = [1 << i for i in range(n)]
     shaped = [model.shape(s) for s in steps] if model.shape else [(GENERIC, None)] * n
     shapes = [k for k, _ in shaped]
     values = [v for _, v in shaped]
+    fresh = [k not in (READ, WRITE) for k in shapes]  # its step may build a new state object
 
     state = model.init
     lin = 0
@@ -112,12 +156,19 @@ def search(
     best_depth = -1
     entry = nxt[0]
     iterations = 0
+    # Bytes of this search's cache (``mine``); ``allowed``: the budget less the others' caches.
+    per_config = SLOT_BYTES + TUPLE_BYTES + sys.getsizeof(bits[-1] << 1)
+    mine = n * (sys.getsizeof((0, 0, 0, 0)) + TUPLE_BYTES)  # the stack and path at their deepest
+    allowed = memory.limit - memory.used
     while known_left:
         iterations += 1
         if not iterations & 0x3FFF:
             if deadline is not None and time.monotonic() > deadline:
                 return _out_of_budget(best, len(cache), "time limit reached")
+            memory.used += mine - held[0]
+            held[0] = mine
             yield
+            allowed = memory.limit - (memory.used - mine)
         if is_call[entry]:
             i = op_of[entry]
             k = shapes[i]
@@ -144,6 +195,9 @@ def search(
             if config not in cache:
                 if len(cache) >= max_states:
                     return _out_of_budget(best, len(cache), "state budget reached")
+                mine += per_config + getsizeof(new_state) if fresh[i] else per_config
+                if mine > allowed:
+                    return _out_of_budget(best, len(cache), MEMORY_BUDGET_REASON)
                 cache.add(config)
                 stack.append((entry, state, same, path))
                 state, lin, path = new_state, config[0], (i, path)
