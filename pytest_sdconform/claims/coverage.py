@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import get_claim
 from .configurations import UnknownConfiguration, get_configuration, untestable
+from .evidence import evidence
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,30 @@ def markers(suites: Path) -> list[Marker]:
 
 
 def claim_markers(suites: Path) -> dict[str, list[str]]:
-    """{claim id: ["suites/x/test_y.py::test_z", ...]} for every claim-marked test function;
-    claims listed as untestable in the catalogue are left out (a test of one decides nothing)."""
+    """{claim id: ["suites/x/test_y.py::test_z", ...]} for every claim-marked test function,
+    and for every case the catalogue's evidence says decides a claim besides its own (once the
+    case exists); claims listed as untestable are left out (a test of one decides nothing)."""
     out: dict[str, list[str]] = {}
     skip = untestable()
-    for m in markers(suites):
+    found = markers(suites)
+    for m in found:
         if m.claim not in skip:
             out.setdefault(m.claim, []).append(m.test)
+    tests = {_relative(m.test, suites) for m in found}
+    for e in evidence():
+        if e.claim not in skip and e.case in tests and e.case not in out.get(e.claim, []):
+            out.setdefault(e.claim, []).append(e.case)
     return out
+
+
+def _relative(test: str, suites: Path) -> str:
+    """A marker's test id as the evidence names it: from the suites folder's parent."""
+    path, _, name = test.partition("::")
+    try:
+        rel = Path(path).resolve().relative_to(suites.resolve().parent)
+    except ValueError:
+        return test
+    return f"{rel.as_posix()}::{name}"
 
 
 def problems(suites: Path) -> list[str]:
@@ -64,11 +81,39 @@ def problems(suites: Path) -> list[str]:
             out.append(f"{where}: {e}")
             continue
         expects.setdefault(m.claim, set()).add(expected)
+    out += _evidence_problems(suites, expects)
     for claim_id, outcomes in sorted(expects.items()):
         documented = get_claim(claim_id).expected
         if documented not in outcomes:
             out.append(f"{claim_id}: no test checks its documented outcome ({documented}); "
                        f"its tests expect {sorted(outcomes)}")
+    return out
+
+
+def _evidence_problems(suites: Path, expects: dict[str, set[str]]) -> list[str]:
+    """Each evidence entry's case exists and its ``expected`` follows from the case's own
+    expected outcome; adds the entry's outcome to ``expects`` for the documented-outcome rule."""
+    out: list[str] = []
+    own: dict[str, list[str]] = {}
+    for m in markers(suites):
+        try:
+            claim = get_claim(m.claim)
+            expected = claim.expected if m.config is None else get_configuration(
+                m.claim, m.config).expected
+        except (KeyError, UnknownConfiguration):
+            continue  # reported above
+        own.setdefault(_relative(m.test, suites), []).append(expected)
+    for e in evidence():
+        if e.case not in own:
+            out.append(f"{e.origin}: {e.case} is no claim-marked test below {suites}")
+            continue
+        implied = {e.outcome(x) for x in own[e.case]}
+        if e.expected not in implied:
+            out.append(f"{e.origin}: expected {e.expected} for {e.claim}, but the case expects "
+                       f"{' or '.join(sorted(own[e.case]))}, which reads ({e.reads}) as "
+                       f"{' or '.join(sorted(implied))}")
+            continue
+        expects.setdefault(e.claim, set()).add(e.expected)
     return out
 
 

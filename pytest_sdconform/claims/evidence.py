@@ -1,0 +1,118 @@
+"""Cases that decide claims other than their own: the evidence of the generic claims.
+
+A generic claim ("every read returns the most recent write", "CAP") is a definition, not a
+product's promise, so it is decided from cases run on several systems. A case keeps its one
+``@pytest.mark.claim``; ``evidence.toml`` beside this module says which other claims its
+history decides, on which system, and why::
+
+    [[decided_by]]
+    claim = "gen-read-latest"
+    case = "suites/redis/test_redis.py::test_single_node_is_linearizable_under_client_latency"
+    system = "redis"
+    reads = "same"        # the claim's outcome is the case's ("opposite": upheld <-> refuted)
+    expected = "upheld"   # the claim's outcome there, as the case's own expectation implies
+    why = "a single Redis server: the linearizability check is the definition's operational form"
+
+``reads`` is there because a case's claim may be the generic one's negation: a case that upholds
+"at ONE both sides of a partition answer" refutes "NoSQL keeps integrity and accessibility" only
+together with its stale reads, so it says which way its outcome counts. An inconclusive case is
+inconclusive evidence either way. ``coverage.problems`` checks that each entry's case exists and
+that ``expected`` is what ``reads`` makes of the case's own expected outcome.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from .claim import OUTCOMES
+from .validation import CatalogueError
+
+EVIDENCE = "evidence.toml"
+Reading = Literal["same", "opposite"]
+READINGS: tuple[Reading, ...] = ("same", "opposite")
+FIELDS = {"claim", "case", "system", "reads", "expected", "why"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One case's history deciding one (generic) claim on one system."""
+
+    claim: str
+    case: str  # "suites/x/test_y.py::test_z", as a claim marker's test
+    system: str
+    reads: Reading
+    expected: str
+    why: str
+    origin: str
+
+    def outcome(self, case_outcome: str) -> str:
+        """The claim's outcome on this evidence, from the case's own outcome."""
+        if self.reads == "same" or case_outcome not in ("upheld", "refuted"):
+            return case_outcome if case_outcome in OUTCOMES else "inconclusive"
+        return "refuted" if case_outcome == "upheld" else "upheld"
+
+
+def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
+    """The entries of an evidence file; CatalogueError names the entry on bad input."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CatalogueError(f"{origin}: not valid TOML: {e}") from e
+    if set(data) - {"decided_by"}:
+        raise CatalogueError(f"{origin}: unknown tables {sorted(set(data) - {'decided_by'})}")
+    out: list[Evidence] = []
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(data.get("decided_by", []), 1):
+        where = f"{origin}: decided_by {i}"
+        if not isinstance(row, dict):
+            raise CatalogueError(f"{where}: not a table")
+        missing, extra = FIELDS - set(row), set(row) - FIELDS
+        if missing or extra:
+            raise CatalogueError(f"{where}: missing {sorted(missing)}, unknown {sorted(extra)}")
+        for k in FIELDS:
+            if not isinstance(row[k], str) or not row[k].strip():
+                raise CatalogueError(f"{where}: {k} must be a non-empty string")
+        if row["claim"] not in claims:
+            raise CatalogueError(f"{where}: unknown claim {row['claim']!r}")
+        if row["reads"] not in READINGS:
+            raise CatalogueError(f"{where}: reads must be one of {READINGS}")
+        if row["expected"] not in OUTCOMES:
+            raise CatalogueError(f"{where}: expected must be one of {OUTCOMES}")
+        if not row["case"].startswith("suites/") or "::" not in row["case"]:
+            raise CatalogueError(f"{where}: case must be a test id, "
+                                 "suites/<system>/test_x.py::test_y")
+        if (row["claim"], row["case"]) in seen:
+            raise CatalogueError(f"{where}: {row['case']} already decides {row['claim']!r}")
+        seen.add((row["claim"], row["case"]))
+        out.append(Evidence(row["claim"], row["case"], row["system"], row["reads"],
+                            row["expected"], row["why"], where))
+    return out
+
+
+@cache
+def _load() -> tuple[Evidence, ...]:
+    from . import load_catalogue
+
+    text = resources.files(__package__).joinpath(EVIDENCE).read_text(encoding="utf-8")
+    return tuple(parse(text, f"pytest_sdconform/claims/{EVIDENCE}", set(load_catalogue())))
+
+
+def evidence() -> list[Evidence]:
+    """Every entry of the catalogue's evidence file, in file order."""
+    return list(_load())
+
+
+def evidence_for(claim_id: str) -> list[Evidence]:
+    return [e for e in _load() if e.claim == claim_id]
+
+
+def by_case() -> dict[str, list[Evidence]]:
+    """{case test id: the claims its history decides besides its own}."""
+    out: dict[str, list[Evidence]] = {}
+    for e in _load():
+        out.setdefault(e.case, []).append(e)
+    return out

@@ -1,0 +1,107 @@
+"""The generic claims are decided by cases of other claims: the catalogue's evidence file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_sdconform.claims import CatalogueError, load_catalogue
+from pytest_sdconform.claims import coverage as cov
+from pytest_sdconform.claims.evidence import Evidence, Reading, evidence, evidence_for, parse
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+CLAIMS = {"gen-cap", "gen-read-latest", "redis-persistence-no-loss"}
+ROW = ('[[decided_by]]\nclaim = "gen-cap"\ncase = "suites/x/test_a.py::test_b"\n'
+       'system = "x"\nreads = "same"\nexpected = "upheld"\nwhy = "because"\n')
+
+
+def entry(claim: str = "gen-cap", reads: Reading = "same", expected: str = "upheld",
+          case: str = "suites/x/test_a.py::test_b") -> Evidence:
+    return Evidence(claim, case, "x", reads, expected, "because", "evidence.toml: decided_by 1")
+
+
+def test_an_entry_is_read_with_every_field() -> None:
+    [e] = parse(ROW, "e.toml", CLAIMS)
+    assert (e.claim, e.case, e.system, e.reads, e.expected) == (
+        "gen-cap", "suites/x/test_a.py::test_b", "x", "same", "upheld")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('claim = "gen-cap"', 'claim = "gen-nope"', "unknown claim 'gen-nope'"),
+    ('reads = "same"', 'reads = "inverse"', "reads must be one of"),
+    ('expected = "upheld"', 'expected = "maybe"', "expected must be one of"),
+    ('case = "suites/x/test_a.py::test_b"', 'case = "test_b"', "case must be a test id"),
+    ('why = "because"\n', "", "missing ['why']"),
+    ('why = "because"', 'why = "  "', "why must be a non-empty string"),
+    ("[[decided_by]]", "[[decided]]", "unknown tables"),
+    ("[[decided_by]]", "[[decided_by]", "not valid TOML"),
+])
+def test_a_malformed_entry_is_refused_with_its_place(old: str, new: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as e:
+        parse(ROW.replace(old, new), "e.toml", CLAIMS)
+    assert str(e.value).startswith("e.toml") and message in str(e.value)
+
+
+def test_a_case_cannot_decide_one_claim_twice() -> None:
+    with pytest.raises(CatalogueError, match="already decides 'gen-cap'"):
+        parse(ROW + ROW, "e.toml", CLAIMS)
+
+
+def test_an_opposite_reading_swaps_upheld_and_refuted_and_keeps_inconclusive() -> None:
+    same, opposite = entry(), entry(reads="opposite")
+    assert [same.outcome(o) for o in ("upheld", "refuted", "inconclusive")] == [
+        "upheld", "refuted", "inconclusive"]
+    assert [opposite.outcome(o) for o in ("upheld", "refuted", "inconclusive")] == [
+        "refuted", "upheld", "inconclusive"]
+    assert same.outcome("error") == "inconclusive"
+
+
+def write_suite(tmp_path: Path) -> Path:
+    suites = tmp_path / "suites"
+    (suites / "x").mkdir(parents=True)
+    (suites / "x" / "test_a.py").write_text(
+        "import pytest\n\n@pytest.mark.claim('redis-persistence-no-loss')\n"
+        "def test_b(sdconform):\n    pass\n")
+    return suites
+
+
+def test_a_case_that_exists_makes_its_generic_claim_tested(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suites = write_suite(tmp_path)
+    monkeypatch.setattr(cov, "evidence", lambda: [
+        entry("gen-cap", reads="opposite"),  # redis-persistence-no-loss expects refuted
+        entry("gen-read-latest", case="suites/x/test_a.py::test_gone", expected="refuted")])
+    tested = cov.claim_markers(suites)
+    assert tested["gen-cap"] == ["suites/x/test_a.py::test_b"]
+    assert "gen-read-latest" not in tested  # its case does not exist
+
+
+def test_problems_name_a_missing_case_and_an_expectation_the_case_does_not_imply(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suites = write_suite(tmp_path)
+    monkeypatch.setattr(cov, "evidence", lambda: [
+        entry("gen-cap", reads="same", expected="upheld"),  # the case expects refuted
+        entry("gen-read-latest", case="suites/x/test_a.py::test_gone")])
+    found = cov.problems(suites)
+    assert any("suites/x/test_a.py::test_gone is no claim-marked test" in p for p in found)
+    assert any("expected upheld for gen-cap, but the case expects refuted, which reads "
+               "(same) as refuted" in p for p in found)
+
+
+def test_a_generic_claim_whose_evidence_never_expects_its_documented_outcome_is_a_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suites = write_suite(tmp_path)
+    # gen-cap is documented upheld; this entry (consistent with its case) expects refuted.
+    monkeypatch.setattr(cov, "evidence", lambda: [entry("gen-cap", expected="refuted")])
+    assert any(p.startswith("gen-cap: no test checks its documented outcome (upheld)")
+               for p in cov.problems(suites))
+
+
+def test_the_catalogue_evidence_names_real_cases_on_several_systems() -> None:
+    assert cov.problems(SUITES) == []
+    catalogue = load_catalogue()
+    assert all(e.claim in catalogue for e in evidence())
+    assert {e.system for e in evidence_for("gen-cap")} >= {"cassandra", "postgres", "redis"}
+    tested = cov.claim_markers(SUITES)
+    assert all(e.case in tested[e.claim] for e in evidence())
