@@ -55,8 +55,30 @@ def guess_model(history: History) -> str:
     return "cas-register"
 
 
-def run_check(history: History, model: str, time_limit: float | None) -> Verdict:
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def memory_size(text: str) -> int:
+    """``--memory-limit``'s value: bytes, or a number with K, M, G or T (binary units)."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
+    try:
+        size = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        size = -1
+    if not 1 <= size < 1 << 62:
+        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (e.g. 512M, 2G, 1000000)")
+    return int(size)
+
+
+def run_check(
+    history: History, model: str, time_limit: float | None, memory_limit: int | None = None
+) -> Verdict:
     if model in PROPERTY_CHECKERS:
+        if memory_limit is not None:
+            raise HistoryError(
+                f"--memory-limit bounds the linearizability search; {model!r} does not take it"
+            )
         module, func = PROPERTY_CHECKERS[model]
         check: Callable[..., Verdict] = getattr(importlib.import_module(module), func)
         if time_limit is not None and "time_limit" in inspect.signature(check).parameters:
@@ -64,7 +86,7 @@ def run_check(history: History, model: str, time_limit: float | None) -> Verdict
         return check(history)
     from .checkers.linearizable import check_linearizable
 
-    return check_linearizable(history, model, time_limit=time_limit)
+    return check_linearizable(history, model, time_limit=time_limit, memory_limit=memory_limit)
 
 
 def verdict_fields(history: History, model: str, verdict: Verdict) -> dict[str, Any]:
@@ -108,7 +130,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         known = ", ".join(sorted([*MODELS, *PROPERTY_CHECKERS]))
         raise HistoryError(f"unknown model {model!r}; known: {known}")
     try:
-        verdict = run_check(history, model, args.time_limit)
+        verdict = run_check(history, model, args.time_limit, args.memory_limit)
     except ValueError as e:
         raise HistoryError(str(e), history.path) from None
     fields = verdict_fields(history, model, verdict)
@@ -332,6 +354,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="give up after S seconds with 'unknown'",
+    )
+    c.add_argument(
+        "--memory-limit",
+        type=memory_size,
+        default=None,
+        metavar="SIZE",
+        help="bytes the linearizability search may cache (512M, 2G...), past which the verdict "
+        "is 'unknown (memory budget)'; default: half the memory available",
     )
     c.set_defaults(func=cmd_check)
     v = sub.add_parser("convert", help="convert a history to jsonl or Jepsen EDN")
