@@ -33,6 +33,7 @@ PROPERTY_CHECKERS: dict[str, tuple[str, str]] = {
     "convergence": ("pytest_sdconform.checkers.convergence", "check_convergence"),
     "monotonic-writes": ("pytest_sdconform.checkers.monotonic_writes", "check_monotonic_writes"),
     "read-after-ack": ("pytest_sdconform.checkers.read_after_ack", "check_read_after_ack"),
+    "outbox": ("pytest_sdconform.checkers.outbox", "check_outbox"),
 }
 
 # When --model is not given: the model a history's operation names point to.

@@ -1,0 +1,111 @@
+"""The transactional outbox across two systems' histories: what the database committed against
+what the message log holds.
+
+A business transaction writes a row and an outbox row together (``write``: key = aggregate,
+value = a value unique in the history); a relay publishes outbox rows and marks them sent. At
+the end two final reads say what each system holds: ``read`` of key ``"table"`` (the committed
+rows, ``[aggregate, value]`` in commit order, the outbox's id order) and ``poll`` of key
+``"topic"`` (every message in the log, ``[aggregate, value, offset]`` in offset order per
+aggregate's partition). The guarantee checked (at-least-once with per-aggregate order):
+
+- ``lost-message``: a committed row (in the table, or a write acknowledged) with no message;
+- ``phantom-message``: a message for a value the table does not hold (its transaction failed,
+  or never ran);
+- ``aggregate-order``: an aggregate's messages, first copies in log order, not in commit order;
+- duplicates are allowed (a relay killed between publish and mark sends again): counted in the
+  details (``duplicates``), never an anomaly.
+
+Unknown when either final read is missing or failed: then nothing can be compared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..history import Completed, History
+from .verdict import Anomaly, Verdict
+
+NAME = "outbox"
+
+
+def _final(history: History, f: str, key: str) -> Completed | None:
+    found = [c for c in history.complete() if c.f == f and c.key == key and c.is_final
+             and c.type == "ok"]
+    return found[-1] if found else None
+
+
+def _pairs(value: Any, width: int, what: str) -> list[tuple[Any, ...]]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, list | tuple) and len(v) == width for v in value):
+        raise ValueError(f"outbox: the final {what} must be a list of {width}-item lists, "
+                         f"not {str(value)[:80]}")
+    return [tuple(v) for v in value]
+
+
+def check_outbox(history: History) -> Verdict:
+    table_read, log_read = _final(history, "read", "table"), _final(history, "poll", "topic")
+    if table_read is None or log_read is None:
+        missing = [w for w, c in (("table", table_read), ("topic", log_read)) if c is None]
+        return Verdict(NAME, "unknown",
+                       reason=f"no successful final read of the {' and '.join(missing)}")
+    rows = _pairs(table_read.value, 2, "table read")
+    messages = _pairs(log_read.value, 3, "topic read")
+    committed = {value: aggregate for aggregate, value in rows}
+    writes: dict[Any, Completed] = {}
+    for c in history.complete():
+        if c.f == "write" and not c.is_final:
+            writes[c.invoke.value] = c
+    acked = {v: c.key for v, c in writes.items() if c.type == "ok"}
+    anomalies: list[Anomaly] = []
+    published: dict[Any, int] = defaultdict(int)
+    for _, value, _ in messages:
+        published[value] += 1
+    for value, aggregate in {**acked, **committed}.items():
+        if value not in published:
+            ops = writes[value].indices if value in writes else []
+            where = "committed" if value in committed else "acknowledged (missing from the table)"
+            anomalies.append(Anomaly(
+                "lost-message", ops + table_read.indices,
+                f"value {value} of {aggregate} {where}, never published", key=aggregate))
+    for value in published:
+        if value not in committed:
+            w = writes.get(value)
+            why = f"its transaction was {w.type}" if w is not None else "never written"
+            anomalies.append(Anomaly(
+                "phantom-message", (w.indices if w else []) + log_read.indices,
+                f"message {value} published but not in the table ({why})"))
+    commit_order: dict[Any, list[Any]] = defaultdict(list)
+    for aggregate, value in rows:
+        commit_order[aggregate].append(value)
+    log_order: dict[Any, list[Any]] = defaultdict(list)
+    for aggregate, value, _ in sorted(messages, key=lambda m: m[2]):
+        if value in committed and value not in log_order[aggregate]:
+            log_order[aggregate].append(value)
+    for aggregate, logged in log_order.items():
+        expected = [v for v in commit_order[aggregate] if v in set(logged)]
+        if logged != expected:
+            at = next(i for i, (a, b) in enumerate(zip(logged, expected, strict=True)) if a != b)
+            anomalies.append(Anomaly(
+                "aggregate-order", log_read.indices,
+                f"{aggregate}: message {logged[at]} came before {expected[at]}, committed "
+                "before it", key=aggregate))
+    details = {
+        "committed": len(committed),
+        "messages": len(messages),
+        "distinct_published": len(published),
+        "duplicates": sum(n - 1 for n in published.values()),
+        "duplicated_values": sum(1 for n in published.values() if n > 1),
+    }
+    if anomalies:
+        return Verdict(NAME, "invalid", anomalies, details)
+    if not committed:
+        return Verdict(NAME, "unknown", details=details, reason="nothing was committed")
+    return Verdict(NAME, "valid", details=details)
+
+
+class OutboxChecker:
+    name = NAME
+
+    def check(self, history: History) -> Verdict:
+        return check_outbox(history)
