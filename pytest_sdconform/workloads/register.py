@@ -25,6 +25,7 @@ class Register:
     read_ratio: float = 0.5
     cas_ratio: float = 0.0
     time_limit: float | None = 60.0
+    memory_limit: int | None = None  # bytes for the linearizability search; None: half of free
     _values: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,4 +46,7 @@ class Register:
         return [Invocation("read", f"{self.prefix}{i}") for i in range(self.keys)]
 
     def checkers(self) -> list[Checker]:
-        return [LinearizabilityChecker("cas-register", self.time_limit), SessionsChecker()]
+        return [
+            LinearizabilityChecker("cas-register", self.time_limit, self.memory_limit),
+            SessionsChecker(),
+        ]
