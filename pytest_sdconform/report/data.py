@@ -13,6 +13,7 @@ from typing import Any
 from ..claims import CatalogueError, Claim, load_catalogue
 from .case import OUTCOMES, CaseView, case_view
 from .claims_table import ClaimRow, claim_rows
+from .evidence import GenericClaimView, generic_views
 from .timeline import MAX_OPS
 
 
@@ -28,6 +29,7 @@ class Report:
     tested: list[ClaimRow]
     untested: list[ClaimRow]
     notes: list[str] = field(default_factory=list)
+    generic: list[GenericClaimView] = field(default_factory=list)  # decided by others' cases
 
     @property
     def outcome_counts(self) -> dict[str, int]:
@@ -92,6 +94,9 @@ def load_report(run_folder: Path, max_ops: int = MAX_OPS) -> Report:
         if case.claim is None and case.claim_id
     ]
     tested, untested = claim_rows(cases, systems, catalogue)
+    generic = generic_views(cases, catalogue, notes=notes)
+    decided = {view.row.claim_id for view in generic}
+    untested = [row for row in untested if row.claim_id not in decided]
     return Report(
         run_id=str(run.get("run_id") or run_folder.resolve().name),
         started=when(run.get("started")),
@@ -103,6 +108,7 @@ def load_report(run_folder: Path, max_ops: int = MAX_OPS) -> Report:
         tested=tested,
         untested=untested,
         notes=notes,
+        generic=generic,
     )
 
 
