@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from .faults import FaultUnavailable
 from .faults.clock import ClockSkew, Probe
+from .faults.loss import PacketLoss
 from .faults.partition import Cut, Partition
 from .faults.power import PowerLoss
 from .faults.process import Kill, Pause
@@ -93,6 +94,17 @@ class Cluster(Generic[InfoT]):
         one for ``nodes``, or one per node), proven through ``probes``."""
         skew: ClockSkew = self.runtime.clock_skew(offsets, probes, nodes)
         return skew
+
+    def packet_loss(self, probability: float, nodes: Sequence[str] | None = None
+                    ) -> PacketLoss:
+        """Drop each packet to or from ``nodes`` (default: every host) with ``probability``
+        (iptables ``statistic`` rules; local runtime only)."""
+        netfilter = getattr(self.runtime, "netfilter", None)
+        if netfilter is None:
+            raise FaultUnavailable("packet loss needs the local runtime's iptables chains "
+                                   "(root, iptables, cgroup v2)")
+        return PacketLoss(netfilter, {n: self.addresses[n] for n in nodes or self.hosts},
+                          probability)
 
     def toxiproxy(self) -> ToxiproxyServer:
         """A toxiproxy server of this cluster (stopped with it), on the harness's address."""
