@@ -4,6 +4,7 @@ entries that expire, and what exercises a lease lock (decided by ``checkers/mute
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -87,16 +88,23 @@ class LeaderboardMatches:
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         ops = client_ops(history)
-        incrs = [c for c in ops if c.f == "incr"]
-        busy = sum(1 for r in ops if r.f == "read" and r.type == "ok" and any(
-            i.invoke.time < _done(r) and (i.end is None or i.end > r.invoke.time)
-            for i in incrs[:2000]))
+        incrs = sorted((c for c in ops if c.f == "incr"), key=lambda c: c.invoke.time)
+        starts = [c.invoke.time for c in incrs]
+        reach: list[float] = []  # the latest end among the points invoked so far
+        for c in incrs:
+            end = float("inf") if c.end is None else c.end
+            reach.append(max(end, reach[-1]) if reach else end)
+        busy = 0
+        for r in ops:
+            if r.f == "read" and r.type == "ok":
+                n = bisect.bisect_left(starts, _done(r))
+                busy += n > 0 and reach[n - 1] > r.invoke.time
         final = [c for c in history.complete() if c.is_final and c.type == "ok"]
         if not final or not busy:
             return Exercise(False, f"{len(final)} final reads, {busy} ranking reads overlapping "
                                    "a score")
-        return Exercise(True, f"{busy} ranking reads overlapped scoring (among the first "
-                              f"2000 points), {len(incrs)} points scored, a final read")
+        return Exercise(True, f"{busy} ranking reads overlapped scoring, {len(incrs)} points "
+                              "scored, a final read")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         everything = history.complete()

@@ -1,0 +1,199 @@
+"""Redis as the documents use it (claims.md §6): a lease lock, a leaderboard, a crawler's
+duplicate detection, a key generation service's ID list, expiring cache entries, and Redis as
+the database. Each pattern runs as documented (one server) and, where the documents stay
+silent about it, through a Sentinel failover of an asynchronous replica.
+
+Run: ``pytest --sdconform suites/redis/test_redis_apps.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pytest_sdconform.backends import redis as rb
+from pytest_sdconform.backends.redis import RedisInfo, apps
+from pytest_sdconform.backends.redis.app_judges import (
+    ExpiredNeverServed,
+    HandedOutOnce,
+    LeaderboardMatches,
+    ProcessedOnce,
+    lock_contended,
+)
+from pytest_sdconform.case import Case
+from pytest_sdconform.checkers.judge import acked_before_every_window
+from pytest_sdconform.checkers.mutex import MutexChecker
+from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.runner import RunConfig
+from pytest_sdconform.workloads.set import SetAdd
+
+pytestmark = pytest.mark.backend("redis")
+
+LEASE_MS = 2000  # the lock's lease and the cache entries' time to live
+ENTRY_TTL_MS = 150  # cache entries: short, so that reads meet many expiries in a short run
+# The Sentinel failover every "through a failover" case makes: the primary paused past
+# down-after-milliseconds (a replica is promoted meanwhile); clients wait out the stall
+# (10 s socket timeout, as long as many defaults), so what sat in the paused primary's socket
+# buffer is applied and acknowledged when it wakes, and it keeps acknowledging until Sentinel
+# turns it into a replica of the new primary (test_redis.py's sentinel-async-replication).
+FAILOVER_RUN = RunConfig(duration=20.0, quiet=2.0, fault_duration=5.0, settle=30.0,
+                         op_timeout=12.0)
+CLIENT_TIMEOUT_S = 10.0
+
+
+def one_server(sdconform: Case, persistence: rb.Persistence | None = None
+               ) -> Callable[[], str]:
+    cluster = sdconform.start(rb.Topology(persistence=persistence or rb.Persistence()))
+    address = cluster.info.addresses["n1"]
+    return lambda: address
+
+
+def on_one_server(primary: Callable[[], str], **kw: float) -> Callable[[int], apps.AppClient]:
+    return lambda i: apps.AppClient(primary, timeout=1.0, **kw)  # type: ignore[arg-type]
+
+
+def sentinel_apps(cluster: Cluster[RedisInfo], **kw: float
+                  ) -> Callable[[int], apps.AppClient]:
+    """Sentinel-aware application clients: the primary they last heard of, asked again of the
+    sentinels after an error."""
+
+    def client(i: int) -> apps.AppClient:
+        router = rb.SentinelRouter(cluster)
+        return apps.AppClient(router.primary, timeout=CLIENT_TIMEOUT_S, on_error=router.forget,
+                              **kw)  # type: ignore[arg-type]
+
+    return client
+
+
+def failover(sdconform: Case) -> tuple[Cluster[RedisInfo], dict[str, object]]:
+    cluster = sdconform.start(rb.Topology(replicas=2, sentinel=True))
+    return cluster, {"failover": "primary paused past down-after-milliseconds",
+                     "replication": "asynchronous", "client_timeout_s": CLIENT_TIMEOUT_S}
+
+
+# --- locks ---------------------------------------------------------------------------------
+
+@pytest.mark.claim("redis-lock-setnx")
+def test_set_nx_px_lock_excludes_on_one_server(sdconform: Case) -> None:
+    """As documented: one Redis, SET NX PX to acquire, compare-and-delete to release. Mutual
+    exclusion: no two clients hold the lock at once, a client's hold ending at its release or
+    its own lease deadline (counted from when it asked) (checkers/mutex.py)."""
+    primary = one_server(sdconform)
+    sdconform.run(apps.Locks(keys=1), on_one_server(primary, lease_ms=LEASE_MS, work_s=0.05),
+                  checkers=[MutexChecker()], exercise=lock_contended(),
+                  config={"lease_ms": LEASE_MS, "critical_section_s": 0.05})
+
+
+@pytest.mark.claim("redis-lock-setnx", config="sentinel-failover")
+def test_set_nx_px_lock_has_two_holders_after_a_failover(sdconform: Case) -> None:
+    """The same lock on a Sentinel-managed primary with asynchronous replicas: the deposed
+    primary hands the lock to a client when it wakes while clients that moved to the promoted
+    replica find it free there."""
+    cluster, config = failover(sdconform)
+    sdconform.run(apps.Locks(keys=1),
+                  sentinel_apps(cluster, lease_ms=LEASE_MS, work_s=0.3),
+                  [cluster.pause(["n1"])], checkers=[MutexChecker()],
+                  exercise=lock_contended("pause"), converged=lambda: rb.converged(cluster),
+                  config={**config, "lease_ms": LEASE_MS, "critical_section_s": 0.3},
+                  run=FAILOVER_RUN)
+
+
+# --- leaderboard ---------------------------------------------------------------------------
+
+@pytest.mark.claim("redis-leaderboard")
+def test_leaderboard_ranks_follow_every_acknowledged_point(sdconform: Case) -> None:
+    """As documented: one sorted set, ZINCRBY per point, rankings read with ZREVRANGE: every
+    ranking shows at least the points acknowledged before it was read and no more than those
+    attempted (LeaderboardMatches)."""
+    primary = one_server(sdconform)
+    sdconform.run(apps.Leaderboard(), on_one_server(primary), judge=LeaderboardMatches())
+
+
+@pytest.mark.claim("redis-leaderboard", config="sentinel-failover")
+def test_leaderboard_loses_points_in_a_failover(sdconform: Case) -> None:
+    cluster, config = failover(sdconform)
+    sdconform.run(apps.Leaderboard(), sentinel_apps(cluster), [cluster.pause(["n1"])],
+                  judge=LeaderboardMatches(), converged=lambda: rb.converged(cluster),
+                  config=config, run=FAILOVER_RUN)
+
+
+# --- duplicate detection -------------------------------------------------------------------
+
+@pytest.mark.claim("redis-dedup-keys")
+def test_dedup_keys_catch_every_duplicate_url(sdconform: Case) -> None:
+    """As documented: a key per URL (SET NX EX): the first sighting processes it, every later
+    offer is caught as a duplicate (ProcessedOnce)."""
+    primary = one_server(sdconform)
+    sdconform.run(apps.Crawl(), on_one_server(primary), judge=ProcessedOnce())
+
+
+@pytest.mark.claim("redis-dedup-keys", config="sentinel-failover")
+def test_dedup_keys_lost_in_a_failover_let_urls_be_processed_twice(sdconform: Case) -> None:
+    cluster, config = failover(sdconform)
+    sdconform.run(apps.Crawl(), sentinel_apps(cluster), [cluster.pause(["n1"])],
+                  judge=ProcessedOnce("pause"), converged=lambda: rb.converged(cluster),
+                  config=config, run=FAILOVER_RUN)
+
+
+# --- key generation service ----------------------------------------------------------------
+
+IDS = 200_000
+
+
+@pytest.mark.claim("redis-kgs-list")
+def test_pre_generated_ids_are_handed_out_once(sdconform: Case) -> None:
+    """As documented: IDs pre-generated into a Redis list, each taken with LPOP; none may be
+    handed out twice (HandedOutOnce)."""
+    primary = one_server(sdconform)
+    apps.preload_ids(primary(), IDS)
+    sdconform.run(apps.TakeIds(), on_one_server(primary), judge=HandedOutOnce(),
+                  config={"preloaded_ids": IDS})
+
+
+@pytest.mark.claim("redis-kgs-list", config="sentinel-failover")
+def test_pre_generated_ids_are_handed_out_twice_after_a_failover(sdconform: Case) -> None:
+    cluster, config = failover(sdconform)
+    apps.preload_ids(cluster.info.addresses["n1"], IDS, replicas=2)
+    sdconform.run(apps.TakeIds(), sentinel_apps(cluster), [cluster.pause(["n1"])],
+                  judge=HandedOutOnce("pause"), converged=lambda: rb.converged(cluster),
+                  config={**config, "preloaded_ids": IDS}, run=FAILOVER_RUN)
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+@pytest.mark.claim("redis-ttl-expiry")
+def test_expired_entries_are_never_served(sdconform: Case) -> None:
+    """As documented: entries written with SET PX are invalidated when their time to live
+    runs out: never served after it (beyond Redis's 1 ms resolution), always before it
+    (ExpiredNeverServed)."""
+    primary = one_server(sdconform)
+    sdconform.run(apps.Expiring(), on_one_server(primary, lease_ms=ENTRY_TTL_MS),
+                  judge=ExpiredNeverServed(), config={"ttl_ms": ENTRY_TTL_MS})
+
+
+# --- Redis as the database -----------------------------------------------------------------
+
+CRASH_RUN = RunConfig(fault_duration=1.0, quiet=1.5)
+
+
+@pytest.mark.claim("redis-as-database", config="appendfsync-always")
+def test_redis_as_the_database_with_aof_always_survives_a_kill(sdconform: Case) -> None:
+    """"With a disk-persistence option to avoid data loss": the append-only file fsynced
+    before every reply; the server killed now and then; every acknowledged record is back."""
+    primary = one_server(sdconform, rb.Persistence(appendonly=True, appendfsync="always"))
+    cluster = sdconform.clusters[-1]
+    sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5),
+                  [cluster.kill()], exercise=acked_before_every_window("add", "kill"),
+                  run=CRASH_RUN, config={"crash": "process kill (SIGKILL)"})
+
+
+@pytest.mark.claim("redis-as-database", config="default-persistence")
+def test_redis_as_the_database_with_default_persistence_loses_a_kill(sdconform: Case) -> None:
+    """Redis's default persistence (RDB snapshots, save 3600 1 300 100 60 10000): a killed
+    server comes back with its last snapshot."""
+    primary = one_server(sdconform, rb.Persistence(save="3600 1 300 100 60 10000"))
+    cluster = sdconform.clusters[-1]
+    sdconform.run(SetAdd(), lambda i: rb.RedisClient(primary, primary, timeout=0.5),
+                  [cluster.kill()], exercise=acked_before_every_window("add", "kill"),
+                  run=CRASH_RUN, config={"crash": "process kill (SIGKILL)"})
