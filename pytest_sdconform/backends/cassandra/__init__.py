@@ -1,18 +1,20 @@
-"""Cassandra 5.0: three nodes from Maven Central's jars, CQL clients, repair.
+"""Cassandra 5.0: three nodes (or several data centres) from Maven Central's jars, CQL clients,
+repair.
 
-``topology.py`` starts the nodes (``Topology``, its ``CassandraInfo``; fixed tokens, so
-``first_replica`` says which node owns a key); ``cql.py`` holds the harness's CQL connection,
-the keyspace's schema and the wait until every node sees its peers (``wait_healthy``);
+``topology.py`` starts the nodes (``Topology``, with ``dcs`` data centres; its ``CassandraInfo``;
+fixed tokens, so ``first_replica`` says which node owns a key); ``cql.py`` holds the harness's CQL
+connection, the keyspace's schema and the wait until every node sees its peers (``wait_healthy``);
 ``client.py`` is ``CqlClient``, which talks to one coordinator at a consistency level per
 statement; ``nodetool.py`` runs ``nodetool`` from the same jars over each node's local JMX port
-(``repair``, ``pending_hints``) and ``healthy``; ``faults.py`` is the backend's own fault, clock
-skew of client-supplied timestamps (``ClientClock``, ``ClientClockSkew``); ``judges/`` the
-judges of the Cassandra claims.
+(``repair``, ``pending_hints``) and ``healthy``; ``faults.py`` holds the backend's own faults,
+clock skew of client-supplied timestamps (``ClientClock``, ``ClientClockSkew``) and tombstones
+purged after gc_grace_seconds (``PurgeTombstones``); ``judges/`` the judges of the Cassandra
+claims.
 """
 
 from .client import CqlClient
 from .cql import KEYSPACE, PORT, wait_healthy
-from .faults import ClientClock, ClientClockSkew
+from .faults import ClientClock, ClientClockSkew, PurgeTombstones
 from .nodetool import healthy, nodetool, pending_hints, repair
 from .topology import VERSION, CassandraInfo, Topology, first_replica, provision
 
@@ -24,6 +26,7 @@ __all__ = [
     "ClientClock",
     "ClientClockSkew",
     "CqlClient",
+    "PurgeTombstones",
     "Topology",
     "first_replica",
     "healthy",

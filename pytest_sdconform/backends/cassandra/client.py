@@ -30,7 +30,9 @@ class CqlClient:
     """Register and set operations through one coordinator at the given consistency levels.
 
     ``lwt``: writes and compare-and-sets are lightweight transactions (Paxos), reads are at
-    SERIAL. ``clock``: writes carry client timestamps from it (``USING TIMESTAMP``).
+    SERIAL. ``delete`` removes a register's row (a tombstone; at ``delete_cl``, by default
+    ``write_cl``). ``keyspace``: where the tables are (``cql.create_schema``). ``clock``:
+    writes carry client timestamps from it (``USING TIMESTAMP``).
     ``view``: (coordinator, consistency level): after each successful set read, read the set
     again there and record its elements as ``cluster_view`` on the completion (a final read of
     one replica's copy, with what the cluster as a whole still has beside it).
@@ -46,6 +48,8 @@ class CqlClient:
         clock: ClientClock | None = None,
         index: int = 0,
         view: tuple[str, str] | None = None,
+        keyspace: str = KEYSPACE,
+        delete_cl: str | None = None,
     ):
         from cassandra import ConsistencyLevel
 
@@ -53,8 +57,9 @@ class CqlClient:
         self.address = coordinator
         self.read_cl = ConsistencyLevel.SERIAL if lwt else getattr(ConsistencyLevel, read_cl)
         self.write_cl = getattr(ConsistencyLevel, write_cl)
+        self.delete_cl = getattr(ConsistencyLevel, delete_cl or write_cl)
         self.lwt, self.timeout, self.clock, self.index = lwt, timeout, clock, index
-        self.view = view
+        self.view, self.keyspace = view, keyspace
         self._cluster: Any = None
         self._session: Any = None
         self._prepared: dict[str, Any] = {}
@@ -63,7 +68,8 @@ class CqlClient:
     def _execute(self, cql: str, args: Sequence[Any], consistency: int) -> Any:
         try:  # connecting and preparing send nothing that changes data
             if self._session is None:
-                self._cluster, self._session = connect(self.address, self.timeout)
+                self._cluster, self._session = connect(self.address, self.timeout,
+                                                       self.keyspace)
             stmt = self._prepared.get(cql)
             if stmt is None:
                 stmt = self._prepared[cql] = self._session.prepare(cql)
@@ -98,7 +104,7 @@ class CqlClient:
             return Result("fail" if reading else "info", error=_short(e), node=self._node())
 
     def _invoke(self, op: Invocation) -> Result:
-        ks = KEYSPACE
+        ks = self.keyspace
         if op.f == "read" and str(op.key).startswith("set:"):
             rows = self._execute(f"SELECT e FROM {ks}.sets WHERE k = ?", [op.key], self.read_cl)
             result = Result("ok", sorted(r.e for r in rows), node=self._node())
@@ -110,6 +116,9 @@ class CqlClient:
                 f"SELECT v FROM {ks}.registers WHERE k = ?", [op.key], self.read_cl
             ).one()
             return Result("ok", None if row is None else row.v, node=self._node())
+        if op.f == "delete":
+            self._execute(f"DELETE FROM {ks}.registers WHERE k = ?", [op.key], self.delete_cl)
+            return Result("ok", node=self._node())
         if op.f == "add":
             self._execute(
                 f"INSERT INTO {ks}.sets (k, e) VALUES (?, ?)", [op.key, op.value], self.write_cl
@@ -154,9 +163,9 @@ class CqlClient:
 
         assert self.view is not None
         address, cl = self.view
-        other = CqlClient(address, timeout=self.timeout)
+        other = CqlClient(address, timeout=self.timeout, keyspace=self.keyspace)
         try:
-            rows = other._execute(f"SELECT e FROM {KEYSPACE}.sets WHERE k = ?", [key],
+            rows = other._execute(f"SELECT e FROM {self.keyspace}.sets WHERE k = ?", [key],
                                   getattr(ConsistencyLevel, cl))
             return {"cluster_view": sorted(r.e for r in rows), "cluster_view_cl": cl}
         except Exception as e:

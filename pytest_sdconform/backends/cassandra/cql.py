@@ -71,21 +71,38 @@ def connect(
     return cluster, session
 
 
-def create_schema(address: str, rf: int) -> None:
+def replication(rf: int | dict[str, int]) -> str:
+    """The keyspace's replication map: ``rf`` replicas (SimpleStrategy), or a count per data
+    centre (NetworkTopologyStrategy, ``{"dc1": 2, "dc2": 2}``)."""
+    if isinstance(rf, int):
+        if rf < 1:
+            raise ValueError(f"a replication factor is at least 1, not {rf}")
+        return f"{{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
+    if not rf or any(n < 1 for n in rf.values()):
+        raise ValueError(f"every data centre needs at least one replica: {rf!r}")
+    per_dc = ", ".join(f"'{dc}': {n}" for dc, n in rf.items())
+    return f"{{'class': 'NetworkTopologyStrategy', {per_dc}}}"
+
+
+def create_schema(address: str, rf: int | dict[str, int], keyspace: str = KEYSPACE,
+                  gc_grace_s: int | None = None) -> None:
+    """The keyspace (``rf``: see ``replication``) and its tables; ``gc_grace_s``: the tables'
+    gc_grace_seconds (Cassandra's default, ten days, when None)."""
+    grace = "" if gc_grace_s is None else f" AND gc_grace_seconds = {int(gc_grace_s)}"
     cluster, session = connect(address, timeout=20.0, keyspace=None)
     try:
         session.execute(
-            f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
-            f"{{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
+            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication(rf)}"
         )
         session.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.registers (k text PRIMARY KEY, v int, w int)"
+            f"CREATE TABLE IF NOT EXISTS {keyspace}.registers (k text PRIMARY KEY, v int, w int)"
+            + (f" WITH {grace[5:]}" if grace else "")
         )
         # No speculative retry on sets: a final read at ONE through a replica must read that
         # replica's own copy, never another's that answered sooner (which would hide a loss).
         session.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (k text, e int, PRIMARY KEY (k, e)) "
-            "WITH speculative_retry = 'NONE'"
+            f"CREATE TABLE IF NOT EXISTS {keyspace}.sets (k text, e int, PRIMARY KEY (k, e)) "
+            f"WITH speculative_retry = 'NONE'{grace}"
         )
     finally:
         cluster.shutdown()

@@ -167,12 +167,17 @@ class CassandraInfo:
 
 @dataclass
 class Topology(base.Topology[CassandraInfo]):
-    """``nodes`` Cassandra nodes, one rack, SimpleSnitch; a keyspace with ``rf`` replicas."""
+    """``nodes`` Cassandra nodes, one rack, SimpleSnitch; a keyspace with ``rf`` replicas.
+
+    ``dcs`` > 1: the nodes split evenly into data centres ``dc1``, ``dc2``... (in node order),
+    each node's own in its ``cassandra-rackdc.properties`` (GossipingPropertyFileSnitch), and
+    ``rf`` replicas in each data centre (NetworkTopologyStrategy)."""
 
     backend: ClassVar[str] = "cassandra"
 
     nodes: int = 3
     rf: int = 3
+    dcs: int = 1
     version: str = VERSION  # the release (--sdconform-version cassandra=...)
     heap: str = "512m"
     max_hint_window: str = "3h"  # Cassandra's default
@@ -187,11 +192,29 @@ class Topology(base.Topology[CassandraInfo]):
     # The local JMX ports ``specs`` chose, for ``ready`` (one start at a time).
     _jmx: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.dcs < 1 or self.nodes % self.dcs:
+            raise ValueError(f"{self.nodes} nodes do not split evenly into {self.dcs} data "
+                             "centres")
+        if self.rf > self.nodes // self.dcs:
+            raise ValueError(f"rf {self.rf} is more than the {self.nodes // self.dcs} nodes of "
+                             "a data centre")
+
+    def dc_of(self, name: str) -> str:
+        """The data centre of node ``name`` (``n1``...): ``dc1`` for the first nodes/dcs."""
+        return f"dc{(int(name[1:]) - 1) // (self.nodes // self.dcs) + 1}"
+
+    def replication(self) -> int | dict[str, int]:
+        return self.rf if self.dcs == 1 else {f"dc{d}": self.rf
+                                               for d in range(1, self.dcs + 1)}
+
     def describe(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "java": "11" if on_java11(self.version) else "17",
             "nodes": self.nodes,
+            **({"dcs": self.dcs, "snitch": "GossipingPropertyFileSnitch",
+                "replication": "NetworkTopologyStrategy, rf per dc"} if self.dcs > 1 else {}),
             "rf": self.rf,
             "heap": self.heap,
             "max_hint_window": self.max_hint_window,
@@ -212,7 +235,8 @@ class Topology(base.Topology[CassandraInfo]):
                 f"commitlog_sync: {self.commitlog_sync}",
                 *(["commitlog_sync_period: 10000ms"] if self.commitlog_sync == "periodic"
                   else []),
-                "endpoint_snitch: SimpleSnitch",
+                "endpoint_snitch: "
+                + ("SimpleSnitch" if self.dcs == 1 else "GossipingPropertyFileSnitch"),
                 f"phi_convict_threshold: {self.phi_convict_threshold}",
                 "seed_provider:",
                 "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
@@ -266,12 +290,16 @@ class Topology(base.Topology[CassandraInfo]):
             f"-Dcassandra.jmx.local.port={jmx_port}",
             *(["-Dcassandra.commitlog.ignorereplayerrors=true"]
               if self.ignore_replay_errors else []),
+            *([f"-Dcassandra-rackdc.properties=file://{conf / 'cassandra-rackdc.properties'}"]
+              if self.dcs > 1 else []),
             "-cp",
             f"{lib}/*",
             MAIN,
         ]
         files = {"cassandra.yaml": self.yaml(address, token, seeds, data),
                  "logback.xml": LOGBACK}
+        if self.dcs > 1:
+            files["cassandra-rackdc.properties"] = f"dc={self.dc_of(name)}\nrack=rack1\n"
         return NodeSpec(name, address, argv, ready=TcpPort(address, PORT), ready_timeout=180,
                         files=files)
 
@@ -291,6 +319,6 @@ class Topology(base.Topology[CassandraInfo]):
     def ready(self, start: base.Start) -> CassandraInfo:
         addresses = dict(start.addresses)
         wait_healthy(list(addresses.values()), timeout=120, schema=False)
-        create_schema(addresses["n1"], self.rf)
+        create_schema(addresses["n1"], self.replication())
         wait_healthy(list(addresses.values()), timeout=60)
         return CassandraInfo(addresses, dict(self._jmx), str(provision(self.version)))
