@@ -1,0 +1,160 @@
+"""Judges of the caching claims that the staleness checker alone does not decide.
+
+- ``ttl_bound(ttl_s, granularity_s)``: the staleness bound of a TTL cache, from the history:
+  the configured TTL, plus the cache's expiry granularity (Memcached counts whole seconds),
+  plus the longest fill the clients measured (a value read from the database at t and SET by
+  t + fill lives until t + fill + TTL, so it can be that much staler than its superseding
+  commit). No wall-clock guess.
+- ``WriteAround``: with writes going to the database only, a written value is first served by
+  a cache miss (the fill that fetched it); a cache hit on a value no fill had put in the cache
+  refutes it. Stale hits (the old value served while it was still cached: what the claim
+  omits) are counted.
+- ``FlushLoss``: a write-back buffer loses acknowledged writes when it crashes, and only those
+  acknowledged within the flush window before the crash (the flusher's longest gap between
+  reads of the buffer plus its longest flush, as it measured them: ``topology.flush_window``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...checkers.judge import (
+    INCONCLUSIVE,
+    NS,
+    REFUTED,
+    UPHELD,
+    Exercise,
+    Ruling,
+    Verdicts,
+    client_ops,
+    windows_of,
+)
+from ...checkers.staleness import Bound, stale_reads
+from ...checkers.verdict import Anomaly
+from ...history import Completed, History
+
+
+def longest_fill_s(history: History) -> float:
+    return max((float(c.completion.get("fill_s") or 0.0) for c in history.complete()
+                if c.f == "read" and c.type == "ok" and c.completion is not None), default=0.0)
+
+
+def ttl_bound(ttl_s: float, granularity_s: float = 0.0) -> Bound:
+    """The bound of a TTL cache, see the module docstring."""
+
+    def bound(history: History) -> tuple[float, str]:
+        fill = longest_fill_s(history)
+        extra = f" + expiry granularity {granularity_s}s" if granularity_s else ""
+        return (ttl_s + granularity_s + fill,
+                f"TTL {ttl_s}s{extra} + longest measured fill {fill:.3f}s")
+
+    return bound
+
+
+@dataclass
+class WriteAround:
+    name: str = "write-around"
+    exercises: str = ("reads of keys after a write to the database, among them the first "
+                      "read to return each new value")
+
+    def _firsts(self, history: History) -> tuple[list[Completed], int]:
+        """The first acknowledged read returning each written value, and the stale hits."""
+        seen: set[tuple[object, object]] = set()
+        firsts: list[Completed] = []
+        for c in sorted((c for c in client_ops(history) + [c for c in history.complete()
+                                                             if c.is_final]
+                         if c.f == "read" and c.type == "ok" and c.value is not None),
+                        key=lambda c: c.start):
+            if (c.key, c.value) not in seen:
+                seen.add((c.key, c.value))
+                firsts.append(c)
+        stale = sum(1 for s in stale_reads(history)[0]
+                    if s.read.completion is not None and s.read.completion.get("source") == "hit")
+        return firsts, stale
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        firsts, stale = self._firsts(history)
+        if not firsts:
+            return Exercise(False, "no read returned a written value")
+        return Exercise(True, f"{len(firsts)} written values read; {stale} stale cache hits "
+                              "(the old value served after the write)")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        firsts, stale = self._firsts(history)
+        if not firsts:
+            return Ruling(INCONCLUSIVE, "no read returned a written value")
+        hits = [c for c in firsts if c.completion is not None
+                and c.completion.get("source") == "hit"]
+        if hits:
+            return Ruling(REFUTED, f"{len(hits)} written value(s) first served from the cache: "
+                                   "the write reached the cache", [
+                Anomaly("cache-hit-before-fill", c.indices,
+                        f"read of {c.key!r} hit {c.value!r} before any fill fetched it",
+                        key=c.key) for c in hits])
+        return Ruling(UPHELD, f"each of {len(firsts)} written values was first served by a "
+                              f"cache miss that fetched it from the database; {stale} cache "
+                              "hits served the old value meanwhile (stale, not a miss)")
+
+
+@dataclass
+class FlushLoss:
+    """Write-back: the crash of the buffer (``fault``) loses acknowledged writes, each
+    acknowledged within ``window(history)`` seconds (the flush window, and why) before the
+    crash. Lost: an acknowledged write whose key's final read (of the database) does not
+    show its value."""
+
+    window: Callable[[History], tuple[float, str]]
+    fault: str = "kill"
+    name: str = "flush-loss"
+    exercises: str = field(default="acknowledged writes before every crash of the buffer, "
+                                   "and final reads of the database that could show their loss")
+
+    def _lost(self, history: History) -> list[Completed]:
+        finals: dict[object, object] = {}
+        for c in history.complete():
+            if c.is_final and c.f == "read" and c.type == "ok":
+                finals[c.key] = c.value
+        return [c for c in client_ops(history) if c.f == "write" and c.type == "ok"
+                and c.key in finals and finals[c.key] != c.invoke.value]
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        windows = windows_of(history, self.fault)
+        if not windows:
+            return Exercise(False, f"no {self.fault} window")
+        lost = self._lost(history)
+        if not lost:
+            return Exercise(False, f"no acknowledged write was lost by the {len(windows)} "
+                                   f"{self.fault}(s): nothing was in the buffer")
+        return Exercise(True, f"{len(lost)} acknowledged writes lost by "
+                              f"{len(windows)} {self.fault}(s)")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        windows = sorted(windows_of(history, self.fault), key=lambda w: w.start)
+        lost = self._lost(history)
+        if not lost:
+            return Ruling(INCONCLUSIVE, "no acknowledged write was lost")
+        window, why = self.window(history)
+        beyond: list[Anomaly] = []
+        worst = 0.0
+        for c in lost:
+            assert c.completion is not None
+            crash = next((w for w in windows if w.start >= c.invoke.time), None)
+            if crash is None:
+                beyond.append(Anomaly("lost-without-crash", c.indices,
+                                      f"{c.key!r} acknowledged after the last crash and lost",
+                                      key=c.key))
+                continue
+            age = (crash.onset - c.completion.time) / NS
+            worst = max(worst, age)
+            if age > window:
+                beyond.append(Anomaly(
+                    "lost-beyond-flush-window", c.indices,
+                    f"{c.key!r} acknowledged {age:.3f}s before the crash, longer than the "
+                    f"flush window ({why}): a flush should have saved it", key=c.key))
+        if beyond:
+            return Ruling(REFUTED, f"{len(beyond)} of {len(lost)} lost writes are not explained "
+                                   f"by the flush window ({why})", beyond)
+        return Ruling(UPHELD, f"{len(lost)} acknowledged writes lost, all acknowledged within "
+                              f"the flush window before the crash (oldest {worst:.3f}s; "
+                              f"window: {why})")

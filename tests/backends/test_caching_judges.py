@@ -1,0 +1,125 @@
+"""The caching backend's judges on synthetic histories: each one refuted, inconclusive
+(not exercised) and upheld, and through ``outcome.decide``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_sdconform.backends.caching.judges import FlushLoss, WriteAround, ttl_bound
+from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD
+from pytest_sdconform.checkers.staleness import StalenessBound
+from pytest_sdconform.history import History
+from pytest_sdconform.outcome import decide
+from tests.compact import timed
+
+
+def h(*events: str | tuple[str, dict[str, Any]]) -> History:
+    texts = [e if isinstance(e, str) else e[0] for e in events]
+    hist = timed(*texts)
+    for op, e in zip(hist.ops, events, strict=True):
+        if not isinstance(e, str):
+            op.extra = dict(e[1])
+    return hist
+
+
+def v(n: int) -> dict[str, Any]:
+    return {"version": n}
+
+
+# --- ttl_bound ---------------------------------------------------------------------------------
+
+# x=1 cached by a fill (0.5 s), x=2 committed at 3 s; reads of 1 at 3.5 s (0.5 s stale) and at
+# 5 s (2 s stale).
+TTL_HISTORY = h(
+    "0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+    "1.5 2 invoke read x", ("2 2 ok read x 1", {"source": "miss", "fill_s": 0.5}),
+    "2.5 1 invoke write x 2", ("3 1 ok write x 2", v(2)),
+    "3.5 2 invoke read x", ("3.6 2 ok read x 1", {"source": "hit"}),
+    "5 2 invoke read x", ("5.1 2 ok read x 1", {"source": "hit"}),
+)
+
+
+def test_ttl_bound_adds_the_longest_fill_and_granularity() -> None:
+    bound, why = ttl_bound(1.0)(TTL_HISTORY)
+    assert bound == 1.5 and "fill 0.500s" in why
+    assert ttl_bound(1.0, 1.0)(TTL_HISTORY)[0] == 2.5
+
+
+def test_ttl_bound_refutes_a_read_staler_than_ttl_plus_fill() -> None:
+    judge = StalenessBound(ttl_bound(1.0), stale_expected=True)
+    ruling = judge.rule(TTL_HISTORY, {})
+    assert ruling.outcome == REFUTED
+    assert [a.kind for a in ruling.anomalies] == ["stale-beyond-bound"]
+    assert StalenessBound(ttl_bound(1.0, 1.0), stale_expected=True).rule(
+        TTL_HISTORY, {}).outcome == UPHELD
+
+
+# --- write-around ------------------------------------------------------------------------------
+
+AROUND = h(
+    "0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+    "2 2 invoke read x", ("3 2 ok read x 1", {"source": "miss"}),
+    "4 1 invoke write x 2", ("5 1 ok write x 2", v(2)),
+    "6 2 invoke read x", ("7 2 ok read x 1", {"source": "hit"}),
+    "8 2 invoke read x", ("9 2 ok read x 2", {"source": "miss"}),
+)
+
+
+def test_write_around_upheld_when_each_value_is_first_served_by_a_miss() -> None:
+    ruling = WriteAround().rule(AROUND, {})
+    assert ruling.outcome == UPHELD
+    assert "1 cache hits served the old value" in ruling.reason
+
+
+def test_write_around_refuted_by_a_hit_on_a_value_no_fill_fetched() -> None:
+    hist = h("0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+             "2 2 invoke read x", ("3 2 ok read x 1", {"source": "hit"}))
+    ruling = WriteAround().rule(hist, {})
+    assert ruling.outcome == REFUTED
+    assert ruling.anomalies[0].kind == "cache-hit-before-fill"
+
+
+def test_write_around_inconclusive_without_a_written_value_read() -> None:
+    hist = h("0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+             "2 2 invoke read x", ("3 2 ok read x null", {"source": "miss"}))
+    assert not WriteAround().exercised(hist, {}).done
+    assert decide(hist, {}, WriteAround()).outcome == INCONCLUSIVE
+
+
+# --- write-back loss ---------------------------------------------------------------------------
+
+def loss(ack_a: float, kill: float) -> History:
+    """a acked at ``ack_a`` and b at 0.5 s; Redis killed at ``kill``; the final read of the
+    database shows b only."""
+    final = {"final": True}
+    return h("0 1 invoke write b 2", "0.5 1 ok write b 2",
+             f"{ack_a - 0.1} 1 invoke write a 1", f"{ack_a} 1 ok write a 1",
+             f"{kill} n info kill-start", f"{kill + 1} n info kill-stop",
+             (f"{kill + 3} 1 invoke read a", final), (f"{kill + 3.1} 1 ok read a null", final),
+             (f"{kill + 3.2} 1 invoke read b", final), (f"{kill + 3.3} 1 ok read b 2", final))
+
+
+def window(history: History) -> tuple[float, str]:
+    return 1.2, "gap 1.0s + flush 0.2s"
+
+
+def test_flush_loss_upheld_when_the_lost_write_was_inside_the_window() -> None:
+    hist = loss(ack_a=4.0, kill=4.5)
+    judge = FlushLoss(window)
+    assert judge.exercised(hist, {}).done
+    ruling = judge.rule(hist, {})
+    assert ruling.outcome == UPHELD and "1 acknowledged writes lost" in ruling.reason
+
+
+def test_flush_loss_refuted_by_a_write_lost_after_the_window() -> None:
+    ruling = FlushLoss(window).rule(loss(ack_a=1.0, kill=4.5), {})
+    assert ruling.outcome == REFUTED
+    assert ruling.anomalies[0].kind == "lost-beyond-flush-window"
+
+
+def test_flush_loss_inconclusive_when_nothing_was_lost() -> None:
+    final = {"final": True}
+    hist = h("0 1 invoke write b 2", "0.5 1 ok write b 2", "2 n info kill-start",
+             "3 n info kill-stop", ("5 1 invoke read b", final), ("5.1 1 ok read b 2", final))
+    assert not FlushLoss(window).exercised(hist, {}).done
+    assert decide(hist, {}, FlushLoss(window), faults=["kill"]).outcome == INCONCLUSIVE
