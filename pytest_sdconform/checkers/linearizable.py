@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..history import Completed, History
-from . import parallel
+from . import native, parallel
 from .models import UNKNOWN, Model, model_for
 from .verdict import Anomaly, Verdict, merge
 from .wgl import MEMORY_BUDGET_REASON, MemoryBudget, Partition, SearchResult, search
@@ -69,11 +69,17 @@ def run_searches(
     max_states: int,
     stop_on_invalid: bool,
     memory: MemoryBudget | None = None,
+    engine: str = "python",
 ) -> dict[int, SearchResult]:
     """Search every partition: on several cores when that pays (see parallel.py), otherwise
     taking turns, a slice each, so that an invalid partition is found early either way; the
-    searches share ``memory``."""
+    searches share ``memory``. ``engine="native"``: the compiled search (native.py) when the
+    partitions fit it."""
     memory = memory or MemoryBudget(default_memory_limit())
+    if engine == "native":
+        found = native.run_searches(parts, model, deadline, max_states, stop_on_invalid, memory)
+        if found is not None:
+            return found
     if parallel.usable(parts):
         return parallel.run_parallel(parts, model, deadline, max_states, stop_on_invalid, memory)
     running = {i: search(p, model, deadline, max_states, memory) for i, p in enumerate(parts)}
@@ -146,8 +152,12 @@ def check_linearizable(
     max_states: int = DEFAULT_MAX_STATES,
     memory_limit: int | None = None,
     all_partitions: bool = False,
+    engine: str | None = None,
 ) -> Verdict:
     """Check a history against a model; ``unknown`` when a budget runs out.
+
+    ``engine``: ``native`` (the compiled search), ``python`` (wgl.py), or None for native when
+    it is built and holds the model (native.py).
 
     ``memory_limit``: bytes the search caches may hold together (default: half the memory
     available). By default the check stops at the first invalid partition (key);
@@ -156,9 +166,11 @@ def check_linearizable(
     m = model if isinstance(model, Model) else model_for(model, history.meta.get("initial"))
     deadline = None if time_limit is None else time.monotonic() + time_limit
     memory = MemoryBudget(default_memory_limit() if memory_limit is None else memory_limit)
+    used = native.choose(engine, m)
     parts = partitions(history, m)
     results = run_searches(
-        parts, m, deadline, max_states, stop_on_invalid=not all_partitions, memory=memory
+        parts, m, deadline, max_states, stop_on_invalid=not all_partitions, memory=memory,
+        engine=used,
     )
     verdicts = [_verdict(parts[i], r, m, memory.limit) for i, r in sorted(results.items())]
     v = merge("linearizable", verdicts) if verdicts else Verdict("linearizable", "valid")

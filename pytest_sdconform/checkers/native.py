@@ -1,0 +1,151 @@
+"""The compiled search (``native/``, the ``sdconform_native`` extension) when it is built.
+
+``wgl.py`` stays the reference; the Rust crate runs the same Wing-Gong-Lowe search step for
+step (same event order, forced steps, cache and deepest configuration), on threads without the
+GIL, for the models whose states it can hold as small integers: the registers (``register``,
+``cas-register``, ``etcd-cas-register``: values interned here) and the key-value store whose
+values are strings (``kv``, strings interned in Rust). Any other model, or a partition whose
+values do not fit (a list appended to a string), is searched by ``wgl.py``.
+
+``engine``: ``"native"`` (an error when the extension is not built), ``"python"``, or None for
+native when present, otherwise Python with a one-line notice (``NOTICE``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from typing import Any
+
+from .models import UNKNOWN, Model, kv_step, register_step
+from .wgl import MemoryBudget, Partition, SearchResult
+
+_core: Any
+try:
+    _core = importlib.import_module("sdconform_native")
+except ImportError:  # not built: the pure-Python search
+    _core = None
+
+ENGINES = ("native", "python")
+NOTICE = (
+    "sdconform: the compiled checker core is not built (./bootstrap.sh builds it when cargo is "
+    "installed); checking with the pure-Python search"
+)
+READ, WRITE, CAS_OK, CAS_FAIL, CAS_UNKNOWN, NOP, APPEND = range(1, 8)
+_noticed = False
+
+
+def available() -> bool:
+    return _core is not None
+
+
+def supports(model: Model) -> bool:
+    return model.step is register_step or (model.step is kv_step and isinstance(model.init, str))
+
+
+def choose(engine: str | None, model: Model) -> str:
+    """The engine that searches ``model``: ``native`` only when built and the model is one it
+    holds; an explicit ``native`` without the extension is an error, the default a notice."""
+    global _noticed
+    if engine not in (None, *ENGINES):
+        raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    if engine == "python":
+        return "python"
+    if _core is None:
+        if engine == "native":
+            raise ValueError("engine 'native': the compiled core is not built (./bootstrap.sh)")
+        if not _noticed:
+            _noticed = True
+            print(NOTICE, file=sys.stderr)
+        return "python"
+    return "native" if supports(model) else "python"
+
+
+class _Unfit(Exception):
+    """A partition whose values the compiled search cannot hold."""
+
+
+def _register(part: Partition, ids: dict[Any, int]) -> tuple[list[int], list[int], list[int]]:
+    kinds, a, b = [], [], []
+
+    def vid(v: Any) -> int:
+        return ids.setdefault(v, len(ids))
+
+    for f, arg, out in part.steps:
+        if f == "read":
+            kinds.append(NOP if out is UNKNOWN else READ)
+            a.append(0 if out is UNKNOWN else vid(out))
+            b.append(0)
+        elif f == "write":
+            kinds.append(WRITE)
+            a.append(vid(arg))
+            b.append(0)
+        else:  # cas (expected, new): out False (compare failed), UNKNOWN, or else swapped
+            kinds.append(CAS_FAIL if out is False else CAS_UNKNOWN if out is UNKNOWN else CAS_OK)
+            a.append(vid(arg[0]))
+            b.append(vid(arg[1]))
+    return kinds, a, b
+
+
+def _kv(part: Partition, init: str) -> tuple[list[int], list[int], list[int], list[str]]:
+    ids: dict[str, int] = {init: 0}
+    kinds, a = [], []
+    for f, arg, out in part.steps:
+        v = arg if f != "read" else (init if out is UNKNOWN else out)
+        if type(v) is not str:
+            raise _Unfit(f"{f} of a {type(v).__name__}")
+        kinds.append(NOP if f == "read" and out is UNKNOWN else
+                     READ if f == "read" else WRITE if f == "write" else APPEND)
+        a.append(ids.setdefault(v, len(ids)))
+    return kinds, a, [0] * len(kinds), list(ids)
+
+
+def run_searches(
+    parts: list[Partition],
+    model: Model,
+    deadline: float | None,
+    max_states: int,
+    stop_on_invalid: bool,
+    memory: MemoryBudget,
+) -> dict[int, SearchResult] | None:
+    """Search every partition natively; None when one does not fit (wgl.py searches them)."""
+    assert _core is not None and supports(model)
+    ids: dict[Any, int] = {}
+    values: list[Any] = []
+    encoded: list[tuple[Any, ...]] = []
+    try:
+        for p in parts:
+            starts = p.starts
+            ends = [-1 if e is None else e for e in p.ends]
+            if model.step is register_step:
+                kinds, a, b = _register(p, ids)
+                encoded.append((kinds, a, b, starts, ends, None, ids.setdefault(model.init,
+                                                                               len(ids))))
+            else:
+                kinds, a, b, strings = _kv(p, model.init)
+                encoded.append((kinds, a, b, starts, ends, strings, 0))
+    except _Unfit:
+        return None
+    values = list(ids)
+    threads = min(os.cpu_count() or 1, len(parts)) or 1
+    share = max(1, (memory.limit - memory.used) // threads)
+    left = None if deadline is None else deadline - time.monotonic()
+    found = _core.search_many(encoded, left, max_states, share, threads, stop_on_invalid)
+    done: dict[int, SearchResult] = {}
+    for i, r in enumerate(found):
+        if r is None:
+            continue
+        result, explored, order, state_id, stuck, reason, text = r
+        if result == "valid":
+            done[i] = SearchResult("valid", explored)
+            continue
+        best = 0
+        path_: Any = None
+        for op in order:
+            best |= 1 << op
+            path_ = (op, path_)
+        state = None if stuck is None else text if encoded[i][5] is not None else values[state_id]
+        done[i] = SearchResult(result, explored, best, state, stuck, reason, path_)
+    return done
