@@ -4,11 +4,13 @@ what the message log holds.
 A business transaction writes a row and an outbox row together (``write``: key = aggregate,
 value = a value unique in the history); a relay publishes outbox rows and marks them sent. At
 the end two final reads say what each system holds: ``read`` of key ``"table"`` (the committed
-rows, ``[aggregate, value]``) and ``poll`` of key
+outbox rows, ``[aggregate, value]`` or ``[aggregate, value, sent]``) and ``poll`` of key
 ``"topic"`` (every message in the log, ``[aggregate, value, offset]`` in offset order per
 aggregate's partition). The guarantee checked (at-least-once with per-aggregate order):
 
-- ``lost-message``: a committed row (in the table, or a write acknowledged) with no message;
+- ``lost-message``: a committed row (in the table, or a write acknowledged) with no message,
+  unless the table read says the row is still unsent (the relay had not reached it: pending,
+  which leaves the verdict unknown when nothing else is wrong, never valid);
 - ``phantom-message``: a message for a value the table does not hold (its transaction failed,
   or never ran);
 - ``aggregate-order``: two writes of one aggregate, the first acknowledged before the second
@@ -37,11 +39,11 @@ def _final(history: History, f: str, key: str) -> Completed | None:
     return found[-1] if found else None
 
 
-def _pairs(value: Any, width: int, what: str) -> list[tuple[Any, ...]]:
+def _pairs(value: Any, widths: tuple[int, ...], what: str) -> list[tuple[Any, ...]]:
     if not isinstance(value, list) or not all(
-            isinstance(v, list | tuple) and len(v) == width for v in value):
-        raise ValueError(f"outbox: the final {what} must be a list of {width}-item lists, "
-                         f"not {str(value)[:80]}")
+            isinstance(v, list | tuple) and len(v) in widths for v in value):
+        raise ValueError(f"outbox: the final {what} must be a list of "
+                         f"{' or '.join(map(str, widths))}-item lists, not {str(value)[:80]}")
     return [tuple(v) for v in value]
 
 
@@ -51,9 +53,10 @@ def check_outbox(history: History) -> Verdict:
         missing = [w for w, c in (("table", table_read), ("topic", log_read)) if c is None]
         return Verdict(NAME, "unknown",
                        reason=f"no successful final read of the {' and '.join(missing)}")
-    rows = _pairs(table_read.value, 2, "table read")
-    messages = _pairs(log_read.value, 3, "topic read")
-    committed = {value: aggregate for aggregate, value in rows}
+    rows = _pairs(table_read.value, (2, 3), "table read")
+    messages = _pairs(log_read.value, (3,), "topic read")
+    committed = {row[1]: row[0] for row in rows}
+    unsent = {row[1] for row in rows if len(row) == 3 and not row[2]}
     writes: dict[Any, Completed] = {}
     for c in history.complete():
         if c.f == "write" and not c.is_final:
@@ -63,8 +66,11 @@ def check_outbox(history: History) -> Verdict:
     published: dict[Any, int] = defaultdict(int)
     for _, value, _ in messages:
         published[value] += 1
+    pending = 0
     for value, aggregate in {**acked, **committed}.items():
-        if value not in published:
+        if value not in published and value in unsent:
+            pending += 1
+        elif value not in published:
             ops = writes[value].indices if value in writes else []
             where = "committed" if value in committed else "acknowledged (missing from the table)"
             anomalies.append(Anomaly(
@@ -84,11 +90,16 @@ def check_outbox(history: History) -> Verdict:
         "distinct_published": len(published),
         "duplicates": sum(n - 1 for n in published.values()),
         "duplicated_values": sum(1 for n in published.values() if n > 1),
+        "pending": pending,
     }
     if anomalies:
         return Verdict(NAME, "invalid", anomalies, details)
     if not committed:
         return Verdict(NAME, "unknown", details=details, reason="nothing was committed")
+    if pending:
+        return Verdict(NAME, "unknown", details=details,
+                       reason=f"{pending} committed rows still unsent and unpublished at the "
+                              "final read: the relay had not caught up")
     return Verdict(NAME, "valid", details=details)
 
 

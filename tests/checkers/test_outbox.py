@@ -48,6 +48,18 @@ def test_a_committed_row_never_published_is_lost() -> None:
     assert "value 2" in v.anomalies[0].explanation
 
 
+def test_a_row_marked_sent_but_never_published_is_lost() -> None:
+    v = check_outbox(outbox(TWO, [["a", 1, True], ["a", 2, True]], [["a", 1, 0]]))
+    assert v.anomaly_kinds == ["lost-message"]
+
+
+def test_a_row_still_unsent_is_pending_and_unknown_never_valid() -> None:
+    v = check_outbox(outbox(TWO, [["a", 1, True], ["a", 2, False]], [["a", 1, 0]]))
+    assert v.result == "unknown"
+    assert v.details["pending"] == 1
+    assert "not caught up" in v.reason
+
+
 def test_an_acknowledged_write_missing_from_table_and_log_is_lost() -> None:
     v = check_outbox(outbox(TWO, [["a", 1]], [["a", 1, 0]]))
     assert v.anomaly_kinds == ["lost-message"]
@@ -97,7 +109,7 @@ def test_nothing_committed_is_unknown() -> None:
 
 
 def test_a_malformed_final_read_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="final topic read"):
+    with pytest.raises(ValueError, match="final topic read must be a list of 3-item"):
         check_outbox(outbox(TWO, [["a", 1], ["a", 2]], [["a", 1]]))
 
 

@@ -21,8 +21,8 @@ from pytest_sdconform.runtimes.external import ExternalRuntime
 
 
 def test_the_registry_finds_every_backend_package_and_no_other() -> None:
-    assert registry.names() == ["aws", "cassandra", "kafka", "memcached", "nginx", "postgres",
-                                "redis"]
+    assert registry.names() == ["aws", "caching", "cassandra", "kafka", "memcached", "nginx",
+                                "pipelines", "postgres", "redis", "sse", "transport"]
     for name in registry.names():
         backend = registry.load(name)
         assert backend.Topology.backend == name

@@ -1,0 +1,143 @@
+"""Judges of the pipeline claims: how fresh a copy fed by a pipeline (a CDC topic, an event
+sourcing projection) is against the source whose writes were acknowledged, and whether a
+relay crash between publish and mark was really exercised.
+
+A read of key ``k`` from the copy is *stale* when a write of ``k`` was acknowledged before the
+read began and the read returned nothing, or a value whose own write had completed before
+that write began (so the source held the newer one, in real time, before the read). Values
+are unique per history, so a value names its write. Concurrent writes may show in either
+order: no read is called stale for them. No clock bound is assumed anywhere; the figures
+(how long before the read the missed write was acknowledged) are what the history shows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from statistics import median
+
+from ...checkers.judge import (
+    INCONCLUSIVE,
+    REFUTED,
+    UPHELD,
+    Exercise,
+    ExerciseRule,
+    Ruling,
+    Verdicts,
+    evidence,
+    windows_of,
+)
+from ...history import NEMESIS, Completed, History
+
+
+@dataclass
+class Stale:
+    read: Completed
+    missed: Completed  # the newest write acknowledged before the read that it did not see
+
+    @property
+    def behind_ms(self) -> float:
+        """How long before the read began the missed write had been acknowledged."""
+        return (self.read.start - (self.missed.end or self.read.start)) / 1e6
+
+
+def _writes(history: History) -> dict[object, list[Completed]]:
+    by_key: dict[object, list[Completed]] = defaultdict(list)
+    for c in history.complete():
+        if c.f == "write" and c.process != NEMESIS:
+            by_key[c.key].append(c)
+    return by_key
+
+
+def stale_reads(history: History) -> tuple[list[Stale], int]:
+    """The stale reads, and how many reads could have been (began after an acknowledged write
+    of their key)."""
+    writes = _writes(history)
+    by_value = {w.invoke.value: w for ws in writes.values() for w in ws}
+    stale: list[Stale] = []
+    judged = 0
+    for r in history.complete():
+        if r.f != "read" or r.type != "ok" or r.key not in writes:
+            continue
+        before = [w for w in writes[r.key] if w.type == "ok" and w.end is not None
+                  and w.end < r.start]
+        if not before:
+            continue
+        judged += 1
+        seen = by_value.get(r.value) if r.value is not None else None
+        newer = [w for w in before if seen is None or (
+            seen is not w and seen.end is not None and seen.end < w.start)]
+        if newer:
+            stale.append(Stale(r, max(newer, key=lambda w: w.end or 0)))
+    return stale, judged
+
+
+def _figures(stale: list[Stale], judged: int) -> str:
+    behind = [s.behind_ms for s in stale]
+    return (f"{len(stale)} of {judged} reads after an acknowledged write missed it (the missed "
+            f"write acknowledged {median(behind):.0f} ms before the read at the median, "
+            f"{max(behind):.0f} ms at most)")
+
+
+@dataclass
+class Freshness:
+    """``immediate``: the claim that the copy reflects every acknowledged write at once;
+    refuted by any stale read. ``may-lag``: the claim that reads may lag and the copy
+    converges: upheld when a stale read shows the lag and every final read is fresh, refuted
+    by a stale final read (no convergence after the heal), inconclusive when no lag showed."""
+
+    claim: str = "immediate"
+    name: str = "freshness"
+    exercises: str = "reads of the copy begun after an acknowledged write of their key"
+
+    def __post_init__(self) -> None:
+        if self.claim not in ("immediate", "may-lag"):
+            raise ValueError(f"freshness claim {self.claim!r}: immediate or may-lag")
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        _, judged = stale_reads(history)
+        finals = [c for c in history.complete() if c.f == "read" and c.is_final
+                  and c.type == "ok"]
+        if not judged:
+            return Exercise(False, "no read began after an acknowledged write of its key")
+        if self.claim == "may-lag" and not finals:
+            return Exercise(False, "no final read of the copy succeeded")
+        return Exercise(True, f"{judged} reads after acknowledged writes, "
+                              f"{len(finals)} final reads")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        stale, judged = stale_reads(history)
+        final = [s for s in stale if s.read.is_final]
+        if self.claim == "immediate":
+            if stale:
+                text = "not immediate: " + _figures(stale, judged)
+                return Ruling(REFUTED, text, evidence("stale-read", [s.read for s in stale],
+                                                      text))
+            return Ruling(UPHELD, f"all {judged} reads after acknowledged writes saw them")
+        if final:
+            text = f"{len(final)} final reads (after the heal and settle) still stale"
+            return Ruling(REFUTED, text, evidence("not-converged", [s.read for s in final],
+                                                  text))
+        if not stale:
+            return Ruling(INCONCLUSIVE, f"no read lagged ({judged} reads after acknowledged "
+                                        "writes all saw them): the lag never showed")
+        return Ruling(UPHELD, f"reads lagged and the copy converged: {_figures(stale, judged)}")
+
+
+def published_twice(fault: str = "kill") -> ExerciseRule:
+    """Exercised when the relay was crashed (``fault`` windows) and a message was published
+    twice: a crash landed between publish and mark, the case the claim is about."""
+
+    def rule(history: History, verdicts: Verdicts) -> Exercise:
+        windows = windows_of(history, fault)
+        if not windows:
+            return Exercise(False, f"no {fault} window in the history")
+        v = verdicts.get("outbox")
+        duplicates = int(v.details.get("duplicates", 0)) if v is not None else 0
+        if not duplicates:
+            return Exercise(False, f"{len(windows)} relay crashes, none between publish and "
+                                   "mark (no message published twice)")
+        return Exercise(True, f"{len(windows)} relay crashes; {duplicates} messages published "
+                              "again after a crash between publish and mark")
+
+    return rule

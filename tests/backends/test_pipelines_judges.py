@@ -1,0 +1,120 @@
+"""The pipeline judges: a copy's freshness (immediate, or lagging and converging) and the
+relay crash between publish and mark."""
+
+from __future__ import annotations
+
+from pytest_sdconform.backends.pipelines import Freshness, published_twice, stale_reads
+from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD, Checkers
+from pytest_sdconform.checkers.outbox import check_outbox
+from pytest_sdconform.history import History
+from pytest_sdconform.outcome import decide
+from tests.compact import event, history
+
+W1 = ("1 invoke write a 1", "1 ok write a 1")
+W2 = ("1 invoke write a 2", "1 ok write a 2")
+
+
+def finals(h: History, *events: str) -> History:
+    n = len(h.ops)
+    extra = [event(n + i, e) for i, e in enumerate(events)]
+    for op in extra:
+        op.extra = {"final": True}
+    return History([*h.ops, *extra])
+
+
+def test_a_read_missing_an_acknowledged_write_is_stale() -> None:
+    h = history(*W1, *W2, "2 invoke read a", "2 ok read a 1")
+    stale, judged = stale_reads(h)
+    assert judged == 1
+    assert [s.missed.invoke.value for s in stale] == [2]
+    d = decide(h, {}, Freshness("immediate"))
+    assert d.outcome == REFUTED
+    assert "1 of 1 reads" in d.reason
+
+
+def test_a_read_of_nothing_after_a_write_is_stale() -> None:
+    h = history(*W1, "2 invoke read a", "2 ok read a")
+    assert len(stale_reads(h)[0]) == 1
+
+
+def test_concurrent_writes_may_be_read_in_either_order() -> None:
+    h = history("1 invoke write a 1", "3 invoke write a 2", "1 ok write a 1", "3 ok write a 2",
+                "2 invoke read a", "2 ok read a 1")
+    assert stale_reads(h)[0] == []
+
+
+def test_a_read_concurrent_with_the_write_may_miss_it() -> None:
+    h = history("1 invoke write a 1", "2 invoke read a", "1 ok write a 1", "2 ok read a")
+    assert stale_reads(h) == ([], 0)
+
+
+def test_fresh_reads_uphold_immediate_consistency() -> None:
+    h = history(*W1, "2 invoke read a", "2 ok read a 1")
+    assert decide(h, {}, Freshness("immediate")).outcome == UPHELD
+
+
+def test_no_read_after_a_write_is_inconclusive() -> None:
+    h = history("2 invoke read a", "2 ok read a", *W1)
+    d = decide(h, {}, Freshness("immediate"))
+    assert d.outcome == INCONCLUSIVE
+    assert "no read began after" in d.reason
+
+
+def test_a_lag_then_convergence_upholds_may_lag() -> None:
+    h = finals(history(*W1, *W2, "2 invoke read a", "2 ok read a 1"),
+               "2 invoke read a", "2 ok read a 2")
+    d = decide(h, {}, Freshness("may-lag"))
+    assert d.outcome == UPHELD
+    assert "converged" in d.reason
+
+
+def test_a_stale_final_read_refutes_convergence() -> None:
+    h = finals(history(*W1, *W2), "2 invoke read a", "2 ok read a 1")
+    d = decide(h, {}, Freshness("may-lag"))
+    assert d.outcome == REFUTED
+    assert "final reads" in d.reason
+
+
+def test_no_lag_seen_leaves_may_lag_inconclusive() -> None:
+    h = finals(history(*W1, "2 invoke read a", "2 ok read a 1"),
+               "2 invoke read a", "2 ok read a 1")
+    d = decide(h, {}, Freshness("may-lag"))
+    assert d.outcome == INCONCLUSIVE
+    assert "never showed" in d.reason
+
+
+def outbox_history(topic: list[list[object]], kill: bool = True) -> History:
+    ops = ["n invoke kill-start", "n info kill-start"] if kill else []
+    ops += [*W1, "n invoke kill-stop", "n info kill-stop"] if kill else [*W1]
+    h = finals(history(*ops), "9 invoke read table", "9 ok read table [[\"a\", 1]]",
+               "9 invoke poll topic", f"9 ok poll topic {topic}".replace("'", '"'))
+    return h
+
+
+JUDGE = Checkers(["outbox"], published_twice("kill"), "a crash between publish and mark")
+
+
+def test_a_duplicate_after_a_crash_exercises_the_outbox() -> None:
+    h = outbox_history([["a", 1, 0], ["a", 1, 1]])
+    d = decide(h, {"outbox": check_outbox(h)}, JUDGE, faults=["kill"])
+    assert d.outcome == UPHELD
+
+
+def test_crashes_that_never_duplicated_are_inconclusive() -> None:
+    h = outbox_history([["a", 1, 0]])
+    d = decide(h, {"outbox": check_outbox(h)}, JUDGE, faults=["kill"])
+    assert d.outcome == INCONCLUSIVE
+    assert "none between publish and mark" in d.reason
+
+
+def test_a_lost_message_refutes_the_outbox() -> None:
+    h = outbox_history([])
+    d = decide(h, {"outbox": check_outbox(h)}, JUDGE, faults=["kill"])
+    assert d.outcome == REFUTED
+    assert "lost-message" in d.reason
+
+
+def test_the_relay_prints_what_its_readiness_waits_for() -> None:
+    from pytest_sdconform.backends.pipelines import relay, topology
+
+    assert relay.READY == topology.READY
