@@ -9,11 +9,14 @@ from pytest_sdconform.backends.cassandra.cql import replication
 from pytest_sdconform.backends.cassandra.judges import (
     AckedWithoutReplica,
     AvailableThenConverges,
+    DeletesStayDeleted,
     QuorumIsWeak,
+    RefusesOnlyWhenCut,
     SiblingsKept,
     SurvivesDcLoss,
 )
 from pytest_sdconform.backends.cassandra.topology import Topology
+from pytest_sdconform.checkers.cap import CapRow
 from pytest_sdconform.checkers.convergence import check_convergence
 from pytest_sdconform.checkers.durability import check_lost_writes
 from pytest_sdconform.history import History
@@ -186,3 +189,52 @@ def test_data_centres_split_the_nodes_and_bad_shapes_are_refused() -> None:
             pass
         else:
             raise AssertionError(f"{rf!r} accepted")
+
+
+# --- tombstones --------------------------------------------------------------------------------
+
+
+def deleted(final: str, delete: str = "ok") -> History:
+    return h("0.1 1 invoke write k 7", "0.2 1 ok write k 7 @10.0.0.1",
+             "1.0 n info partition+purge-start",
+             "2.0 1 invoke delete k", f"2.1 1 {delete} delete k @10.0.0.1",
+             "5.0 n info partition+purge-stop",
+             "9.0 9 invoke read k #final", f"9.1 9 ok read k {final} @10.0.0.1 #final")
+
+
+def test_a_deleted_row_read_back_at_the_end_refutes_tombstones() -> None:
+    judge = DeletesStayDeleted(fault="partition+purge", purged=[{"waited_s": 2}])
+    d = decide(deleted("7"), {}, judge, faults=["partition+purge"])
+    assert d.outcome == "refuted" and "1 of 1 deleted keys came back" in d.reason
+    assert d.anomalies[0]["kind"] == "resurrected"
+    assert decide(deleted("null"), {}, judge, faults=["partition+purge"]).outcome == "upheld"
+
+
+def test_no_purge_or_no_acknowledged_delete_is_inconclusive() -> None:
+    d = decide(deleted("null"), {}, DeletesStayDeleted(fault="partition+purge"),
+               faults=["partition+purge"])
+    assert d.outcome == "inconclusive" and "compaction did not complete" in d.reason
+    judge = DeletesStayDeleted(fault="partition+purge", purged=[{}])
+    d = decide(deleted("7", delete="fail"), {}, judge, faults=["partition+purge"])
+    assert d.outcome == "inconclusive"
+
+
+def each_quorum(before: str) -> History:
+    return h("0.1 1 invoke add s 1", f"0.2 1 {before} add s 1 @10.0.0.1",
+             "1.0 n info partition-start",
+             "1.1 1 invoke add s 2", "1.2 1 info add s 2 @10.0.0.1",
+             "1.3 1 invoke add s 3", "1.4 1 fail add s 3 @10.0.0.2",
+             "1.5 2 invoke add s 4", "1.6 2 info add s 4 @10.0.0.3",
+             "1.7 2 invoke add s 5", "1.8 2 fail add s 5 @10.0.0.4",
+             "5.0 n info partition-stop")
+
+
+def test_refusals_count_only_when_the_same_calls_succeed_before_the_cut() -> None:
+    judge = RefusesOnlyWhenCut(CapRow(sides={"dc1": [N1, N2], "dc2": [N3, N4]},
+                                      expect={"dc1": False, "dc2": False}))
+    assert decide(each_quorum("ok"), {}, judge, faults=["partition"]).outcome == "upheld"
+    d = decide(each_quorum("fail"), {}, judge, faults=["partition"])
+    assert d.outcome == "inconclusive" and "prove nothing" in d.reason
+    answers = RefusesOnlyWhenCut(CapRow(sides={"dc1": [N1, N2], "dc2": [N3, N4]},
+                                        expect={"dc1": True, "dc2": False}))
+    assert decide(each_quorum("ok"), {}, answers, faults=["partition"]).outcome == "refuted"

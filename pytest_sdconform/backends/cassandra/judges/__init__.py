@@ -6,15 +6,15 @@ and the exercise rules ``paxos_in_every_window`` and ``written_then_read_after``
 (``acked_while_down``, ``with_final_read_from``), ``timestamps`` (``LastWriteWins`` under clock
 skew), ``conflicts`` (``AckedWithoutReplica`` for consistency level ANY, ``SiblingsKept`` for
 concurrent writes across a partition, ``AvailableThenConverges`` for Dynamo's promise) and
-``datacenters`` (``QuorumIsWeak``, ``SurvivesDcLoss``), ``tombstones`` (``DeletesStayDeleted``),
-with the window and final-read helpers they share in ``common``. Every public name is re-exported
-here, so callers import them from ``backends.cassandra.judges``.
+``datacenters`` (``QuorumIsWeak``, ``SurvivesDcLoss``, ``RefusesOnlyWhenCut``), ``tombstones``
+(``DeletesStayDeleted``), with the window and final-read helpers they share in ``common``. Every
+public name is re-exported here, so callers import them from ``backends.cassandra.judges``.
 """
 
 from .common import WRITES, acked_in, final_reads_from, inside
 from .conflicts import AckedWithoutReplica, AvailableThenConverges, SiblingsKept
 from .consistency import STALE, StaleWhileCut, paxos_in_every_window, written_then_read_after
-from .datacenters import QuorumIsWeak, SurvivesDcLoss
+from .datacenters import QuorumIsWeak, RefusesOnlyWhenCut, SurvivesDcLoss
 from .durability import acked_while_down, with_final_read_from
 from .hints import ReplicaHasEveryWrite, Settled, split_by_view
 from .timestamps import LastWriteWins
@@ -28,6 +28,7 @@ __all__ = [
     "DeletesStayDeleted",
     "LastWriteWins",
     "QuorumIsWeak",
+    "RefusesOnlyWhenCut",
     "ReplicaHasEveryWrite",
     "Settled",
     "SiblingsKept",

@@ -3,7 +3,8 @@ consistency" (``QuorumIsWeak``: a QUORUM read through one data centre that misse
 acknowledged at QUORUM through the other before it began) and disaster recovery by
 replication to another data centre (``SurvivesDcLoss``: with one data centre lost, the other
 keeps every acknowledged write and serves). The LOCAL_QUORUM and EACH_QUORUM rows are
-``checkers.cap.CapRow`` with a data centre per side.
+``checkers.cap.CapRow`` with a data centre per side; ``RefusesOnlyWhenCut`` adds the control a
+refusal needs (the same calls succeed before the cut).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from ....checkers.cap import CapRow
 from ....checkers.judge import (
     INCONCLUSIVE,
     REFUTED,
@@ -182,3 +184,36 @@ class SurvivesDcLoss:
                      for _ in acked_in(history, w, ("add",)))
         return Ruling(UPHELD, f"{self.label} kept every acknowledged write and took {served} "
                               "adds while the other data centre was down")
+
+
+@dataclass
+class RefusesOnlyWhenCut:
+    """A ``CapRow`` whose refusals only count if the same calls succeed without the fault:
+    exercised once ``base`` is and at least ``min_ok`` calls were acknowledged before the
+    first window opened (a consistency level that never succeeds says nothing about what a
+    partition does to it)."""
+
+    base: CapRow
+    min_ok: int = 1
+    name: str = "cap-row-with-control"
+    exercises: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exercises = (f"{self.base.exercises}, and at least {self.min_ok} calls "
+                          "acknowledged before the first window")
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        done = self.base.exercised(history, verdicts)
+        if not done.done:
+            return done
+        windows = windows_of(history, self.base.fault)
+        first = min((w.start for w in windows), default=None)
+        before = [c for c in client_ops(history) if c.type == "ok" and c.end is not None
+                  and (first is None or c.end < first)]
+        if len(before) < self.min_ok:
+            return Exercise(False, f"{len(before)} calls acknowledged before the first window: "
+                                   "refusals during it prove nothing")
+        return Exercise(True, f"{done.why}; {len(before)} acknowledged before the first window")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        return self.base.rule(history, verdicts)
