@@ -6,25 +6,38 @@ cache for their TTL.
   ``flusher.py``: the flusher process (the Redis outbox into PostgreSQL every interval);
 - ``client.py``: the app tier's handlers, one cache pattern each (``CacheClient``);
 - ``judges.py``: TTL bounds from the history, write-around, write-back loss;
-- ``cdn.py``: nginx ``proxy_cache`` before an origin app server (``CdnTopology``), its client;
+- ``cdn.py``: nginx ``proxy_cache`` before an origin (``origin.py``: versioned objects over
+  HTTP) (``CdnTopology``), its client;
 - ``dns.py``: dnsmasq on a loopback address before instances (``DnsTopology``), a client that
   caches answers for their TTL, the instance kill that also removes its record, the judge.
 
 The staleness checker itself is generic: ``checkers/staleness.py``.
 """
 
+from .cdn import EXPIRY_GRANULARITY_S, CdnClient, CdnInfo, CdnTopology
 from .client import PATTERNS, CacheClient
-from .judges import FlushLoss, WriteAround, longest_fill_s, ttl_bound
+from .dns import DeadInstance, DnsClient, DnsInfo, DnsTopology, TtlExpiry
+from .judges import FlushLoss, StaleWhileDown, WriteAround, longest_fill_s, ttl_bound
 from .topology import CachingInfo, Topology, flush_window, provision_all
 
 provision = provision_all
 
 __all__ = [
+    "EXPIRY_GRANULARITY_S",
     "PATTERNS",
     "CacheClient",
     "CachingInfo",
+    "CdnClient",
+    "CdnInfo",
+    "CdnTopology",
+    "DeadInstance",
+    "DnsClient",
+    "DnsInfo",
+    "DnsTopology",
     "FlushLoss",
+    "StaleWhileDown",
     "Topology",
+    "TtlExpiry",
     "WriteAround",
     "flush_window",
     "longest_fill_s",

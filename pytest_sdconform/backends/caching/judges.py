@@ -12,6 +12,9 @@
 - ``FlushLoss``: a write-back buffer loses acknowledged writes when it crashes, and only those
   acknowledged within the flush window before the crash (the flusher's longest gap between
   reads of the buffer plus its longest flush, as it measured them: ``topology.flush_window``).
+- ``StaleWhileDown``: a CDN edge serving expired entries while its origin is down
+  (``proxy_cache_use_stale``): available for what it had cached, staler than the TTL only
+  when it says ``STALE``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ...checkers.judge import (
     Ruling,
     Verdicts,
     client_ops,
+    in_window,
     windows_of,
 )
 from ...checkers.staleness import Bound, stale_reads
@@ -158,3 +162,61 @@ class FlushLoss:
         return Ruling(UPHELD, f"{len(lost)} acknowledged writes lost, all acknowledged within "
                               f"the flush window before the crash (oldest {worst:.3f}s; "
                               f"window: {why})")
+
+
+@dataclass
+class StaleWhileDown:
+    """A CDN with ``proxy_cache_use_stale`` while its origin is down (``fault``): every read of
+    an object the edge had cached is answered (availability over freshness), the expired
+    entry served as ``STALE``, and any read not served ``STALE`` is within ``bound``."""
+
+    bound: Bound
+    fault: str = "pause"
+    name: str = "stale-while-origin-down"
+    exercises: str = field(default="reads of cached objects during every origin outage, "
+                                   "answered from expired entries (STALE)")
+
+    def _during(self, history: History) -> tuple[list[Completed], list[Completed]]:
+        """Reads of objects read before the outage, begun during it: answered, failed."""
+        answered: list[Completed] = []
+        failed: list[Completed] = []
+        ops = [c for c in client_ops(history) if c.f == "read"]
+        for w in windows_of(history, self.fault):
+            cached = {c.key for c in ops if c.type == "ok" and c.end is not None
+                      and c.end < w.onset}
+            for c in ops:
+                if c.key in cached and in_window(c, w):
+                    (answered if c.type == "ok" else failed).append(c)
+        return answered, failed
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        if not windows_of(history, self.fault):
+            return Exercise(False, f"no {self.fault} window")
+        answered, failed = self._during(history)
+        stale = [c for c in answered if c.completion is not None
+                 and c.completion.get("source") == "STALE"]
+        if not stale:
+            return Exercise(False, f"{len(answered)} reads of cached objects answered during "
+                                   "the outage, none from an expired entry (STALE)")
+        return Exercise(True, f"{len(stale)} reads answered STALE during the outage "
+                              f"({len(answered)} answered, {len(failed)} failed)")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        answered, failed = self._during(history)
+        bound, why = self.bound(history)
+        beyond = [s for s in stale_reads(history)[0] if s.stale_s > bound and (
+            s.read.completion is None or s.read.completion.get("source") != "STALE")]
+        anomalies = [Anomaly("unavailable-while-cached", c.indices,
+                             f"read of {c.key!r} failed during the outage although the edge "
+                             "had it cached", key=c.key) for c in failed[:20]]
+        anomalies += [Anomaly("stale-beyond-bound", s.read.indices,
+                              f"read of {s.read.key!r} stale by {s.stale_s:.3f}s, not served "
+                              f"as STALE, beyond {why}", key=s.read.key) for s in beyond[:20]]
+        if anomalies:
+            return Ruling(REFUTED, f"{len(failed)} reads of cached objects failed during the "
+                                   f"outage; {len(beyond)} fresh-looking reads beyond the TTL "
+                                   f"bound ({why})", anomalies)
+        if not answered:
+            return Ruling(INCONCLUSIVE, "no read of a cached object during the outage")
+        return Ruling(UPHELD, f"all {len(answered)} reads of cached objects during the outage "
+                              f"answered; reads not served STALE within {why}")
