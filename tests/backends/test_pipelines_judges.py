@@ -3,7 +3,13 @@ relay crash between publish and mark."""
 
 from __future__ import annotations
 
-from pytest_sdconform.backends.pipelines import Freshness, published_twice, stale_reads
+from pytest_sdconform.backends.pipelines import (
+    Freshness,
+    Visibility,
+    invisible_reads,
+    published_twice,
+    stale_reads,
+)
 from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD, Checkers
 from pytest_sdconform.checkers.outbox import check_outbox
 from pytest_sdconform.history import History
@@ -118,3 +124,42 @@ def test_the_relay_prints_what_its_readiness_waits_for() -> None:
     from pytest_sdconform.backends.pipelines import relay, topology
 
     assert relay.READY == topology.READY
+
+
+def appended(offset: int) -> tuple[str, str]:
+    return (f"1 invoke write - {offset + 100}", f"1 ok write - {offset + 100}")
+
+
+def with_offsets(h: History) -> History:
+    for op in h.ops:
+        if op.type == "ok" and op.f == "write":
+            op.extra = {"offset": int(op.value) - 100}
+    return h
+
+
+def test_a_watermark_below_an_acknowledged_append_refutes_visibility() -> None:
+    h = with_offsets(history(*appended(0), "2 invoke read -", "2 ok read - 0"))
+    found, judged = invisible_reads(h)
+    assert (len(found), judged) == (1, 1)
+    d = decide(h, {}, Visibility())
+    assert d.outcome == REFUTED
+    assert "not yet readable" in d.reason
+
+
+def test_a_watermark_past_every_acknowledged_append_upholds_visibility() -> None:
+    h = with_offsets(history(*appended(0), *appended(1), "2 invoke read -", "2 ok read - 2"))
+    assert decide(h, {}, Visibility()).outcome == UPHELD
+
+
+def test_a_read_concurrent_with_the_append_is_not_judged() -> None:
+    h = with_offsets(history("1 invoke write - 100", "2 invoke read -", "1 ok write - 100",
+                             "2 ok read - 0"))
+    assert invisible_reads(h) == ([], 0)
+    assert decide(h, {}, Visibility()).outcome == INCONCLUSIVE
+
+
+def test_no_invisible_append_where_none_is_promised_is_inconclusive() -> None:
+    h = with_offsets(history(*appended(0), "2 invoke read -", "2 ok read - 1"))
+    d = decide(h, {}, Visibility(not_guaranteed="acks=1 acknowledges first"))
+    assert d.outcome == INCONCLUSIVE
+    assert "acks=1" in d.reason

@@ -124,16 +124,22 @@ class Copy:
 class PipelineClient:
     """``mode`` outbox: ``write`` is a business transaction (an order and its outbox row);
     cdc: ``write`` upserts row ``key`` of the captured table, ``read`` reads the downstream
-    copy; project: ``write`` appends an event to the topic, ``read`` reads the projection.
-    In every mode, ``read`` of ``"table"`` and ``poll`` of ``"topic"`` are the final reads."""
+    copy; project: ``write`` appends an event to the topic, ``read`` reads the projection;
+    log (Kafka alone): ``write`` appends, ``read`` asks the partition leader for the high
+    watermark (what consumers may read: offsets below it). In every mode, ``read`` of
+    ``"table"`` and ``poll`` of ``"topic"`` are the final reads. ``producer``: settings of the
+    appending producer (acks=all, no retries by default)."""
 
     def __init__(self, mode: str, pg: str, db: str, bootstrap: str, topic: str,
-                 timeout: float = 2.0):
+                 timeout: float = 2.0, producer: dict[str, Any] | None = None):
         self.mode, self.pg, self.db, self.bootstrap, self.topic = mode, pg, db, bootstrap, topic
         self.timeout = timeout
+        self.producer_settings = {"acks": "all", "enable.idempotence": False, "retries": 0,
+                                  **(producer or {})}
         self._conn: Any = None
         self._copy: Copy | None = None
         self._producer: Any = None
+        self._watermarks: Any = None
 
     def invoke(self, op: Invocation) -> Result:
         if op.f == "poll" and op.key == "topic":
@@ -152,8 +158,10 @@ class PipelineClient:
                 "SET v = excluded.v", (op.key, op.value)) and None, reads=False)
         if self.mode == "cdc" and op.f == "read":
             return self._read_copy(str(op.key))
-        if self.mode == "project" and op.f == "write":
+        if self.mode in ("project", "log") and op.f == "write":
             return self._append(op)
+        if self.mode == "log" and op.f == "read":
+            return self._high_watermark()
         if self.mode == "project" and op.f == "read":
             return self._pg(lambda c: (lambda r: None if r is None else r[0])(c.execute(
                 "SELECT v FROM projection WHERE k = %s", (op.key,)).fetchone()), reads=True)
@@ -198,9 +206,9 @@ class PipelineClient:
         from confluent_kafka import Producer
 
         if self._producer is None:
-            self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all",
-                                       "enable.idempotence": False, "retries": 0,
-                                       "message.timeout.ms": int(self.timeout * 1000)})
+            self._producer = Producer({"bootstrap.servers": self.bootstrap,
+                                       "message.timeout.ms": int(self.timeout * 1000),
+                                       **self.producer_settings})
         box: dict[str, Any] = {}
         self._producer.produce(self.topic, json.dumps({"value": op.value}).encode(),
                                key=str(op.key).encode(),
@@ -214,7 +222,22 @@ class PipelineClient:
         return Result("fail" if err.name() in REJECTED else "info", error=err.name(),
                       node="kafka")
 
+    def _high_watermark(self) -> Result:
+        from confluent_kafka import Consumer, TopicPartition
+
+        try:
+            if self._watermarks is None:
+                self._watermarks = Consumer({"bootstrap.servers": self.bootstrap,
+                                             "group.id": f"hw-{uuid.uuid4()}"})
+            _, high = self._watermarks.get_watermark_offsets(
+                TopicPartition(self.topic, 0), timeout=self.timeout, cached=False)
+            return Result("ok", int(high), node="kafka")
+        except Exception as e:
+            return Result("fail", error=_short(e), node="kafka")
+
     def close(self) -> None:
+        if self._watermarks is not None:
+            self._watermarks.close()
         if self._conn is not None:
             self._conn.close()
         if self._copy is not None:

@@ -1,6 +1,7 @@
 """Judges of the pipeline claims: how fresh a copy fed by a pipeline (a CDC topic, an event
-sourcing projection) is against the source whose writes were acknowledged, and whether a
-relay crash between publish and mark was really exercised.
+sourcing projection) is against the source whose writes were acknowledged, whether a relay
+crash between publish and mark was really exercised, and whether an acknowledged append is
+readable at once (``Visibility``: the high watermark against the append's offset).
 
 A read of key ``k`` from the copy is *stale* when a write of ``k`` was acknowledged before the
 read began and the read returned nothing, or a value whose own write had completed before
@@ -141,3 +142,60 @@ def published_twice(fault: str = "kill") -> ExerciseRule:
                               "again after a crash between publish and mark")
 
     return rule
+
+
+def invisible_reads(history: History) -> tuple[list[tuple[Completed, Completed]], int]:
+    """Reads of a partition's high watermark that show an append acknowledged before the read
+    began as not yet readable (watermark at or below its offset), each with the first such
+    append; and how many reads began after an acknowledged append."""
+    acked = sorted(((c.end, int(c.completion.get("offset")), c) for c in history.complete()
+                    if c.f == "write" and c.type == "ok" and c.end is not None
+                    and c.completion is not None and c.completion.get("offset") is not None),
+                   key=lambda t: t[0])
+    found: list[tuple[Completed, Completed]] = []
+    judged = 0
+    for r in history.complete():
+        if r.f != "read" or r.type != "ok" or not isinstance(r.value, int):
+            continue
+        before = [(o, c) for end, o, c in acked if end < r.start]
+        if not before:
+            continue
+        judged += 1
+        missed = [(o, c) for o, c in before if o >= r.value]
+        if missed:
+            found.append((r, max(missed, key=lambda t: t[0])[1]))
+    return found, judged
+
+
+@dataclass
+class Visibility:
+    """The claim "messages are available immediately after they are written": every read of
+    the high watermark begun after an append was acknowledged must count it as readable.
+    Refuted by a read that does not. ``not_guaranteed``: why the configuration does not promise it
+    (acks=1 acknowledges before the followers have the message); there a run without an
+    invisible read is inconclusive, never upheld."""
+
+    not_guaranteed: str | None = None
+    name: str = "visibility"
+    exercises: str = "high-watermark reads begun after acknowledged appends"
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        _, judged = invisible_reads(history)
+        if not judged:
+            return Exercise(False, "no read began after an acknowledged append")
+        return Exercise(True, f"{judged} reads after acknowledged appends")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        found, judged = invisible_reads(history)
+        if found:
+            behind = [(r.start - (w.end or r.start)) / 1e6 for r, w in found]
+            text = (f"{len(found)} of {judged} reads after an acknowledged append found it not "
+                    f"yet readable (high watermark at or below its offset; acknowledged up to "
+                    f"{max(behind):.1f} ms before the read)")
+            return Ruling(REFUTED, text, evidence("invisible-append",
+                                                  [r for r, _ in found], text))
+        if self.not_guaranteed:
+            return Ruling(INCONCLUSIVE, f"no invisible append in {judged} reads, but "
+                                        f"{self.not_guaranteed}")
+        return Ruling(UPHELD, f"all {judged} reads after acknowledged appends counted them "
+                              "as readable")
