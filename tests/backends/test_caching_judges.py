@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_sdconform.backends.caching.judges import FlushLoss, WriteAround, ttl_bound
+from pytest_sdconform.backends.caching.dns import TtlExpiry
+from pytest_sdconform.backends.caching.judges import (
+    FlushLoss,
+    StaleWhileDown,
+    WriteAround,
+    ttl_bound,
+)
 from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD
 from pytest_sdconform.checkers.staleness import StalenessBound
 from pytest_sdconform.history import History
@@ -123,3 +129,86 @@ def test_flush_loss_inconclusive_when_nothing_was_lost() -> None:
              "3 n info kill-stop", ("5 1 invoke read b", final), ("5.1 1 ok read b 2", final))
     assert not FlushLoss(window).exercised(hist, {}).done
     assert decide(hist, {}, FlushLoss(window), faults=["kill"]).outcome == INCONCLUSIVE
+
+
+# --- DNS TTL expiry ----------------------------------------------------------------------------
+
+def dns_history(last_call: float) -> History:
+    """i1 gone from 2 s to 8 s; requests to i1 at 2.5 s and at ``last_call``, one to i2."""
+    hist = h("0 1 invoke read k", ("0.1 1 ok read k \"x\"", {"resolve_s": 0.1}),
+             "2 n info dead-instance-start",
+             "2.5 1 invoke read k", "2.6 1 fail read k",
+             "3 2 invoke read k", "3.1 2 ok read k \"x\"",
+             f"{last_call} 1 invoke read k", f"{last_call + 0.1} 1 fail read k",
+             "8 n info dead-instance-stop")
+    for op in hist.ops:
+        if op.type == "fail":
+            op.node = "i1"
+        elif op.type == "ok":
+            op.node = "i2"
+    return hist
+
+
+def test_dns_upheld_when_calls_to_the_dead_instance_stop_within_the_ttl() -> None:
+    hist = dns_history(last_call=3.5)
+    judge = TtlExpiry(2.0)
+    assert judge.exercised(hist, {}).done
+    ruling = judge.rule(hist, {})
+    assert ruling.outcome == UPHELD and "TTL 2.0s + longest resolution 0.100s" in ruling.reason
+
+
+def test_dns_refuted_by_a_call_to_the_dead_instance_after_the_ttl() -> None:
+    ruling = TtlExpiry(2.0).rule(dns_history(last_call=5.0), {})
+    assert ruling.outcome == REFUTED
+    assert ruling.anomalies[0].kind == "dead-endpoint-after-ttl"
+
+
+def test_dns_inconclusive_when_no_client_called_the_dead_instance() -> None:
+    hist = h("0 1 invoke read k", "0.1 1 ok read k \"x\"", "2 n info dead-instance-start",
+             "3 2 invoke read k", "3.1 2 ok read k \"x\"", "8 n info dead-instance-stop")
+    for op in hist.ops:
+        op.node = "i2" if op.type == "ok" else None
+    assert not TtlExpiry(2.0).exercised(hist, {}).done
+    assert decide(hist, {}, TtlExpiry(2.0), faults=["dead-instance"]).outcome == INCONCLUSIVE
+
+
+# --- CDN stale while the origin is down ------------------------------------------------------
+
+def outage(during: str | tuple[str, dict[str, Any]], late_fresh: bool = False) -> History:
+    late = ("9.5 2 ok read x 1", {"source": "HIT"}) if late_fresh else \
+        ("9.5 2 ok read x 2", {"source": "MISS", "fill_s": 0.1})
+    return h("0 1 invoke write x 1", ("0.1 1 ok write x 1", v(1)),
+             "0.5 2 invoke read x", ("0.6 2 ok read x 1", {"source": "MISS", "fill_s": 0.1}),
+             "1 1 invoke write x 2", ("1.1 1 ok write x 2", v(2)),
+             "2 n info pause-start", "5 2 invoke read x", during, "6 n info pause-stop",
+             "9 2 invoke read x", late)
+
+
+def bound(history: History) -> tuple[float, str]:
+    return 2.1, "TTL 1s + 1s + fill 0.1s"
+
+
+def test_stale_while_down_upheld_when_the_edge_answers_stale() -> None:
+    hist = outage(("5.1 2 ok read x 1", {"source": "STALE"}))
+    judge = StaleWhileDown(bound)
+    assert judge.exercised(hist, {}).done
+    assert judge.rule(hist, {}).outcome == UPHELD
+
+
+def test_stale_while_down_refuted_by_a_failed_read_of_a_cached_object() -> None:
+    ruling = StaleWhileDown(bound).rule(outage("5.5 2 fail read x"), {})
+    assert ruling.outcome == REFUTED
+    assert ruling.anomalies[0].kind == "unavailable-while-cached"
+
+
+def test_stale_while_down_refuted_by_a_stale_read_beyond_the_ttl_not_marked_stale() -> None:
+    hist = outage(("5.1 2 ok read x 1", {"source": "STALE"}), late_fresh=True)
+    ruling = StaleWhileDown(bound).rule(hist, {})
+    assert ruling.outcome == REFUTED
+    assert [a.kind for a in ruling.anomalies] == ["stale-beyond-bound"]
+
+
+def test_stale_while_down_inconclusive_without_a_stale_answer() -> None:
+    hist = outage(("5.1 2 ok read x 2", {"source": "MISS"}))
+    assert not StaleWhileDown(bound).exercised(hist, {}).done
+    assert decide(hist, {}, StaleWhileDown(bound), faults=["pause"]).outcome == INCONCLUSIVE
