@@ -37,6 +37,18 @@ echo "bootstrap: installing pytest-sdconform and its development tools into .ven
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,all]'
 
+# The compiled checker core (native/: Rust, PyO3, maturin; crates from the registry). Without
+# cargo the checkers use the pure-Python search, as they say in a one-line notice.
+PATH="$PATH:$HOME/.cargo/bin"
+if command -v cargo >/dev/null 2>&1; then
+  echo "bootstrap: building the compiled checker core (native/) with $(cargo --version)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check maturin==1.9.6
+  VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --quiet --release -m native/Cargo.toml \
+    || echo "bootstrap: the compiled checker core did not build; the checkers use the pure-Python search" >&2
+else
+  echo "bootstrap: no cargo: the checkers use the pure-Python search (install Rust to build native/)" >&2
+fi
+
 echo "bootstrap: building and fetching the pinned tools (toxiproxy, sdconform-lossfs; Cassandra and Kafka jars; first time only)"
 .venv/bin/sdconform provision || echo "bootstrap: provisioning failed; faults that need it will skip" >&2
 
