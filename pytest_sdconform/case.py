@@ -21,19 +21,19 @@ from typing import Any, TypeVar
 
 import pytest
 
+from .attempt import Attempt
 from .backends.base import Topology
 from .checkers import Checker
-from .checkers.availability import check_availability
 from .checkers.judge import REFUTED, Checkers, ExerciseRule, Judge, ok_in_every_window, some_ok
 from .checkers.shrink import shrink
 from .checkers.verdict import Verdict
 from .claims import Claim
 from .cluster import Cluster
 from .faults import Fault, FaultUnavailable
+from .faults.schedule import Schedule, ScheduleError
 from .history import History
-from .outcome import INCONCLUSIVE, Decision, decide, ok_during_faults, placer
-from .recorder import Recorder
-from .runner import RunConfig, Runner
+from .outcome import INCONCLUSIVE, Decision, ok_during_faults
+from .runner import RunConfig
 from .runs import Run
 from .runtimes import RuntimeUnsupported
 from .session import Session
@@ -161,24 +161,32 @@ class Case:
             deciding = list(decide_by) or [c.name for c in checks]
             rule = exercise or (ok_in_every_window() if faults else some_ok)
             judge = Checkers(deciding, rule, rule.__doc__ or str(getattr(rule, "__name__", "?")))
-        # Only a case decided by checkers alone may stop at their first counterexample.
-        deciding = list(judge.deciding) if isinstance(judge, Checkers) else []
         run = run or RunConfig()
         cfg = replace(run, duration=run.duration or opts.duration,
-                      concurrency=run.concurrency or opts.concurrency, seed=opts.seed)
+                      concurrency=run.concurrency or opts.concurrency, seed=opts.seed,
+                      schedule=self._written_schedule(faults))
         started = time.monotonic()
-        with Recorder(self.folder / "history.jsonl") as recorder:
-            runner = Runner(workload, client_factory, recorder, faults, cfg,
-                            stop_when=self._refuted_early(checks, deciding) if faults else None,
-                            converged=converged, progress=self.session.progress)
-            history = runner.run()
-        verdicts = {c.name: c.check(history) for c in checks}
-        availability = check_availability(history)
-        decision = decide(history, verdicts, judge, faults=sorted({f.name for f in faults}),
-                          emulator_limit=emulator_limit)
+        attempt = Attempt(workload, client_factory, faults, checks, judge, converged,
+                          emulator_limit, self.session.progress)
+        done = attempt.run(cfg, self.folder, hunting=self.expected == "refuted")
+        exploration = None
+        if (opts.explore and faults and cfg.schedule is None
+                and done.decision.outcome != REFUTED and self.expected != "refuted"):
+            why_not = attempt.explorable()
+            if why_not:
+                self.config["exploration"] = f"not explored: {why_not}"
+            else:
+                exploration = attempt.explore(cfg, self.folder / "explore", self.test,
+                                              opts.explore, opts.explore_budget)
+            if exploration is not None and exploration.minimal is not None:
+                done = exploration.minimal.result
+        history, verdicts, decision = done.history, done.verdicts, done.decision
         expected = self.expected or decision.outcome
-        record = self._record(workload, history, verdicts, availability, decision, expected,
-                              time.monotonic() - started)
+        record = self._record(workload, history, verdicts, done.availability, decision,
+                              expected, time.monotonic() - started)
+        record["history"] = str((done.folder / "history.jsonl").relative_to(self.session.folder))
+        if exploration is not None:
+            record["exploration"] = exploration.summary()
         if decision.outcome == REFUTED:
             record["minimal_counterexample"] = self._shrink(history, checks, judge, decision)
         self.session.record(record)
@@ -208,28 +216,18 @@ class Case:
         shrunk = shrink(history, refutes, first["ops"], budget_s=SHRINK_BUDGET_S)
         return None if shrunk is None else shrunk.to_json()
 
-    def _refuted_early(self, checks: Sequence[Checker], deciding: Sequence[str]
-                       ) -> Callable[[History], bool] | None:
-        """A claim expected to be refuted runs until the counterexample shows (or time is up)."""
-        if self.expected != "refuted":
+    def _written_schedule(self, faults: Sequence[Fault]) -> Schedule | None:
+        """``--sdconform-schedule``'s schedule, checked against this case's faults."""
+        schedule = self.session.options.schedule
+        if schedule is None:
             return None
-        early = [c for c in checks if c.name in deciding and c.name in ("linearizable", "sessions")]
-        if not early:
-            return None
-        # Stop only on a counterexample the faults account for (during or after one).
-        def decided(h: History) -> bool:
-            windows = h.fault_windows()
-            if not windows:
-                return False
-            place = placer(h, windows)
-            for c in early:
-                v = c.check(h)
-                if v.result == "invalid" and any(
-                        place(a) in ("during", "after") for a in v.anomalies):
-                    return True
-            return False
-
-        return decided
+        where = str(self.session.options.schedule_file or "--sdconform-schedule")
+        try:
+            schedule.check([f.name for f in faults], where)
+        except ScheduleError as e:
+            pytest.fail(str(e), pytrace=False)
+        self.config["schedule"] = schedule.describe()
+        return schedule
 
     def _record(self, workload: Workload, history: History, verdicts: dict[str, Verdict],
                 availability: Verdict, decision: Decision, expected: str, duration: float
@@ -258,7 +256,6 @@ class Case:
             "anomalies": decision.anomalies, "ops": counts,
             "ok_during_faults": ok_during_faults(history),
             "duration_s": round(duration, 1), "seed": self.session.options.seed,
-            "history": f"{self.name}/history.jsonl",
             "metrics": _metrics(availability),
         }
 

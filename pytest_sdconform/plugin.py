@@ -19,6 +19,7 @@ import pytest
 from . import progress
 from .claims import UnknownClaim, get_claim
 from .claims.configurations import UnknownConfiguration, get_configuration
+from .faults.schedule import Schedule, ScheduleError
 from .runtimes.choice import RUNTIMES
 from .session import Options, Session, worker_id
 
@@ -49,6 +50,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seed for the nemesis schedule and workloads (default: random, shown)")
     group.addoption("--sdconform-report", default=None, metavar="DIR",
                     help="the run folder (default: reports/<run-id>)")
+    group.addoption("--sdconform-explore", type=int, default=0, metavar="N",
+                    help="after a case whose claim should hold is upheld, let Hypothesis "
+                    "generate up to N fault schedules for it, each a real run, and shrink one "
+                    "that refutes it (default: 0, no exploration)")
+    group.addoption("--sdconform-explore-budget", type=float, default=300.0, metavar="S",
+                    help="seconds of re-running smaller schedules to shrink a refuting one "
+                    "(default: 300)")
+    group.addoption("--sdconform-schedule", default=None, metavar="FILE",
+                    help="the nemesis follows this fault schedule (JSON, as an exploration "
+                    "or sdconform replay writes it) instead of drawing one from the seed")
     group.addoption("--sdconform-strict", action="store_true", default=False,
                     help="an inconclusive case fails instead of skipping")
 
@@ -90,6 +101,19 @@ def pytest_configure(config: pytest.Config) -> None:
                        "kafka=3.9.1"),
         rootdir=config.rootpath,
     )
+    explore, budget = config.getoption("sdconform_explore"), config.getoption(
+        "sdconform_explore_budget")
+    if explore < 0 or budget <= 0:
+        raise pytest.UsageError("--sdconform-explore takes a count of schedules (0: none) and "
+                                "--sdconform-explore-budget a positive number of seconds")
+    options.explore, options.explore_budget = explore, budget
+    schedule_file = config.getoption("sdconform_schedule")
+    if schedule_file:
+        options.schedule_file = Path(schedule_file)
+        try:
+            options.schedule = Schedule.read(options.schedule_file)
+        except ScheduleError as e:
+            raise pytest.UsageError(f"--sdconform-schedule {e}") from None
     session = Session.create(options, run_id=shared.get("sdconform_run_id"))
 
     terminal = threading.Lock()

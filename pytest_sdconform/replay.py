@@ -4,8 +4,10 @@
 test, outcome and seed) and the session's options in ``run.json`` (runtime, duration,
 concurrency, faults, images, the folder the test ids are relative to), runs that one test with
 them through pytest into a run folder of its own, and compares the outcomes. The seed fixes the
-nemesis schedule and the workload's choices; the systems' own timing does not repeat, so a
-case decided near a boundary may not either: that is what replay is for finding out.
+nemesis schedule and the workload's choices (a case whose refutation came from exploring fault
+schedules runs its minimal schedule instead, through ``--sdconform-schedule``); the systems' own
+timing does not repeat, so a case decided near a boundary may not either: that is what replay is
+for finding out.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Recorded:
     test: str
     outcome: str
     options: dict[str, Any]
+    schedule: dict[str, Any] | None = None  # an explored case's minimal fault schedule
 
 
 def recorded(case_dir: Path) -> Recorded:
@@ -44,7 +47,10 @@ def recorded(case_dir: Path) -> Recorded:
         raise HistoryError("run.json records no options (a run older than replay)", str(info))
     for c in cases if isinstance(cases, list) else []:
         if isinstance(c, dict) and c.get("case") == case_dir.name:
-            return Recorded(case_dir.name, str(c["test"]), str(c["outcome"]), options)
+            explored = c.get("exploration")
+            minimal = explored.get("minimal") if isinstance(explored, dict) else None
+            return Recorded(case_dir.name, str(c["test"]), str(c["outcome"]), options,
+                            minimal if isinstance(minimal, dict) else None)
     raise HistoryError(f"no case {case_dir.name} in it", str(verdicts))
 
 
@@ -61,6 +67,11 @@ def command(rec: Recorded, report: Path) -> list[str]:
         argv += ["--sdconform-image", f"{role}={image}"]
     for backend, version in (o.get("versions") or {}).items():
         argv += ["--sdconform-version", f"{backend}={version}"]
+    if rec.schedule is not None:  # the schedule exploration shrank to, written beside the run
+        path = report / "schedule.json"
+        report.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec.schedule, indent=2))
+        argv += ["--sdconform-schedule", str(path)]
     return argv
 
 

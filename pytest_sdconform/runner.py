@@ -19,13 +19,14 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from .faults import Fault
+from .faults.schedule import Schedule
 from .history import NEMESIS, History
 from .progress import progress as say
 from .recorder import Recorder, client_fields
@@ -45,6 +46,8 @@ class RunConfig:
     op_delay: float = 0.0  # pause between a worker's operations
     progress_every: float = 5.0
     decide_every: float = 2.0  # how often stop_when looks at the history
+    # A schedule written out (faults/schedule.py) instead of the one drawn from the seed.
+    schedule: Schedule | None = None
 
 
 class RunStopped(Exception):
@@ -147,7 +150,7 @@ class Runner:
         self.stop_nemesis = threading.Event()
         self.no_new_faults = threading.Event()
         self.in_fault = threading.Event()
-        self.schedule = threading.Lock()  # orders no_new_faults against in_fault
+        self.window_lock = threading.Lock()  # orders no_new_faults against in_fault
         self.active: list[Fault] = []
         self.nemesis_error: BaseException | None = None
         self.worker_error: BaseException | None = None  # a client worker that died
@@ -171,7 +174,7 @@ class Runner:
             self.stop_nemesis.set()
             self.stop_workers.set()
             if nemesis.is_alive():
-                nemesis.join(self.config.fault_duration + 60)
+                nemesis.join(self._longest_fault() + 60)
             self.heal(everything=True)
             for t in threads:
                 t.join(self.config.op_timeout + 1)
@@ -191,7 +194,7 @@ class Runner:
             now = time.monotonic()
             if self.nemesis_error is not None:
                 return
-            if now - start >= self.config.duration:
+            if now - start >= self._duration():
                 self._finish_fault(now)
                 return
             if self.stop_when is not None and now - last_decide >= self.config.decide_every:
@@ -204,11 +207,24 @@ class Runner:
                 last_progress = now
                 self.progress(self._status(now - start))
 
+    def _duration(self) -> float:
+        """Seconds of traffic: a written schedule runs to its end, then a quiet span after."""
+        cfg = self.config
+        if cfg.schedule is None:
+            return cfg.duration
+        return max(cfg.duration, cfg.schedule.span + cfg.quiet)
+
+    def _longest_fault(self) -> float:
+        cfg = self.config
+        if cfg.schedule is None or not cfg.schedule.steps:
+            return cfg.fault_duration
+        return max(s.duration for s in cfg.schedule.steps)
+
     def _finish_fault(self, now: float) -> None:
         """Let a fault that is on run its full course before the traffic stops."""
-        with self.schedule:
+        with self.window_lock:
             self.no_new_faults.set()
-        limit = now + self.config.fault_duration + 60  # a start or heal that hangs is the nemesis's
+        limit = now + self._longest_fault() + 60  # a start or heal that hangs is the nemesis's
         while self.in_fault.is_set() and self.nemesis_error is None and time.monotonic() < limit:
             self.stop_workers.wait(0.1)
 
@@ -219,22 +235,33 @@ class Runner:
                 counts[op.type] = counts.get(op.type, 0) + 1
         faults = ", ".join(f.name for f in self.active) or "none"
         return (
-            f"{elapsed:.0f}s/{self.config.duration:.0f}s: {counts.get('ok', 0)} ok, "
+            f"{elapsed:.0f}s/{self._duration():.0f}s: {counts.get('ok', 0)} ok, "
             f"{counts.get('fail', 0)} fail, {counts.get('info', 0)} info; faults: {faults}"
         )
 
-    def _nemesis(self) -> None:
+    def _steps(self) -> Iterator[tuple[float, list[Fault], float]]:
+        """(quiet, faults, duration) for each fault window: the written schedule's steps, or
+        drawn from the seed until the traffic ends."""
         cfg = self.config
+        if cfg.schedule is not None:
+            for step in cfg.schedule.steps:
+                yield step.quiet, [self.faults[i] for i, _ in step.faults], step.duration
+            return
         rng = random.Random(cfg.seed)
+        while True:
+            yield cfg.quiet, rng.sample(self.faults, rng.randint(
+                1, min(cfg.compose, len(self.faults)))), cfg.fault_duration
+
+    def _nemesis(self) -> None:
         try:
-            while not self.stop_nemesis.wait(cfg.quiet):
-                with self.schedule:
+            for quiet, chosen, duration in self._steps():
+                if self.stop_nemesis.wait(quiet):
+                    return
+                with self.window_lock:
                     if self.no_new_faults.is_set():
                         return
                     self.in_fault.set()
                 try:
-                    chosen = rng.sample(self.faults,
-                                        rng.randint(1, min(cfg.compose, len(self.faults))))
                     for fault in chosen:
                         # When the fault began to act: a container's kill takes a while, and
                         # clients feel it before start() has proved it (FaultWindow.onset).
@@ -242,7 +269,7 @@ class Runner:
                         value = fault.start()
                         self.active.append(fault)
                         self.recorder.record(NEMESIS, "info", f"{fault.name}-start", value=value)
-                    if self.stop_nemesis.wait(cfg.fault_duration):
+                    if self.stop_nemesis.wait(duration):
                         return
                     self.heal()
                 finally:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from .backends.base import Topology
 from .cluster import Cluster
+from .faults.schedule import Schedule
 from .nodes.addresses import AddressBlock, allocate
 from .runs import Run, new_run
 
@@ -34,6 +35,10 @@ class Options:
     images: dict[str, str] = field(default_factory=dict)  # image role -> image (docker)
     rootdir: Path | None = None  # where the test ids are relative to (for replay)
     versions: dict[str, str] = field(default_factory=dict)  # backend -> release to run
+    explore: int = 0  # schedules to explore per case whose claim should hold (explore.py)
+    explore_budget: float = 300.0  # seconds of shrinking a refuting schedule
+    schedule: Schedule | None = None  # --sdconform-schedule: the nemesis follows it
+    schedule_file: Path | None = None
 
     def replayable(self) -> dict[str, Any]:
         """What ``sdconform replay`` needs to run a case again the same way."""

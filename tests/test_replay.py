@@ -43,3 +43,21 @@ def test_a_refuted_case_repeats_and_a_changed_system_does_not(tmp_path: Path) ->
 
 def test_a_folder_that_is_no_case_is_named(tmp_path: Path) -> None:
     assert main(["replay", str(tmp_path / "case-001")]) == BAD_INPUT
+
+
+def test_an_explored_case_replays_its_minimal_schedule(tmp_path: Path) -> None:
+    from pytest_sdconform.replay import command, recorded
+
+    minimal = {"steps": [{"faults": [[2, "partition-replica"]], "quiet": 0.1, "duration": 0.2}],
+               "describe": "0.1s quiet, partition-replica 0.2s"}
+    run = tmp_path / "run"
+    (run / "case-001").mkdir(parents=True)
+    (run / "verdicts.json").write_text(json.dumps([{
+        "case": "case-001", "test": "suite/test_x.py::test_x", "outcome": "refuted",
+        "exploration": {"refuted": True, "minimal": minimal}}]))
+    (run / "run.json").write_text(json.dumps({"options": {
+        "seed": 5, "duration": 1.0, "concurrency": 2, "runtime": "local"}}))
+    rec = recorded(run / "case-001")
+    argv = command(rec, tmp_path / "again")
+    at = argv.index("--sdconform-schedule")
+    assert json.loads(Path(argv[at + 1]).read_text()) == minimal

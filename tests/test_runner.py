@@ -265,3 +265,27 @@ class Slow:
 
     def stop(self) -> dict[str, Any]:
         return {}
+
+
+class Named(Slow):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_a_written_schedule_is_followed_step_by_step_and_nothing_after(tmp_path: Path) -> None:
+    from pytest_sdconform.faults.schedule import Schedule, Step
+
+    MemoryClient.store = {}
+    faults = [Named("a"), Named("b"), Named("c")]
+    schedule = Schedule((Step(((2, "c"),), 0.2, 0.5), Step(((0, "a"), (1, "b")), 0.3, 0.4)))
+    with Recorder() as rec:
+        h = run(Register(keys=1), lambda i: MemoryClient(), rec, faults,
+                fast(duration=0.0, quiet=0.2, schedule=schedule))
+    windows = h.fault_windows()
+    assert [w.fault for w in windows] == ["c", "a", "b"]
+    c, a, b = windows
+    assert c.end is not None and (c.end - c.start) / 1e9 >= 0.5
+    assert b.end is not None and (a.start - c.end) / 1e9 >= 0.3 and a.start < b.end  # together
+    # traffic until the schedule's end and a quiet span after it
+    last = max(c.invoke.time for c in h.complete() if not c.is_final)
+    assert last >= b.end + 0.1e9

@@ -12,6 +12,7 @@ from typing import Any
 from ..claims import Claim
 from ..formats import jsonl
 from ..history import Completed, History, HistoryError
+from .exploration import ExplorationView, exploration_view
 from .series import build_series
 from .timeline import MAX_OPS, OpRow, Timeline, build_timeline, op_rows, show
 
@@ -146,6 +147,7 @@ class CaseView:
     series: dict[str, Any] | None = None
     history_note: str = ""
     counterexample: CounterexampleView | None = None
+    exploration: ExplorationView | None = None
 
     @property
     def anomaly_summary(self) -> list[tuple[str, str, int]]:
@@ -323,4 +325,5 @@ def case_view(
         history_note=note,
         counterexample=counterexample_view(raw.get("minimal_counterexample"), history,
                                            completed),
+        exploration=exploration_view(raw.get("exploration")),
     )
