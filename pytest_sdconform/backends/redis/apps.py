@@ -26,6 +26,7 @@ RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del'
           "else return 0 end"
 BOARD, SEEN, IDS, TTL = "board:", "seen:", "ids", "ttl:"
 READS = ("read",)
+REFUSALS = ("held", "not held", "lease too short", "lease expired or taken")
 
 
 class AppClient:
@@ -49,6 +50,7 @@ class AppClient:
         self.lease_ms, self.work_s, self.backoff_s = lease_ms, work_s, backoff_s
         self._conns: dict[str, Any] = {}
         self._held: dict[Any, str] = {}  # lock -> our token, while we believe we hold it
+        self._valid: dict[Any, float] = {}  # lock -> when our lease runs out (monotonic)
 
     def _conn(self, address: str) -> Any:
         c = self._conns.get(address)
@@ -63,14 +65,19 @@ class AppClient:
 
     def invoke(self, op: Invocation) -> Result:
         result = self._invoke(op)
-        if result.type != "ok" and result.node is not None and self.on_error is not None:
-            self.on_error()
+        if result.error not in (None, *REFUSALS) \
+                and self.on_error is not None:
+            self.on_error()  # an error, not a refusal: ask where the primary is now
         return result
 
     def _invoke(self, op: Invocation) -> Result:
         if op.f == "work":  # the critical section: client-side only
             if op.key not in self._held:
                 return Result("fail", error="not held")
+            if time.monotonic() + self.work_s > self._valid[op.key]:
+                # A careful client (Redlock's validity rule): a lease that runs out before the
+                # work would is not used; the lock is left to expire.
+                return Result("fail", error="lease too short")
             time.sleep(self.work_s)
             return Result("ok")
         if op.f == "release" and op.key not in self._held:
@@ -94,8 +101,10 @@ class AppClient:
         f, key = op.f, op.key
         if f == "acquire":
             lease = {"ttl_ms": self.lease_ms}
+            asked = time.monotonic()
             if r.set(key, op.value, nx=True, px=self.lease_ms):
                 self._held[key] = op.value
+                self._valid[key] = asked + self.lease_ms / 1000
                 return Result("ok", node=node, extra=lease)
             time.sleep(self.backoff_s)
             return Result("fail", error="held", node=node, extra=lease)
@@ -125,6 +134,28 @@ class AppClient:
     def close(self) -> None:
         for c in self._conns.values():
             c.close()
+
+
+class FollowingRouter:
+    """A Sentinel-aware client that follows failovers as they are announced (as Jedis does on
+    Sentinel's ``+switch-master``): it asks the sentinels where the primary is at most every
+    ``every_s`` seconds, and again after an error. Operations already sent to the old primary
+    stay there (a paused primary answers them when it wakes)."""
+
+    def __init__(self, ask: Callable[[], str | None], fallback: str, every_s: float = 1.0):
+        self.ask, self.fallback, self.every_s = ask, fallback, every_s
+        self._primary: str | None = None
+        self._asked = 0.0
+
+    def primary(self) -> str:
+        now = time.monotonic()
+        if self._primary is None or now - self._asked >= self.every_s:
+            self._primary = self.ask() or self._primary or self.fallback
+            self._asked = now
+        return self._primary
+
+    def forget(self) -> None:
+        self._primary = None
 
 
 def _state(store: dict[int, Any], rng: random.Random, make: Callable[[], Any]) -> Any:
@@ -188,22 +219,24 @@ class Leaderboard:
 
 @dataclass
 class Crawl:
-    """A crawler's frontier: half the offers are new URLs, half a URL among the last ``recent``
-    offered (crawlers meet the same links again, soon and later)."""
+    """A crawler's frontier: half the offers are new URLs; a quarter meet a URL among the last
+    ``recent`` offered again (soon), a quarter any URL offered before (later)."""
 
     recent: int = 300
     name = "crawl"
-    _n: itertools.count[int] = field(default_factory=lambda: itertools.count(0))
     _top: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_op(self, rng: random.Random) -> Invocation:
         with self._lock:
-            if self._top == 0 or rng.random() < 0.5:
-                self._top = next(self._n) + 1
+            draw = rng.random()
+            if self._top == 0 or draw < 0.5:
+                self._top += 1
                 url = self._top - 1
-            else:
+            elif draw < 0.75:
                 url = rng.randrange(max(0, self._top - self.recent), self._top)
+            else:
+                url = rng.randrange(self._top)
         return Invocation("visit", f"u{url}")
 
     def final_ops(self) -> list[Invocation]:
