@@ -73,7 +73,8 @@ def memory_size(text: str) -> int:
 
 
 def run_check(
-    history: History, model: str, time_limit: float | None, memory_limit: int | None = None
+    history: History, model: str, time_limit: float | None, memory_limit: int | None = None,
+    engine: str | None = None,
 ) -> Verdict:
     if model in PROPERTY_CHECKERS:
         if memory_limit is not None:
@@ -87,7 +88,9 @@ def run_check(
         return check(history)
     from .checkers.linearizable import check_linearizable
 
-    return check_linearizable(history, model, time_limit=time_limit, memory_limit=memory_limit)
+    return check_linearizable(
+        history, model, time_limit=time_limit, memory_limit=memory_limit, engine=engine
+    )
 
 
 def verdict_fields(history: History, model: str, verdict: Verdict) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         known = ", ".join(sorted([*MODELS, *PROPERTY_CHECKERS]))
         raise HistoryError(f"unknown model {model!r}; known: {known}")
     try:
-        verdict = run_check(history, model, args.time_limit, args.memory_limit)
+        verdict = run_check(history, model, args.time_limit, args.memory_limit, args.engine)
     except ValueError as e:
         raise HistoryError(str(e), history.path) from None
     fields = verdict_fields(history, model, verdict)
@@ -364,6 +367,9 @@ def parser() -> argparse.ArgumentParser:
         help="bytes the linearizability search may cache (512M, 2G...), past which the verdict "
         "is 'unknown (memory budget)'; default: half the memory available",
     )
+    c.add_argument("--engine", choices=("native", "python"), default=None,
+                   help="the linearizability search: compiled (native/) or pure Python; "
+                   "default: native when built, else python with a notice")
     c.set_defaults(func=cmd_check)
     v = sub.add_parser("convert", help="convert a history to jsonl or Jepsen EDN")
     v.add_argument("source")

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compact import history
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from compact import history
 from pytest_sdconform.checkers import native
 from pytest_sdconform.checkers.linearizable import check_linearizable
 from pytest_sdconform.checkers.models import model_for
