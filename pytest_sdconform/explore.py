@@ -3,8 +3,10 @@ schedule that refutes the claim is shrunk by running smaller ones.
 
 ``--sdconform-explore N`` asks a case whose claim is expected to hold for up to N generated
 schedules (``faults/schedule.py``): which of the case's faults go together (at most as many as
-the case composes), when, and for how long, within bounds taken from the case's own schedule (a
-quarter to twice its fault and quiet spans). Each one is a real run. When one refutes, Hypothesis
+the case composes), when, and for how long, within bounds taken from the case's own schedule: a
+fault lasts from the case's own fault span (which cases set from the system's detection and
+recovery bounds, so a shorter one could turn slowness into a refutation) to twice it, and the
+quiet between faults from a quarter of the case's to twice it. Each one is a real run. When one refutes, Hypothesis
 shrinks it (fewer steps, fewer faults, shorter spans) by running candidates, until nothing
 smaller refutes or the shrinking budget is spent; past the budget a candidate is not run and
 counts as not refuting, so the minimal schedule found so far stands (and says it may not be the
@@ -51,12 +53,14 @@ class Bounds:
     @classmethod
     def around(cls, faults: Sequence[str], quiet: float, duration: float, compose: int,
                steps: int = 3) -> Bounds:
-        """A quarter to twice the case's own spans (never under a tenth of a second)."""
-        def span(s: float) -> tuple[float, float]:
-            return max(0.1, round(s / 4, 1)), max(0.1, round(s * 2, 1))
+        """Faults from the case's own span to twice it; quiet spans from a quarter of the case's
+        to twice it (never under a tenth of a second)."""
+        def tenth(s: float) -> float:
+            return max(0.1, round(s, 1))
 
-        return cls(tuple(faults), max(1, min(compose, len(faults))), span(quiet),
-                   span(duration), steps)
+        return cls(tuple(faults), max(1, min(compose, len(faults))),
+                   (tenth(quiet / 4), tenth(quiet * 2)), (tenth(duration), tenth(duration * 2)),
+                   steps)
 
 
 def schedules(b: Bounds) -> st.SearchStrategy[Schedule]:

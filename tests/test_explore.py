@@ -92,4 +92,4 @@ def test_generated_schedules_stay_within_the_bounds() -> None:
 
 def test_bounds_come_from_the_case_spans() -> None:
     b = Bounds.around(["a", "b"], quiet=3.0, duration=5.0, compose=4)
-    assert b.compose == 2 and b.quiet == (0.8, 6.0) and b.duration == (1.2, 10.0)
+    assert b.compose == 2 and b.quiet == (0.8, 6.0) and b.duration == (5.0, 10.0)
