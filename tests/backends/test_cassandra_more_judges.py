@@ -36,7 +36,7 @@ def any_history(*during: str) -> History:
 
 def test_a_write_acknowledged_with_its_only_replica_down_refutes_any() -> None:
     history = any_history("1.1 1 invoke add s 2", "1.2 1 ok add s 2 @10.0.0.1")
-    d = decide(history, {}, AckedWithoutReplica(replicas="n3"), faults=["kill"])
+    d = decide(history, {}, AckedWithoutReplica(replicas="n3 was down"), faults=["kill"])
     assert d.outcome == "refuted" and "1 writes acknowledged while n3" in d.reason
     assert [a["relative_to_faults"] for a in d.anomalies] == ["during"]
 

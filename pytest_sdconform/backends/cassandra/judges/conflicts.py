@@ -30,22 +30,22 @@ from .common import WRITES, acked_in, inside
 @dataclass
 class AckedWithoutReplica:
     """"A write at ANY succeeds once it is applied to at least one replica." Refuted by a write
-    invoked after every replica of its key was down (the ``fault`` window: the replicas killed,
-    proven before the window opens) and acknowledged before any came back (the window closes
-    when the restart begins): no replica can have applied it; the coordinator kept a hint.
+    invoked after every replica of its key was down or cut off (the ``fault`` window, proven
+    before it opens) and acknowledged before any came back (the window closes when the heal
+    begins): no replica can have applied it; the coordinator kept a hint. ``replicas`` says
+    what the fault did, as a clause ("every replica of the keys was down").
     Upheld when writes were sent in that window and every one was refused.
 
     Exercised: writes invoked and answered (any way) inside every window."""
 
     fault: str | None = "kill"
-    replicas: str = "every replica of the keys"
+    replicas: str = "every replica of the keys was down"
     fs: Collection[str] = ("add", "write")
     name: str = "acked-without-replica"
     exercises: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.exercises = (f"writes invoked and answered while {self.replicas} "
-                          f"{'was' if ' ' not in self.replicas else 'were'} down, in every "
+        self.exercises = (f"writes invoked and answered while {self.replicas}, in every "
                           f"{self.fault or 'fault'} window")
 
     def _answered(self, history: History) -> list[list[Completed]]:
@@ -57,10 +57,9 @@ class AckedWithoutReplica:
         if not per:
             return Exercise(False, f"no {self.fault or 'fault'} window in the history")
         if not all(per):
-            return Exercise(False, f"no write was answered while {self.replicas} were down "
+            return Exercise(False, f"no write was answered while {self.replicas} "
                                    f"in {sum(1 for p in per if not p)} of {len(per)} windows")
-        return Exercise(True, f"{sum(map(len, per))} writes answered while {self.replicas} "
-                              "were down")
+        return Exercise(True, f"{sum(map(len, per))} writes answered while {self.replicas}")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         if not windows_of(history, self.fault):
@@ -68,14 +67,13 @@ class AckedWithoutReplica:
         acked = [c for w in windows_of(history, self.fault)
                  for c in acked_in(history, w, tuple(self.fs))]
         if acked:
-            return Ruling(REFUTED, f"{len(acked)} writes acknowledged while {self.replicas} "
-                                   "were down: applied to no replica (a hint on the "
-                                   "coordinator at most)",
+            return Ruling(REFUTED, f"{len(acked)} writes acknowledged while {self.replicas}: "
+                                   "applied to no replica (a hint on the coordinator at most)",
                           evidence("acked-without-replica", acked,
-                                   f"acknowledged while {self.replicas} were down"))
+                                   f"acknowledged while {self.replicas}"))
         answered = sum(map(len, self._answered(history)))
-        return Ruling(UPHELD, f"all {answered} writes sent while {self.replicas} were down "
-                              "were refused")
+        return Ruling(UPHELD, f"all {answered} writes sent while {self.replicas} were "
+                              "refused")
 
 
 def _side(c: Completed, sides: Mapping[str, Collection[str]]) -> str | None:

@@ -175,7 +175,7 @@ class SurvivesDcLoss:
                    if calls and not any(c.type == "ok" for c in calls)]
         if refused:
             return Ruling(REFUTED, f"{self.label} refused all {len(refused[0])} adds sent to "
-                                   "it while the other data centre was down",
+                                   "it while the other data centre was lost",
                           evidence("refused", refused[0], f"refused by {self.label}"))
         if lost is None or lost.result == "unknown":
             return Ruling(INCONCLUSIVE, "lost-writes: "
@@ -183,7 +183,7 @@ class SurvivesDcLoss:
         served = sum(1 for w in windows_of(history, self.fault)
                      for _ in acked_in(history, w, ("add",)))
         return Ruling(UPHELD, f"{self.label} kept every acknowledged write and took {served} "
-                              "adds while the other data centre was down")
+                              "adds while the other data centre was lost")
 
 
 @dataclass
