@@ -3,9 +3,15 @@ relay crash between publish and mark."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from pytest_sdconform.backends.pipelines import (
+    CausalOrder,
     Freshness,
     Visibility,
+    causal_inversions,
     invisible_reads,
     published_twice,
     stale_reads,
@@ -163,3 +169,59 @@ def test_no_invisible_append_where_none_is_promised_is_inconclusive() -> None:
     d = decide(h, {}, Visibility(not_guaranteed="acks=1 acknowledges first"))
     assert d.outcome == INCONCLUSIVE
     assert "acks=1" in d.reason
+
+
+def observed(*polls: list[Any], skew: bool = True) -> History:
+    """Each poll's events (rows ``[value, prev, seq, ts, by, offset]``), inside a clock-skew
+    window when ``skew``."""
+    ops = ["n invoke clock-skew-start", "n info clock-skew-start"] if skew else []
+    h = history(*ops)
+    out = list(h.ops)
+    for rows in polls:
+        n = len(out)
+        inv, ok = event(n, "1 invoke poll events"), event(n + 1, "1 ok poll events")
+        ok.value = rows
+        out += [inv, ok]
+    return History(out)
+
+
+A = ["p1-1", None, 1, 100.0, "p1", 0]
+B_LATE_CLOCK = ["p2-1", "p1-1", 2, 98.5, "p2", 1]  # read A, published with a clock behind
+B_FINE = ["p2-1", "p1-1", 2, 100.5, "p2", 1]
+
+
+def test_a_skewed_timestamp_before_its_causal_predecessor_refutes_timestamp_order() -> None:
+    h = observed([A], [B_LATE_CLOCK])
+    found, crossing = causal_inversions(h, "ts")
+    assert (len(found), crossing) == (1, 1)
+    d = decide(h, {}, CausalOrder("ts"))
+    assert d.outcome == REFUTED
+    assert "p2-1" in d.reason
+
+
+def test_counters_keep_the_causal_order_under_the_same_skew() -> None:
+    h = observed([A], [B_LATE_CLOCK])
+    assert decide(h, {}, CausalOrder("seq")).outcome == UPHELD
+
+
+def test_a_counter_not_past_its_predecessor_refutes() -> None:
+    h = observed([A, ["p2-1", "p1-1", 1, 101.0, "p2", 1]])
+    assert decide(h, {}, CausalOrder("seq")).outcome == REFUTED
+
+
+def test_timestamps_with_no_skew_window_are_inconclusive() -> None:
+    h = observed([A, B_FINE], skew=False)
+    d = decide(h, {}, CausalOrder("ts"))
+    assert d.outcome == INCONCLUSIVE
+    assert "clock-skew" in d.reason
+
+
+def test_links_within_one_publisher_only_are_not_exercised() -> None:
+    h = observed([A, ["p1-2", "p1-1", 2, 100.1, "p1", 1]])
+    d = decide(h, {}, CausalOrder("seq"))
+    assert d.outcome == INCONCLUSIVE
+
+
+def test_an_unknown_ordering_is_refused() -> None:
+    with pytest.raises(ValueError, match="one of ts, seq, offset"):
+        CausalOrder("wallclock")

@@ -6,15 +6,25 @@ a copy's freshness and of a crash between publish and mark (``judges.py``). The 
 check across both systems' reads is ``checkers/outbox.py``."""
 
 from .client import PipelineClient, pg_connect, prepare, read_topic, slot
-from .judges import Freshness, Visibility, invisible_reads, published_twice, stale_reads
+from .judges import (
+    CausalOrder,
+    Freshness,
+    Visibility,
+    causal_inversions,
+    invisible_reads,
+    published_twice,
+    stale_reads,
+)
 from .topology import RelayInfo, Topology, provision
 
 __all__ = [
+    "CausalOrder",
     "Freshness",
     "PipelineClient",
     "RelayInfo",
     "Topology",
     "Visibility",
+    "causal_inversions",
     "invisible_reads",
     "pg_connect",
     "prepare",

@@ -60,15 +60,27 @@ def prepare(address: str, db: str, cdc: bool = False) -> None:
                          (slot(db),))
 
 
-def message(m: Any) -> tuple[str, Any, int, int]:
-    """A record's key, value (the body's ``value``), offset and partition."""
-    return (bytes(m.key() or b"").decode(), json.loads(bytes(m.value() or b"null"))["value"],
-            int(m.offset()), int(m.partition()))
+def message(m: Any, whole: bool = False) -> tuple[str, Any, int, int]:
+    """A record's key, value (the body's ``value``, or the whole body), offset, partition."""
+    body = json.loads(bytes(m.value() or b"null"))
+    return (bytes(m.key() or b"").decode(), body if whole else body["value"], int(m.offset()),
+            int(m.partition()))
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[list[Any]]:
+EVENT_FIELDS = ("value", "prev", "seq", "ts", "by")
+
+
+def event_row(m: Any) -> list[Any]:
+    """A published event as the history keeps it: ``[value, prev, seq, ts, by, offset]``."""
+    _, body, offset, _ = message(m, whole=True)
+    return [*(body.get(f) for f in EVENT_FIELDS), offset]
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 20.0,
+               events: bool = False) -> list[list[Any]]:
     """Every message of ``topic`` up to the high watermarks read at the start, as
-    ``[key, value, offset]`` (offsets of a one-partition topic are its order)."""
+    ``[key, value, offset]`` (offsets of a one-partition topic are its order), or with
+    ``events`` as ``event_row`` gives them."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"drain-{uuid.uuid4()}",
@@ -88,7 +100,7 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[list[A
             for m in consumer.consume(500, 0.5):
                 if m.error() is None:
                     key, value, offset, partition = message(m)
-                    out.append([key, value, offset])
+                    out.append(event_row(m) if events else [key, value, offset])
                     seen[partition] = offset + 1
         return out
     finally:
@@ -107,9 +119,18 @@ class Copy:
         self.consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self.rows: dict[str, Any] = {}
 
+    def take(self) -> list[Any]:
+        """The messages fetched since the last call, in order."""
+        got: list[Any] = []
+        while batch := self.consumer.consume(500, 0.01 if not got else 0):
+            got += [m for m in batch if m.error() is None]
+        return got
+
     def read(self, key: str) -> Any:
+        wait = 0.01  # serve the client's queue once, then take what is already fetched
         while True:
-            batch = self.consumer.consume(500, 0)
+            batch = self.consumer.consume(500, wait)
+            wait = 0
             for m in batch:
                 if m.error() is None:
                     key, value, _, _ = message(m)
@@ -126,9 +147,10 @@ class PipelineClient:
     cdc: ``write`` upserts row ``key`` of the captured table, ``read`` reads the downstream
     copy; project: ``write`` appends an event to the topic, ``read`` reads the projection;
     log (Kafka alone): ``write`` appends, ``read`` asks the partition leader for the high
-    watermark (what consumers may read: offsets below it). In every mode, ``read`` of
-    ``"table"`` and ``poll`` of ``"topic"`` are the final reads. ``producer``: settings of the
-    appending producer (acks=all, no retries by default)."""
+    watermark (what consumers may read: offsets below it); events: ``poll`` of ``"events"``
+    returns the publishers' events read since the last poll (``event_row``). In every mode,
+    ``read`` of ``"table"`` and ``poll`` of ``"topic"`` are the final reads. ``producer``:
+    settings of the appending producer (acks=all, no retries by default)."""
 
     def __init__(self, mode: str, pg: str, db: str, bootstrap: str, topic: str,
                  timeout: float = 2.0, producer: dict[str, Any] | None = None):
@@ -144,7 +166,8 @@ class PipelineClient:
     def invoke(self, op: Invocation) -> Result:
         if op.f == "poll" and op.key == "topic":
             try:
-                return Result("ok", read_topic(self.bootstrap, self.topic))
+                return Result("ok", read_topic(self.bootstrap, self.topic,
+                                               events=self.mode == "events"))
             except Exception as e:
                 return Result("fail", error=_short(e))
         if op.f == "read" and op.key == "table":
@@ -162,6 +185,13 @@ class PipelineClient:
             return self._append(op)
         if self.mode == "log" and op.f == "read":
             return self._high_watermark()
+        if self.mode == "events" and op.f == "poll" and op.key == "events":
+            try:
+                if self._copy is None:
+                    self._copy = Copy(self.bootstrap, self.topic)
+                return Result("ok", [event_row(m) for m in self._copy.take()], node="kafka")
+            except Exception as e:
+                return Result("fail", error=_short(e), node="kafka")
         if self.mode == "project" and op.f == "read":
             return self._pg(lambda c: (lambda r: None if r is None else r[0])(c.execute(
                 "SELECT v FROM projection WHERE k = %s", (op.key,)).fetchone()), reads=True)
@@ -198,7 +228,8 @@ class PipelineClient:
         try:
             if self._copy is None:
                 self._copy = Copy(self.bootstrap, self.topic)
-            return Result("ok", self._copy.read(key), node="copy")
+            value = self._copy.read(key)
+            return Result("ok", value, node="copy", extra={"copy_keys": len(self._copy.rows)})
         except Exception as e:
             return Result("fail", error=_short(e), node="copy")
 

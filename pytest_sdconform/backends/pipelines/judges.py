@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
 from ...checkers.judge import (
     INCONCLUSIVE,
@@ -199,3 +200,68 @@ class Visibility:
                                         f"{self.not_guaranteed}")
         return Ruling(UPHELD, f"all {judged} reads after acknowledged appends counted them "
                               "as readable")
+
+
+ORDERINGS = {"ts": 3, "seq": 2, "offset": 5}  # the field of an event row each order sorts by
+
+
+def causal_inversions(history: History, by: str) -> tuple[list[tuple[Completed, str]], int]:
+    """Events ordered by ``by`` (``ts``: the publisher's wall clock; ``seq``: the counter one
+    past the event it read; ``offset``: the log) before the event their publisher had read
+    when publishing them (``prev``: a causal link): each with the poll that first showed it;
+    and how many causal links between different publishers there were."""
+    field = ORDERINGS[by]
+    events: dict[Any, list[Any]] = {}
+    first_seen: dict[Any, Completed] = {}
+    polls = sorted((c for c in history.complete() if c.f == "poll" and c.type == "ok"
+                    and isinstance(c.value, list)), key=lambda c: (c.is_final, c.start))
+    for c in polls:
+        for row in c.value:
+            if isinstance(row, list) and len(row) == 6:
+                events.setdefault(row[0], row)
+                first_seen.setdefault(row[0], c)
+    found: list[tuple[Completed, str]] = []
+    crossing = 0
+    for value, row in events.items():
+        prev = events.get(row[1])
+        if prev is None:
+            continue
+        crossing += prev[4] != row[4]
+        if not row[field] > prev[field]:
+            found.append((first_seen[value], f"{value} ({by} {row[field]}) follows {prev[0]} "
+                                             f"({by} {prev[field]}) causally"))
+    return found, crossing
+
+
+@dataclass
+class CausalOrder:
+    """The claim "timestamps or incremental identifiers resolve ordering": ordering the events by
+    ``by`` must put every event after the one its publisher had read. Refuted by an event
+    ordered before its causal predecessor; exercised by causal links between two publishers
+    (and, for timestamps, a clock-skew window: the claim is about clocks that disagree)."""
+
+    by: str = "seq"
+    name: str = "causal-order"
+    exercises: str = "events published by one publisher after reading another's"
+
+    def __post_init__(self) -> None:
+        if self.by not in ORDERINGS:
+            raise ValueError(f"order by {self.by!r}: one of {', '.join(ORDERINGS)}")
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        _, crossing = causal_inversions(history, self.by)
+        if not crossing:
+            return Exercise(False, "no event followed another publisher's event")
+        if self.by == "ts" and not windows_of(history, "clock-skew"):
+            return Exercise(False, "no clock-skew window: the publishers' clocks agreed")
+        return Exercise(True, f"{crossing} causal links between publishers")
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        found, crossing = causal_inversions(history, self.by)
+        if found:
+            text = (f"ordered by {self.by}, {len(found)} events come before the event their "
+                    f"publisher had read (first: {found[0][1]})")
+            return Ruling(REFUTED, text, evidence("causal-inversion", [c for c, _ in found],
+                                                  text))
+        return Ruling(UPHELD, f"ordered by {self.by}, every event follows its causal "
+                              f"predecessor ({crossing} links between publishers)")

@@ -9,6 +9,8 @@ partitions it like any server. Three modes:
 - ``cdc``: log-based change data capture: peeks the logical replication slot (``test_decoding``)
   for changes to the ``cdc`` table, publishes each row image (key: the row's key) and only then
   consumes them from the slot: at-least-once, as Debezium is.
+- ``publish``: one of several publishers of an aggregate's events, each naming the event it
+  read last, with a counter and its wall-clock timestamp (the clock-skew fault moves it);
 - ``project``: an event-sourcing projector: consumes the event topic from its committed offset
   and upserts each event into the ``projection`` table, committing the offset afterwards.
 
@@ -112,6 +114,37 @@ def project(args: argparse.Namespace) -> None:
             time.sleep(0.2)
 
 
+def publish_events(args: argparse.Namespace) -> None:
+    """A publisher of one aggregate's events: it follows the topic, and each event it
+    publishes names the last one it had read (``prev``: a causal link), a counter one past it
+    (``seq``) and its own wall clock (``ts``, which the clock-skew fault moves)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    prod = producer(args.kafka)
+    consumer = Consumer({"bootstrap.servers": args.kafka, "enable.auto.commit": False,
+                         "group.id": f"publisher-{args.name}-{time.time_ns()}",
+                         "fetch.wait.max.ms": 10})
+    consumer.assign([TopicPartition(args.topic, 0, OFFSET_BEGINNING)])
+    latest: dict[str, Any] | None = None
+    n = 0
+    print(READY, flush=True)
+    while True:
+        try:
+            for m in consumer.consume(200, 0.01):
+                if m.error() is None:
+                    latest = json.loads(bytes(m.value() or b"null"))
+            n += 1
+            body = {"value": f"{args.name}-{time.monotonic_ns()}-{n}",
+                    "prev": latest["value"] if latest else None,
+                    "seq": latest["seq"] + 1 if latest else 1,
+                    "ts": time.time(), "by": args.name}
+            publish(prod, args.topic, [("aggregate", body)])
+            time.sleep(args.poll)
+        except Exception as e:
+            print(f"publisher: {type(e).__name__}: {e}", flush=True)
+            time.sleep(0.2)
+
+
 def relay(args: argparse.Namespace) -> None:
     conn, prod = connect(args.pg, args.db), producer(args.kafka)
     print(READY, flush=True)
@@ -133,7 +166,8 @@ def relay(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["outbox", "cdc", "project"])
+    parser.add_argument("mode", choices=["outbox", "cdc", "project", "publish"])
+    parser.add_argument("--name", default="p1", help="a publisher's name")
     parser.add_argument("--pg", required=True, help="the PostgreSQL primary's address")
     parser.add_argument("--kafka", required=True, help="the bootstrap servers")
     parser.add_argument("--topic", required=True)
@@ -143,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll", type=float, default=0.05, help="seconds between empty polls")
     parser.add_argument("--mark-delay", type=float, default=0.0)
     args = parser.parse_args(argv)
-    (project if args.mode == "project" else relay)(args)
+    {"project": project, "publish": publish_events}.get(args.mode, relay)(args)
 
 
 if __name__ == "__main__":

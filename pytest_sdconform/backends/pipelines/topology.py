@@ -15,7 +15,7 @@ from ...nodes.readiness import LogLine
 from .. import base
 from .client import slot
 
-MODES = ("outbox", "cdc", "project")
+MODES = ("outbox", "cdc", "project", "publish")
 # What relay.py prints once connected (not imported from it: ``python -m`` runs that module
 # as __main__, and a package that had already imported it would warn at every start).
 READY = "relay ready"
@@ -50,14 +50,19 @@ class Topology(base.Topology[RelayInfo]):
     topic: str = ""
     mark_delay: float = 0.0
     poll: float = 0.05
+    publishers: int = 2  # mode publish: nodes p1..pN, their clocks skewable
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"relay mode {self.mode!r}: one of {', '.join(MODES)}")
-        if not (self.pg and self.kafka and self.topic):
-            raise ValueError("a relay needs pg (an address), kafka (bootstrap) and a topic")
+        if not (self.kafka and self.topic) or (self.mode != "publish" and not self.pg):
+            raise ValueError("a relay needs kafka (bootstrap), a topic and (but publishers) pg "
+                             "(an address)")
 
     def describe(self) -> dict[str, Any]:
+        if self.mode == "publish":
+            return {"publishers": self.publishers, "publish_every_s": self.poll,
+                    "events_topic": self.topic}
         return {"relay": self.mode, "database": self.db, "relay_topic": self.topic,
                 "mark_delay_s": self.mark_delay, "relay_poll_s": self.poll}
 
@@ -65,17 +70,24 @@ class Topology(base.Topology[RelayInfo]):
         provision()
 
     def node_names(self, runtime: str) -> list[str]:
+        if self.mode == "publish":
+            return [f"p{i + 1}" for i in range(self.publishers)]
         return ["relay"]
 
     def specs(self, start: base.Start) -> list[NodeSpec]:
-        command = [sys.executable, "-m", "pytest_sdconform.backends.pipelines.relay", self.mode,
-                   "--pg", self.pg, "--db", self.db, "--slot", slot(self.db),
-                   "--kafka", self.kafka, "--topic", self.topic,
-                   "--mark-delay", str(self.mark_delay), "--poll", str(self.poll)]
         package = Path(__file__).resolve().parents[2]
-        return [NodeSpec("relay", start.addresses["relay"], command, ready=LogLine(READY),
-                         ready_timeout=30, image="python",
-                         shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))]
+        specs = []
+        for name in self.node_names("local"):
+            command = [sys.executable, "-m", "pytest_sdconform.backends.pipelines.relay",
+                       self.mode, "--name", name, "--pg", self.pg, "--db", self.db,
+                       "--slot", slot(self.db), "--kafka", self.kafka, "--topic", self.topic,
+                       "--mark-delay", str(self.mark_delay), "--poll", str(self.poll)]
+            specs.append(NodeSpec(
+                name, start.addresses[name], command, ready=LogLine(READY), ready_timeout=30,
+                image="python", shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}),
+                clock=str(Path(sys.executable).resolve()) if self.mode == "publish" else None))
+        return specs
 
     def ready(self, start: base.Start) -> RelayInfo:
-        return RelayInfo("relay", start.addresses["relay"])
+        name = self.node_names("local")[0]
+        return RelayInfo(name, start.addresses[name])
