@@ -1,0 +1,78 @@
+"""Redis Cluster (claims.md §6, redis-cluster-failover): six redis-server processes made into
+three primaries with a replica each; a primary killed, and a primary cut off from the rest of
+the cluster while its clients still reach it.
+
+Run: ``pytest --sdconform suites/redis/test_redis_cluster.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_sdconform.backends.redis.sharded import (
+    ClusterClient,
+    ClusterTopology,
+    RedisClusterInfo,
+    cluster_converged,
+    cluster_rto_bound_s,
+)
+from pytest_sdconform.case import Case
+from pytest_sdconform.checkers.durability import LostWritesChecker
+from pytest_sdconform.checkers.recovery import Resumes
+from pytest_sdconform.cluster import Cluster
+from pytest_sdconform.faults.partition import isolate
+from pytest_sdconform.runner import RunConfig
+from pytest_sdconform.workloads.set import SetAdd
+
+pytestmark = pytest.mark.backend("redis")
+
+CLIENT_TIMEOUT_S = 1.0
+# The failover bound from the cluster's own settings (sharded.cluster_rto_bound_s), plus one
+# client timeout: a client learns the new layout at its first error after the promotion.
+RTO_S = cluster_rto_bound_s() + CLIENT_TIMEOUT_S
+# Each fault lasts a second longer than the bound, so that a failover slowed by a loaded
+# machine still shows inside the window; one window per case.
+FAULT_S = RTO_S + 1
+CLUSTER_RUN = RunConfig(duration=2.0 + FAULT_S + 2.0, quiet=2.0, fault_duration=FAULT_S,
+                        settle=30.0, op_timeout=3.0)
+
+
+def started(sdconform: Case) -> tuple[Cluster[RedisClusterInfo], str]:
+    cluster = sdconform.start(ClusterTopology())
+    victim = sorted(cluster.info.primaries)[0]
+    sdconform.config.update({"victim": victim, "its_replica": cluster.info.primaries[victim],
+                             "rto_bound_s": round(RTO_S, 2)})
+    return cluster, victim
+
+
+def clients(cluster: Cluster[RedisClusterInfo]):  # type: ignore[no-untyped-def]
+    return lambda i: ClusterClient(cluster.info.addresses, timeout=CLIENT_TIMEOUT_S)
+
+
+@pytest.mark.claim("redis-cluster-failover")
+def test_a_replica_takes_over_a_killed_primarys_slots(sdconform: Case) -> None:
+    """As documented: a primary killed, its replica promoted by the others' votes, and writes
+    to its slots resume on the replica within the bound cluster-node-timeout implies
+    (Resumes, other_node: on a node that took no write before). Keys spread over the three
+    shards; lost acknowledged writes are measured too (lost-writes), not judged here."""
+    cluster, victim = started(sdconform)
+    sdconform.run(SetAdd(keys=6), clients(cluster), [cluster.kill([victim])],
+                  checkers=[LostWritesChecker()],
+                  judge=Resumes("add", "kill", bound_s=RTO_S, other_node=True),
+                  converged=lambda: cluster_converged(cluster), run=CLUSTER_RUN)
+
+
+@pytest.mark.claim("redis-cluster-failover", config="partitioned-primary")
+def test_a_primary_cut_off_from_the_cluster_loses_acknowledged_writes(sdconform: Case
+                                                                      ) -> None:
+    """A primary cut off from the other five servers (its clients still reach it) keeps
+    acknowledging writes until cluster-node-timeout tells it it is in the minority; the
+    majority meanwhile promotes its replica, and when the cut heals it rejoins as that
+    replica's replica and drops what it acknowledged alone (lost-writes)."""
+    cluster, victim = started(sdconform)
+    names = sorted(cluster.info.addresses)
+    cut = sdconform.fault(lambda: cluster.partition(cuts=[isolate(names, victim)]))
+    sdconform.run(SetAdd(keys=6), clients(cluster), [cut], decide_by=["lost-writes"],
+                  checkers=[LostWritesChecker()],
+                  converged=lambda: cluster_converged(cluster), run=CLUSTER_RUN,
+                  config={"cut": f"{victim} from the other servers (clients reach it)"})
