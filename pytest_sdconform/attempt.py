@@ -62,8 +62,10 @@ class Attempt:
                             converged=self.converged, progress=self.progress)
             history = runner.run()
         verdicts = {c.name: c.check(history) for c in self.checks}
-        decision = decide(history, verdicts, self.judge,
-                          faults=sorted({f.name for f in self.faults}),
+        # Under a written schedule the case injects the faults it names, and only those.
+        injected = ({n for s in cfg.schedule.steps for _, n in s.faults} if cfg.schedule
+                    else {f.name for f in self.faults})
+        decision = decide(history, verdicts, self.judge, faults=sorted(injected),
                           emulator_limit=self.emulator_limit)
         return Attempted(history, verdicts, check_availability(history), decision, folder)
 

@@ -102,6 +102,8 @@ class Exploration:
             "generated": sum(1 for t in self.runs if t.phase == "generate"),
             "shrink_runs": sum(1 for t in self.runs if t.phase == "shrink"),
             "refuted": self.minimal is not None,
+            "tried": [{"run": t.index, "phase": t.phase, "schedule": t.schedule.describe(),
+                       "outcome": t.outcome} for t in self.runs],
         }
         if self.first is not None and self.minimal is not None:
             out |= {"original": self.first.schedule.to_json(), "original_run": self.first.index,

@@ -55,8 +55,12 @@ def test_nothing_refutes_within_the_examples(tmp_path: Path) -> None:
     done = run(tmp_path, lambda s, n: ("upheld", False, n), examples=10)
     assert done.minimal is None and done.first is None
     assert 1 <= len(done.runs) <= 10
-    assert done.summary() == {"runs": len(done.runs), "generated": len(done.runs),
-                              "shrink_runs": 0, "refuted": False}
+    summary = done.summary()
+    assert summary["tried"][0] == {"run": 1, "phase": "generate", "outcome": "upheld",
+                                   "schedule": done.runs[0].schedule.describe()}
+    del summary["tried"]
+    assert summary == {"runs": len(done.runs), "generated": len(done.runs), "shrink_runs": 0,
+                       "refuted": False}
 
 
 def test_past_the_budget_no_candidate_runs_and_the_result_says_so(tmp_path: Path) -> None:

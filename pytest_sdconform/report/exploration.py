@@ -31,6 +31,7 @@ class ExplorationView:
     refuted: bool
     complete: bool
     schedules: list[ScheduleView]
+    tried: list[tuple[int, str, str, str]]  # run, phase, schedule, outcome
 
 
 def _steps(raw: Any) -> list[dict[str, Any]]:
@@ -64,6 +65,9 @@ def exploration_view(raw: Any) -> ExplorationView | None:
                 spans.append(Span(kind, seconds, label, round(100 * seconds / total, 2)))
         views.append(ScheduleView(title, str(schedule.get("describe") or ""),
                                   run if isinstance(run, int) else None, spans))
+    tried = [(int(t.get("run") or 0), str(t.get("phase") or ""), str(t.get("schedule") or ""),
+              str(t.get("outcome") or "")) for t in raw.get("tried") or []
+             if isinstance(t, dict)]
     return ExplorationView(int(raw.get("runs") or 0), int(raw.get("generated") or 0),
                            int(raw.get("shrink_runs") or 0), bool(raw.get("refuted")),
-                           bool(raw.get("shrink_complete")), views)
+                           bool(raw.get("shrink_complete")), views, tried)

@@ -100,6 +100,9 @@ def test_exploration_finds_the_broken_standin_and_shrinks_it_to_one_fault(
     assert len(minimal) == 1 and minimal[0]["faults"] == [[2, "partition-replica"]]
     assert minimal[0]["duration"] == 0.6 and minimal[0]["quiet"] == 0.1  # the lower bounds
     assert explored["original"]["steps"]
+    # A run under a schedule injects the faults it names: one that upheld says so (it is not
+    # inconclusive for the case's other faults, which it never started).
+    assert {t["outcome"] for t in explored["tried"]} == {"upheld", "refuted"}
     # The case's evidence is the minimal schedule's run, and its history is shrunk too.
     assert case["history"] == f"{case['case']}/explore/{explored['minimal_run']:03d}/history.jsonl"
     assert (report / case["history"]).exists()
@@ -107,6 +110,7 @@ def test_exploration_finds_the_broken_standin_and_shrinks_it_to_one_fault(
     assert [f["name"] for f in case["faults"]] == ["partition-replica"]
     page = (report / "index.html").read_text()
     assert "Explored fault schedules" in page and "0.1s quiet, partition-replica 0.6s" in page
+    assert "Every explored run" in page
 
     # The minimal schedule, written out, runs again and refutes again.
     schedule = suite.path / "minimal.json"
@@ -128,7 +132,9 @@ def test_nothing_found_keeps_the_upheld_outcome_and_says_how_much_was_tried(
     result.assert_outcomes(passed=1)
     case = case_of(report)
     assert case["outcome"] == "upheld"
-    assert case["exploration"] == {"runs": 3, "generated": 3, "shrink_runs": 0, "refuted": False}
+    explored = case["exploration"]
+    assert [t["outcome"] for t in explored.pop("tried")] == ["upheld"] * 3
+    assert explored == {"runs": 3, "generated": 3, "shrink_runs": 0, "refuted": False}
 
 
 def test_a_schedule_that_does_not_fit_the_case_names_the_file(suite: pytest.Pytester) -> None:
