@@ -13,6 +13,7 @@ order: no read is called stale for them. No clock bound is assumed anywhere; the
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import median
@@ -147,24 +148,29 @@ def published_twice(fault: str = "kill") -> ExerciseRule:
 
 def invisible_reads(history: History) -> tuple[list[tuple[Completed, Completed]], int]:
     """Reads of a partition's high watermark that show an append acknowledged before the read
-    began as not yet readable (watermark at or below its offset), each with the first such
+    began as not yet readable (watermark at or below its offset), each with the highest such
     append; and how many reads began after an acknowledged append."""
     acked = sorted(((c.end, int(c.completion.get("offset")), c) for c in history.complete()
                     if c.f == "write" and c.type == "ok" and c.end is not None
                     and c.completion is not None and c.completion.get("offset") is not None),
                    key=lambda t: t[0])
+    ends = [end for end, _, _ in acked]
+    highest: list[tuple[int, Completed]] = []  # the highest offset acknowledged by each end
+    for _, offset, c in acked:
+        highest.append(max(highest[-1], (offset, c), key=lambda t: t[0]) if highest
+                       else (offset, c))
     found: list[tuple[Completed, Completed]] = []
     judged = 0
     for r in history.complete():
         if r.f != "read" or r.type != "ok" or not isinstance(r.value, int):
             continue
-        before = [(o, c) for end, o, c in acked if end < r.start]
-        if not before:
+        n = bisect_left(ends, r.start)  # appends acknowledged before the read began
+        if not n:
             continue
         judged += 1
-        missed = [(o, c) for o, c in before if o >= r.value]
-        if missed:
-            found.append((r, max(missed, key=lambda t: t[0])[1]))
+        offset, append = highest[n - 1]
+        if offset >= r.value:
+            found.append((r, append))
     return found, judged
 
 
