@@ -4,6 +4,7 @@
 //! largest first; `pytest_sdconform/checkers/native.py` encodes the partitions and turns the
 //! results back into `wgl.SearchResult`s. The pure-Python `wgl.py` stays the reference.
 
+pub mod history;
 pub mod wgl;
 
 use pyo3::exceptions::PyValueError;
@@ -69,10 +70,57 @@ fn search_many(
     for p in &parts {
         check(p)?;
     }
+    let parts = parts
+        .into_iter()
+        .map(|p| (Part { kind: p.0, a: p.1, b: p.2, starts: p.3, ends: p.4 }, p.5, p.6))
+        .collect();
+    Ok(run(py, parts, time_limit, max_states, max_bytes, threads, stop_on_invalid))
+}
+
+/// The whole check from the history's operations: pairing, steps, partitions and searches.
+/// None when the history needs the Python path (see history.rs); otherwise (partitions,
+/// operations, a result per partition as `search_many`'s, the register values by id).
+#[pyfunction]
+#[pyo3(signature = (ops, kind, etcd, init, freeze, nemesis, time_limit, max_states, max_bytes,
+                    threads, stop_on_invalid))]
+#[allow(clippy::too_many_arguments)]
+fn check_history<'py>(
+    py: Python<'py>,
+    ops: &Bound<'py, PyAny>,
+    kind: u8,
+    etcd: bool,
+    init: &Bound<'py, PyAny>,
+    freeze: &Bound<'py, PyAny>,
+    nemesis: &Bound<'py, PyAny>,
+    time_limit: Option<f64>,
+    max_states: usize,
+    max_bytes: Option<usize>,
+    threads: usize,
+    stop_on_invalid: bool,
+) -> PyResult<Option<(usize, usize, Vec<Option<FoundOut>>, Vec<Py<PyAny>>)>> {
+    let Some(enc) = history::encode(py, ops, kind, etcd, init, freeze, nemesis)? else {
+        return Ok(None);
+    };
+    let n = enc.parts.len();
+    let found = run(py, enc.parts, time_limit, max_states, max_bytes, threads, stop_on_invalid);
+    Ok(Some((n, enc.operations, found, enc.values)))
+}
+
+type PartRun = (Part, Option<Vec<String>>, u32);
+
+fn run(
+    py: Python<'_>,
+    parts: Vec<PartRun>,
+    time_limit: Option<f64>,
+    max_states: usize,
+    max_bytes: Option<usize>,
+    threads: usize,
+    stop_on_invalid: bool,
+) -> Vec<Option<FoundOut>> {
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let stop = AtomicBool::new(false);
     let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].0.len()));
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].0.kind.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<FoundOut>>> = Mutex::new(vec![None; parts.len()]);
     let work = || loop {
@@ -81,15 +129,13 @@ fn search_many(
             return;
         }
         let i = order[k];
-        let p = &parts[i];
-        let part = Part { kind: p.0.clone(), a: p.1.clone(), b: p.2.clone(), starts: p.3.clone(),
-                          ends: p.4.clone() };
-        let values = match &p.5 {
+        let (part, strings, init) = &parts[i];
+        let values = match strings {
             Some(strings) => Values::Strings(strings),
             None => Values::Ids,
         };
         let budget = Budget { deadline, max_states, max_bytes, stop: &stop };
-        let found = wgl::search(&part, values, p.6, &budget);
+        let found = wgl::search(part, values, *init, &budget);
         let stopped = matches!(&found.outcome, Outcome::Unknown(_)) && stop.load(Ordering::Relaxed);
         if stop_on_invalid && found.outcome == Outcome::Invalid {
             stop.store(true, Ordering::Relaxed);
@@ -98,7 +144,9 @@ fn search_many(
             results.lock().expect("no panics while held")[i] = Some(out(found));
         }
     };
-    let threads = threads.clamp(1, parts.len().max(1));
+    // A thread is worth starting only for a second partition of some size.
+    let big = parts.iter().filter(|p| p.0.kind.len() >= 64).count();
+    let threads = threads.clamp(1, big.max(1));
     py.detach(|| {
         std::thread::scope(|s| {
             for _ in 1..threads {
@@ -107,12 +155,13 @@ fn search_many(
             work();
         })
     });
-    Ok(results.into_inner().expect("no panics while held"))
+    results.into_inner().expect("no panics while held")
 }
 
 #[pymodule]
 fn sdconform_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_many, m)?)?;
+    m.add_function(wrap_pyfunction!(check_history, m)?)?;
     m.add("KINDS", (wgl::READ, wgl::WRITE, wgl::CAS_OK, wgl::CAS_FAIL, wgl::CAS_UNKNOWN,
                     wgl::NOP, wgl::APPEND))?;
     Ok(())

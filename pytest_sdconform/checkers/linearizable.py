@@ -167,18 +167,29 @@ def check_linearizable(
     deadline = None if time_limit is None else time.monotonic() + time_limit
     memory = MemoryBudget(default_memory_limit() if memory_limit is None else memory_limit)
     used = native.choose(engine, m)
-    parts = partitions(history, m)
-    results = run_searches(
-        parts, m, deadline, max_states, stop_on_invalid=not all_partitions, memory=memory,
-        engine=used,
-    )
-    verdicts = [_verdict(parts[i], r, m, memory.limit) for i, r in sorted(results.items())]
+    fast = None
+    if used == "native":  # the whole check compiled; partitions built only for the evidence
+        fast = native.search_history(history, m, deadline, max_states, not all_partitions, memory)
+    if fast is None:
+        parts = partitions(history, m)
+        results = run_searches(
+            parts, m, deadline, max_states, stop_on_invalid=not all_partitions, memory=memory,
+            engine=used,
+        )
+        n_parts, n_ops = len(parts), sum(len(p.ops) for p in parts)
+    else:
+        n_parts, n_ops, results = fast
+        parts = partitions(history, m) if any(r.result != "valid" for r in results.values()) else []
+    verdicts = [
+        Verdict("linearizable", "valid") if r.result == "valid"
+        else _verdict(parts[i], r, m, memory.limit) for i, r in sorted(results.items())
+    ]
     v = merge("linearizable", verdicts) if verdicts else Verdict("linearizable", "valid")
     v.details = {
         "model": m.name,
-        "partitions": len(parts),
+        "partitions": n_parts,
         "partitions_checked": len(results),
-        "operations": sum(len(p.ops) for p in parts),
+        "operations": n_ops,
         "explored": sum(r.explored for r in results.values()),
         **(
             {"unknown_partitions": [x.details for x in verdicts if x.result == "unknown"]}

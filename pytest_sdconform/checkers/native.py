@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any
 
+from ..history import NEMESIS, History, freeze
 from .models import UNKNOWN, Model, kv_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
@@ -35,6 +36,7 @@ NOTICE = (
 )
 READ, WRITE, CAS_OK, CAS_FAIL, CAS_UNKNOWN, NOP, APPEND = range(1, 8)
 _noticed = False
+CPUS = os.cpu_count() or 1
 
 
 def available() -> bool:
@@ -129,10 +131,39 @@ def run_searches(
     except _Unfit:
         return None
     values = list(ids)
-    threads = min(os.cpu_count() or 1, len(parts)) or 1
+    threads = min(CPUS, len(parts)) or 1
     share = max(1, (memory.limit - memory.used) // threads)
     left = None if deadline is None else deadline - time.monotonic()
     found = _core.search_many(encoded, left, max_states, share, threads, stop_on_invalid)
+    return _results(found, values if model.step is register_step else None)
+
+
+def search_history(
+    history: History,
+    model: Model,
+    deadline: float | None,
+    max_states: int,
+    stop_on_invalid: bool,
+    memory: MemoryBudget,
+) -> tuple[int, int, dict[int, SearchResult]] | None:
+    """The whole check in the compiled core, from pairing to searches (the per-key partition
+    loop included): (partitions, operations, results by partition, in ``partitions()``'s
+    order). None when the history needs the Python path (native/src/history.rs says when)."""
+    assert _core is not None and supports(model)
+    kind = 0 if model.step is register_step else 1
+    etcd = "cas" in model.fail_is_output
+    threads = CPUS
+    share = max(1, (memory.limit - memory.used) // threads)
+    left = None if deadline is None else deadline - time.monotonic()
+    got = _core.check_history(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
+                              max_states, share, threads, stop_on_invalid)
+    if got is None:
+        return None
+    n_parts, n_ops, found, values = got
+    return n_parts, n_ops, _results(found, values if kind == 0 else None)
+
+
+def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResult]:
     done: dict[int, SearchResult] = {}
     for i, r in enumerate(found):
         if r is None:
@@ -146,6 +177,6 @@ def run_searches(
         for op in order:
             best |= 1 << op
             path_ = (op, path_)
-        state = None if stuck is None else text if encoded[i][5] is not None else values[state_id]
+        state = None if stuck is None else text if values is None else values[state_id]
         done[i] = SearchResult(result, explored, best, state, stuck, reason, path_)
     return done

@@ -1,0 +1,196 @@
+//! The per-key partition loop, done once over a history's operations: pair each invocation
+//! with its completion (`History.complete`), make each a step (`Model.prepare`), split them by
+//! key (`linearizable.partitions`) and encode them for `wgl::search`, as `native.py` does from
+//! Python objects. Anything unusual (a process invoking twice, a completion without an
+//! invocation, an operation the model lacks, a malformed cas, a kv value that is not a string)
+//! returns None, and the Python path takes over, with its errors.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use std::collections::HashMap;
+
+use crate::wgl::{self, Part};
+
+pub struct Encoded {
+    pub parts: Vec<(Part, Option<Vec<String>>, u32)>,
+    pub operations: usize,
+    pub values: Vec<Py<PyAny>>, // register value ids -> values
+}
+
+struct Call<'py> {
+    pos: i64,
+    f: String,
+    key: Bound<'py, PyAny>,
+    value: Bound<'py, PyAny>,
+    done: Option<(i64, String, Bound<'py, PyAny>)>,
+}
+
+fn frozen<'py>(v: Bound<'py, PyAny>, freeze: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let scalar = v.is_none()
+        || v.is_exact_instance_of::<PyString>()
+        || v.is_exact_instance_of::<PyInt>()
+        || v.is_exact_instance_of::<PyBool>()
+        || v.is_exact_instance_of::<PyFloat>();
+    if scalar { Ok(v) } else { freeze.call1((v,)) }
+}
+
+fn text(v: &Bound<'_, PyAny>) -> Option<String> {
+    if v.is_exact_instance_of::<PyString>() {
+        v.cast::<PyString>().ok()?.to_str().ok().map(str::to_owned)
+    } else {
+        None
+    }
+}
+
+/// kind 0: registers (`etcd`: a failed cas means the compare failed); kind 1: the string kv.
+pub fn encode<'py>(
+    py: Python<'py>,
+    ops: &Bound<'py, PyAny>,
+    kind: u8,
+    etcd: bool,
+    init: &Bound<'py, PyAny>,
+    freeze: &Bound<'py, PyAny>,
+    nemesis: &Bound<'py, PyAny>,
+) -> PyResult<Option<Encoded>> {
+    let (a_process, a_type, a_f, a_key, a_value) = (
+        intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "key"),
+        intern!(py, "value"),
+    );
+    let open = PyDict::new(py);
+    let mut calls: Vec<Call> = Vec::new();
+    for (pos, op) in ops.try_iter()?.enumerate() {
+        let op = op?;
+        let process = op.getattr(a_process)?;
+        if !process.is_exact_instance_of::<PyInt>() && process.eq(nemesis)? {
+            continue;
+        }
+        let typ: String = op.getattr(a_type)?.extract()?;
+        if typ == "invoke" {
+            if open.contains(&process)? {
+                return Ok(None);
+            }
+            open.set_item(&process, calls.len())?;
+            calls.push(Call { pos: pos as i64, f: op.getattr(a_f)?.extract()?,
+                              key: op.getattr(a_key)?, value: op.getattr(a_value)?, done: None });
+        } else {
+            let Some(i) = open.get_item(&process)? else { return Ok(None) };
+            open.del_item(&process)?;
+            let i: usize = i.extract()?;
+            calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
+        }
+    }
+    let keys = PyDict::new(py);
+    let ids = PyDict::new(py);
+    let mut values: Vec<Py<PyAny>> = Vec::new();
+    let mut vid = |v: &Bound<'py, PyAny>| -> PyResult<u32> {
+        if let Some(i) = ids.get_item(v)? {
+            return i.extract();
+        }
+        let i = values.len() as u32;
+        ids.set_item(v, i)?;
+        values.push(v.clone().unbind());
+        Ok(i)
+    };
+    let mut parts: Vec<(Part, HashMap<String, u32>)> = Vec::new();
+    let false_ = PyBool::new(py, false);
+    let mut operations = 0;
+    for c in &calls {
+        let fs: &[&str] = if kind == 0 { &["read", "write", "cas"] } else { &["read", "write", "append"] };
+        if !fs.contains(&c.f.as_str()) {
+            return Ok(None);
+        }
+        let t = c.done.as_ref().map_or("info", |d| d.1.as_str());
+        let cas_output = etcd && c.f == "cas";
+        // out: None = UNKNOWN
+        let out: Option<Bound<'py, PyAny>> = match t {
+            "fail" if !cas_output => continue, // it never happened
+            "fail" => Some(false_.to_owned().into_any()),
+            "ok" if cas_output => Some(PyBool::new(py, true).to_owned().into_any()),
+            "ok" => Some(frozen(c.done.as_ref().expect("ok has a completion").2.clone(), freeze)?),
+            _ => None,
+        };
+        let arg = frozen(c.value.clone(), freeze)?;
+        let end = match (&out, &c.done) {
+            (Some(_), Some(d)) => d.0,
+            _ => -1,
+        };
+        let k = match keys.get_item(&c.key)? {
+            Some(k) => k.extract::<usize>()?,
+            None => {
+                keys.set_item(&c.key, parts.len())?;
+                let mut strings = HashMap::new();
+                if kind == 1 {
+                    let Some(s) = text(init) else { return Ok(None) };
+                    strings.insert(s, 0);
+                }
+                parts.push((Part { kind: vec![], a: vec![], b: vec![], starts: vec![], ends: vec![] },
+                            strings));
+                parts.len() - 1
+            }
+        };
+        let (part, strings) = &mut parts[k];
+        let (kd, a, b) = if kind == 0 {
+            match (c.f.as_str(), &out) {
+                ("read", None) => (wgl::NOP, 0, 0),
+                ("read", Some(o)) => (wgl::READ, vid(o)?, 0),
+                ("write", _) => (wgl::WRITE, vid(&arg)?, 0),
+                _ => {
+                    let Ok(pair) = arg.cast::<PyTuple>() else { return Ok(None) };
+                    if pair.len() != 2 {
+                        return Ok(None);
+                    }
+                    let (e, n) = (vid(&pair.get_item(0)?)?, vid(&pair.get_item(1)?)?);
+                    let kd = match &out {
+                        None => wgl::CAS_UNKNOWN,
+                        Some(o) if o.is(&false_) => wgl::CAS_FAIL,
+                        Some(_) => wgl::CAS_OK,
+                    };
+                    (kd, e, n)
+                }
+            }
+        } else {
+            let (kd, v) = match (c.f.as_str(), &out) {
+                ("read", None) => (wgl::NOP, 0),
+                ("read", Some(_)) => (wgl::READ, 1),
+                ("write", _) => (wgl::WRITE, 2),
+                _ => (wgl::APPEND, 2),
+            };
+            let s = match v {
+                0 => None,
+                1 => text(out.as_ref().expect("read ok")),
+                _ => text(&arg),
+            };
+            let id = match (v, s) {
+                (0, _) => 0,
+                (_, None) => return Ok(None),
+                (_, Some(s)) => {
+                    let n = strings.len() as u32;
+                    *strings.entry(s).or_insert(n)
+                }
+            };
+            (kd, id, 0)
+        };
+        part.kind.push(kd);
+        part.a.push(a);
+        part.b.push(b);
+        part.starts.push(c.pos);
+        part.ends.push(end);
+        operations += 1;
+    }
+    let init_id = if kind == 0 { vid(init)? } else { 0 };
+    let parts = parts
+        .into_iter()
+        .map(|(p, strings)| {
+            if kind == 0 {
+                return (p, None, init_id);
+            }
+            let mut table = vec![String::new(); strings.len()];
+            for (s, i) in strings {
+                table[i as usize] = s;
+            }
+            (p, Some(table), 0)
+        })
+        .collect();
+    Ok(Some(Encoded { parts, operations, values }))
+}
