@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from pytest_sdconform.backends import postgres as pg
+from pytest_sdconform.backends.postgres import PgInfo
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.causal import CausalChecker
 from pytest_sdconform.checkers.pacelc import MODE, STRONG, WEAK, LatencyOrConsistency
 from pytest_sdconform.checkers.sessions import SessionsChecker
+from pytest_sdconform.cluster import Cluster
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation, Result
 from pytest_sdconform.workloads.register import Register
@@ -49,10 +51,16 @@ class SessionSettingClient(pg.PgClient):
         return replace(result, extra={**(result.extra or {}), MODE: self.mode})
 
 
-def pair(sdconform: Case, sync: bool, settings: pg.Settings) -> tuple[str, str]:
-    cluster = sdconform.start(pg.Topology(standby=True, sync=sync, settings=settings))
+# A primary with a synchronous standby whose commits wait for its replay: shared by the cases
+# that use it (keys of their own), as its start-up is most of a case's time.
+REMOTE_APPLY = pg.Topology(standby=True, sync=True,
+                           settings=pg.Settings(synchronous_commit="remote_apply"))
+
+
+def pair(sdconform: Case, topology: pg.Topology, shared: bool = False) -> Cluster[PgInfo]:
+    cluster = sdconform.start(topology, shared=shared)
     sdconform.config["startup_s"] = cluster.started_s
-    return cluster.info.addresses["n1"], cluster.info.addresses["n2"]
+    return cluster
 
 
 @pytest.mark.claim("gen-pacelc")
@@ -63,7 +71,8 @@ def test_without_a_partition_waiting_for_the_replica_trades_latency_for_consiste
     ``synchronous_commit = local`` in their session (weak: the commit returns at once, the
     standby replays it later); all read at the standby. Measured from the history: each
     group's median write latency and its reads behind its own writes."""
-    primary, standby = pair(sdconform, True, pg.Settings(synchronous_commit="remote_apply"))
+    cluster = pair(sdconform, REMOTE_APPLY, shared=True)
+    primary, standby = cluster.info.addresses["n1"], cluster.info.addresses["n2"]
 
     def client(i: int) -> SessionSettingClient:
         if i % 2 == 0:
@@ -77,21 +86,13 @@ def test_without_a_partition_waiting_for_the_replica_trades_latency_for_consiste
                           "weak": "synchronous_commit=local (per session)", "faults": "none"})
 
 
-def causal_case(sdconform: Case, faults: list[Any]) -> None:
+def causal_case(sdconform: Case, cluster: Cluster[PgInfo], faults: list[Any]) -> None:
+    primary, standby = cluster.info.addresses["n1"], cluster.info.addresses["n2"]
     sdconform.run(Register(keys=3, prefix="causal", read_ratio=0.5),
-                  lambda i: pg.PgClient([primary_of(sdconform)], [standby_of(sdconform)],
-                                        timeout=CLIENT_TIMEOUT),
+                  lambda i: pg.PgClient([primary], [standby], timeout=CLIENT_TIMEOUT),
                   faults, checkers=[CausalChecker()], decide_by=["causal"],
                   run=RunConfig(quiet=1.0, fault_duration=2.0, op_timeout=1.5),
                   config={"reads": "standby", "writes": "primary", "checker": "causal"})
-
-
-def primary_of(sdconform: Case) -> str:
-    return str(sdconform.clusters[-1].info.addresses["n1"])
-
-
-def standby_of(sdconform: Case) -> str:
-    return str(sdconform.clusters[-1].info.addresses["n2"])
 
 
 @pytest.mark.claim("gen-causal")
@@ -100,13 +101,12 @@ def test_remote_apply_standby_reads_are_causal(sdconform: Case) -> None:
     behind a write in its causal past (its session's own writes, or a write whose value it
     or its session read). Replay is paused for a while (commits wait instead of returning),
     so reads at the standby go on while it falls behind."""
-    pair(sdconform, True, pg.Settings(synchronous_commit="remote_apply"))
-    causal_case(sdconform, [pg.ReplayPause(sdconform.clusters[-1])])
+    cluster = pair(sdconform, REMOTE_APPLY, shared=True)
+    causal_case(sdconform, cluster, [pg.ReplayPause(cluster)])
 
 
 @pytest.mark.claim("gen-causal", config="async-standby-reads")
 def test_async_standby_reads_break_causal_order(sdconform: Case) -> None:
     """Writes at the primary, reads at an asynchronous standby, no fault: a session that
     wrote a value reads the one before it at the standby (behind its causal past)."""
-    pair(sdconform, False, pg.Settings())
-    causal_case(sdconform, [])
+    causal_case(sdconform, pair(sdconform, pg.Topology(standby=True)), [])
