@@ -162,17 +162,28 @@ class ClusterClient:
     error, as cluster clients do."""
 
     def __init__(self, addresses: dict[str, str], timeout: float = 1.0):
-        from redis.backoff import NoBackoff
-        from redis.cluster import ClusterNode, RedisCluster
-        from redis.retry import Retry
-
         self._by_host = {via(a, PORT)[0]: n for n, a in addresses.items()}
-        self._rc = RedisCluster(startup_nodes=[ClusterNode(*via(a, PORT))
-                                               for a in addresses.values()],
-                                socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0), require_full_coverage=False)
+        self.addresses, self.timeout = addresses, timeout
+        self._rc: Any = None
+
+    def _cluster(self) -> Any:
+        """The RedisCluster, made at the first call: making it reads the slot map from the
+        startup nodes, which fails while they are down (an error of that call, not of the
+        worker that makes a new client)."""
+        if self._rc is None:
+            from redis.backoff import NoBackoff
+            from redis.cluster import ClusterNode, RedisCluster
+            from redis.retry import Retry
+
+            self._rc = RedisCluster(
+                startup_nodes=[ClusterNode(*via(a, PORT)) for a in self.addresses.values()],
+                socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 0), require_full_coverage=False)
+        return self._rc
 
     def _node(self, key: Any) -> str | None:
+        if self._rc is None:
+            return None
         try:
             node = self._rc.get_node_from_key(str(key))
         except Exception:  # no slot map at the moment: the node is unknown
@@ -182,7 +193,10 @@ class ClusterClient:
     def invoke(self, op: Invocation) -> Result:
         import redis
 
-        rc = self._rc
+        try:
+            rc = self._cluster()
+        except Exception as e:  # no startup node answered: nothing was sent
+            return Result("fail", error=f"no slot map: {type(e).__name__}: {e}")
         try:
             if op.f == "read" and str(op.key).startswith("set:"):
                 members = rc.smembers(op.key)
@@ -207,4 +221,5 @@ class ClusterClient:
             return Result("fail", error=str(e), node=self._node(op.key))
 
     def close(self) -> None:
-        self._rc.close()
+        if self._rc is not None:
+            self._rc.close()
