@@ -43,7 +43,8 @@ fn text(v: &Bound<'_, PyAny>) -> Option<String> {
     }
 }
 
-/// kind 0: registers (`etcd`: a failed cas means the compare failed); kind 1: the string kv.
+/// kind 0: registers (`etcd`: a failed cas means the compare failed); kind 1: the string kv;
+/// kind 2: the mutex (acquire: a cas false -> true, release: a cas true -> false).
 pub fn encode<'py>(
     py: Python<'py>,
     ops: &Bound<'py, PyAny>,
@@ -96,7 +97,11 @@ pub fn encode<'py>(
     let false_ = PyBool::new(py, false);
     let mut operations = 0;
     for c in &calls {
-        let fs: &[&str] = if kind == 0 { &["read", "write", "cas"] } else { &["read", "write", "append"] };
+        let fs: &[&str] = match kind {
+            0 => &["read", "write", "cas"],
+            1 => &["read", "write", "append"],
+            _ => &["acquire", "release"],
+        };
         if !fs.contains(&c.f.as_str()) {
             return Ok(None);
         }
@@ -130,7 +135,11 @@ pub fn encode<'py>(
             }
         };
         let (part, strings) = &mut parts[k];
-        let (kd, a, b) = if kind == 0 {
+        let (kd, a, b) = if kind == 2 {
+            let (held, free) = (vid(PyBool::new(py, true).as_any())?, vid(false_.as_any())?);
+            let kd = if out.is_none() { wgl::CAS_UNKNOWN } else { wgl::CAS_OK };
+            if c.f == "acquire" { (kd, free, held) } else { (kd, held, free) }
+        } else if kind == 0 {
             match (c.f.as_str(), &out) {
                 ("read", None) => (wgl::NOP, 0, 0),
                 ("read", Some(o)) => (wgl::READ, vid(o)?, 0),
@@ -178,11 +187,11 @@ pub fn encode<'py>(
         part.ends.push(end);
         operations += 1;
     }
-    let init_id = if kind == 0 { vid(init)? } else { 0 };
+    let init_id = if kind != 1 { vid(init)? } else { 0 };
     let parts = parts
         .into_iter()
         .map(|(p, strings)| {
-            if kind == 0 {
+            if kind != 1 {
                 return (p, None, init_id);
             }
             let mut table = vec![String::new(); strings.len()];

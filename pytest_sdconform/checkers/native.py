@@ -3,9 +3,10 @@
 ``wgl.py`` stays the reference; the Rust crate runs the same Wing-Gong-Lowe search step for
 step (same event order, forced steps, cache and deepest configuration), on threads without the
 GIL, for the models whose states it can hold as small integers: the registers (``register``,
-``cas-register``, ``etcd-cas-register``: values interned here) and the key-value store whose
-values are strings (``kv``, strings interned in Rust). Any other model, or a partition whose
-values do not fit (a list appended to a string), is searched by ``wgl.py``.
+``cas-register``, ``etcd-cas-register``: values interned), the mutex (as a register of
+booleans) and the key-value store whose values are strings (``kv``, strings interned in Rust).
+Any other model, or a history whose values do not fit (a list appended to a string), is
+searched by ``wgl.py``.
 
 ``engine``: ``"native"`` (an error when the extension is not built), ``"python"``, or None for
 native when present, otherwise Python with a one-line notice (``NOTICE``).
@@ -20,7 +21,7 @@ import time
 from typing import Any
 
 from ..history import NEMESIS, History, freeze
-from .models import UNKNOWN, Model, kv_step, register_step
+from .models import UNKNOWN, Model, kv_step, mutex_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
 _core: Any
@@ -44,7 +45,9 @@ def available() -> bool:
 
 
 def supports(model: Model) -> bool:
-    return model.step is register_step or (model.step is kv_step and isinstance(model.init, str))
+    return model.step in (register_step, mutex_step) or (
+        model.step is kv_step and isinstance(model.init, str)
+    )
 
 
 def choose(engine: str | None, model: Model) -> str:
@@ -112,8 +115,11 @@ def run_searches(
     stop_on_invalid: bool,
     memory: MemoryBudget,
 ) -> dict[int, SearchResult] | None:
-    """Search every partition natively; None when one does not fit (wgl.py searches them)."""
+    """Search every partition natively; None when one does not fit (wgl.py searches them).
+    The mutex goes through ``search_history`` only."""
     assert _core is not None and supports(model)
+    if model.step is mutex_step:
+        return None
     ids: dict[Any, int] = {}
     values: list[Any] = []
     encoded: list[tuple[Any, ...]] = []
@@ -150,7 +156,7 @@ def search_history(
     loop included): (partitions, operations, results by partition, in ``partitions()``'s
     order). None when the history needs the Python path (native/src/history.rs says when)."""
     assert _core is not None and supports(model)
-    kind = 0 if model.step is register_step else 1
+    kind = 0 if model.step is register_step else 1 if model.step is kv_step else 2
     etcd = "cas" in model.fail_is_output
     threads = CPUS
     share = max(1, (memory.limit - memory.used) // threads)
@@ -160,7 +166,7 @@ def search_history(
     if got is None:
         return None
     n_parts, n_ops, found, values = got
-    return n_parts, n_ops, _results(found, values if kind == 0 else None)
+    return n_parts, n_ops, _results(found, None if kind == 1 else values)
 
 
 def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResult]:
