@@ -6,22 +6,24 @@
 Writers acknowledge once their entry (``{"k": key, "v": value}``) is in the Redis list
 ``outbox`` (write-back; orders persisted beside their execution). A flush starts every
 ``interval`` seconds (start to start): it reads the whole list, upserts every entry into
-``table`` in one transaction, commits, then trims what it read from the list, and records how
-long it took (from reading the list to the commit) and how long since the previous successful
-flush read it (the gap) in ``flushes``. An entry acknowledged at t is read by a flush by t plus
-the longest gap and committed by then plus the longest flush, unless Redis loses it first:
-Redis runs without persistence, so a Redis crash takes every entry not yet flushed. Errors
-(Redis or PostgreSQL down) are printed and the next flush tries again; one that could not read
-the outbox (Redis down or restarted empty: no writer could add to it either, on one machine)
-starts the gap afresh.
+``table`` and records in ``flushes`` how long it took (from reading the list to the commit)
+and the gap since the previous read that left nothing unread, in one transaction, then trims
+what it read from the list (an entry flushed twice is upserted again, harmlessly). An entry
+acknowledged at t is read by a flush by t plus the longest gap and committed by then plus the
+longest flush, unless Redis loses it first: Redis runs without persistence, so a Redis crash
+takes every entry not yet flushed. Errors
+(Redis or PostgreSQL down) are printed and the next flush tries again; a read of the outbox
+that failed (Redis down: what it held is gone, and no writer can add to it) counts as a read
+for the gap, a flush that failed at PostgreSQL does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
-from typing import Any
+from collections.abc import Sequence
 
 OUTBOX = "outbox"
 UPSERT = {
@@ -31,28 +33,19 @@ UPSERT = {
 }
 
 
-def flush(r: Any, db: str, table: str, last: float | None) -> tuple[int, float]:
-    """One flush; returns how many entries it moved and when it read the list."""
+def flush(entries: Sequence[bytes | str], db: str, table: str, began: float, gap: float) -> None:
+    """Upsert what one read of the outbox found, and record the flush, in one transaction."""
     import psycopg
 
-    began = time.monotonic()
-    entries = r.lrange(OUTBOX, 0, -1)
     with psycopg.connect(host=db, port=5432, user="postgres", dbname="postgres",
                          connect_timeout=2) as conn:
         with conn.cursor() as cur:
             for raw in entries:
                 e = json.loads(raw)
                 cur.execute(UPSERT[table], (e["k"], e["v"]))
+            cur.execute("INSERT INTO flushes (took_s, gap_s, rows) VALUES (%s, %s, %s)",
+                        (time.monotonic() - began, gap, len(entries)))
         conn.commit()
-        # Entries are pushed on the right: the ones read are the list's first len(entries).
-        took = time.monotonic() - began
-        if entries:
-            r.ltrim(OUTBOX, len(entries), -1)
-        gap = 0.0 if last is None else began - last
-        conn.execute("INSERT INTO flushes (took_s, gap_s, rows) VALUES (%s, %s, %s)",
-                     (took, gap, len(entries)))
-        conn.commit()
-    return len(entries), began
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,17 +66,32 @@ def main(argv: list[str] | None = None) -> None:
                     retry=Retry(NoBackoff(), 0))
     print(f"flusher: {a.redis} outbox -> {a.table} on {a.db} every {a.interval}s", flush=True)
     due = time.monotonic()
-    last: float | None = None
+    last: float | None = None  # the last read of the outbox that left nothing behind unread
     while True:
         due += a.interval
+        began = time.monotonic()
         try:
-            n, last = flush(r, a.db, a.table, last)
-            if n:
-                print(f"flusher: {n} entries flushed", flush=True)
-        except Exception as e:  # keep going: the next flush tries again
-            if isinstance(e, redis.RedisError):
-                last = None
-            print(f"flusher: flush failed: {type(e).__name__}: {e}", flush=True)
+            entries = r.lrange(OUTBOX, 0, -1)
+        except redis.RedisError as e:
+            # Redis down: what the outbox held is gone with it, and nothing can be added
+            # until it is back, so the wait of the next entries counts from here. The gap up
+            # to this read is recorded all the same: an entry lost in the crash had waited
+            # less than it.
+            print(f"flusher: outbox unreadable: {type(e).__name__}: {e}", flush=True)
+            with contextlib.suppress(Exception):
+                flush([], a.db, a.table, began, 0.0 if last is None else began - last)
+            last = began
+            entries = None
+        if entries is not None:
+            try:
+                flush(entries, a.db, a.table, began, 0.0 if last is None else began - last)
+                last = began
+                if entries:
+                    # Pushed on the right: the ones read are the list's first len(entries).
+                    r.ltrim(OUTBOX, len(entries), -1)
+                    print(f"flusher: {len(entries)} entries flushed", flush=True)
+            except Exception as e:  # keep going: the next flush tries again
+                print(f"flusher: flush failed: {type(e).__name__}: {e}", flush=True)
         time.sleep(max(0.0, due - time.monotonic()))
         due = max(due, time.monotonic() - a.interval)
 

@@ -15,6 +15,7 @@ fault of that handler.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +63,19 @@ def flusher_spec(name: str, address: str, redis: str, db: str, interval_s: float
     return NodeSpec(name, address, argv, ready=Command(["true"]), ready_timeout=10,
                     image="python",
                     shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+
+
+def wait_first_flush(db: str, timeout: float = 30.0) -> None:
+    """Until the flusher has flushed once: from then on, every flush records its gap, so no
+    write a case makes waits longer than the flushes measured (a flusher slow to start, on a
+    loaded machine, would otherwise hold the first writes unseen)."""
+    deadline = time.monotonic() + timeout
+    with pgb.connect(db) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT count(*) FROM flushes").fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise TimeoutError(f"the flusher has not flushed once after {timeout:.0f}s")
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class Topology(base.Topology[CachingInfo]):
         if self.flusher:
             start.add([flusher_spec("flusher", a["flusher"], a["cache"], a["db"],
                                     self.flush_interval_s, self.flusher)])
+            wait_first_flush(a["db"])
         return CachingInfo(a, self.cache, self.flush_interval_s if self.flusher else None)
 
 
