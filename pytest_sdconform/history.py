@@ -40,8 +40,13 @@ class HistoryError(ValueError):
         return f"{where}: {self.message}"
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def freeze(x: Any) -> Any:
     """A hashable copy of a JSON value: lists become tuples, objects sorted item tuples."""
+    if x.__class__ in _SCALARS:  # the common case first: checkers call this per operation
+        return x
     if isinstance(x, list | tuple):
         return tuple(freeze(y) for y in x)
     if isinstance(x, dict):
@@ -213,28 +218,28 @@ class History:
             return self._complete()
 
     def _complete(self) -> list[Completed]:
-        open_: dict[int | str, int] = {}
+        open_: dict[int | str, Completed] = {}
         out: list[Completed] = []
+        append, pop = out.append, open_.pop
         for pos, op in enumerate(self.ops):
-            if op.process == NEMESIS:
+            p = op.process
+            if p == NEMESIS:
                 continue
             if op.type == "invoke":
-                if op.process in open_:
+                if p in open_:
                     raise self.error(
-                        f"process {op.process} invokes {op.f} while its previous operation "
-                        "is still open",
+                        f"process {p} invokes {op.f} while its previous operation is still open",
                         pos,
                     )
-                open_[op.process] = len(out)
-                out.append(Completed(op, None))
+                c = open_[p] = Completed(op, None)
+                append(c)
             else:
-                slot = open_.pop(op.process, None)
-                if slot is None:
+                c2 = pop(p, None)
+                if c2 is None:
                     raise self.error(
-                        f"{op.type} completion of {op.f} by process {op.process} has no invocation",
-                        pos,
+                        f"{op.type} completion of {op.f} by process {p} has no invocation", pos
                     )
-                out[slot].completion = op
+                c2.completion = op
         return out
 
     def by_process(self) -> dict[int | str, list[Completed]]:
