@@ -168,9 +168,10 @@ def test_validating_each_read_against_the_primary_serves_fresh_data(sdconform: C
 @pytest.mark.claim("cache-write-around")
 def test_write_around_serves_a_write_only_after_a_miss(sdconform: Case) -> None:
     """"Subsequent reads might experience cache misses until the data is fetched again":
-    writes go to PostgreSQL only, reads through Redis (TTL). Each written value must first be
-    served by a miss that fetched it; a hit on a value no fill fetched refutes it. Meanwhile
-    the old cached value is served (counted: the stale case the claim leaves out)."""
+    writes go to PostgreSQL only, reads through Redis (TTL). A cache hit on a written value
+    must follow a miss that fetched it; a hit on a value no fill had begun to fetch refutes
+    it. Meanwhile the old cached value is served (counted: the stale case the claim leaves
+    out)."""
     cluster = sdconform.start(cb.Topology())
     sdconform.run(Register(keys=3, read_ratio=0.8, prefix="around:"),
                   handlers(cluster.info, "around", TTL_S), checkers=staleness(),
