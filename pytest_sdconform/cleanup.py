@@ -1,4 +1,5 @@
-"""Remove what a killed run left behind: processes, mounts, partition rules, cgroups, proxies.
+"""Remove what a killed run left behind: processes, mounts, partition rules, cgroups, proxies,
+network namespaces and bridges.
 
 Only runs whose owner process is gone are touched (unless asked for all), and a process is
 stopped only if its pid still belongs to the process the ledger recorded (same start time).
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from .faults.netfilter import TAG_PREFIX, cgroup2_root, iptables, remove_cgroup
 from .faults.preload import remove_stale_faketime_shm
+from .nodes.netns import remove as remove_netns
 from .progress import progress
 from .runs import Run, known_runs, live_owners
 from .runtimes.lossfs import mounted, unmount
@@ -74,6 +76,9 @@ def clean_run(run: Run) -> list[str]:
             if mounted(Path(res["path"])) and unmount(Path(res["path"])):
                 removed.append(f"lossfs mount {res['path']} of run {run.id}")
     removed += remove_rules({run.id})
+    removed += [f"{what} of run {run.id}" for what in remove_netns(
+        [r["name"] for r in resources if r["kind"] == "netns"],
+        [r["name"] for r in resources if r["kind"] == "link"])]
     engines = {res.get("engine", "") for res in resources if res["kind"].startswith("docker-")}
     for url in sorted(engines):
         removed += remove_containers(url, run.id)

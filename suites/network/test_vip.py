@@ -1,0 +1,48 @@
+"""A floating address (claims.md, lb-vip-failover): keepalived moves the VIP to the backup
+machine when the master drops off the network.
+
+Run: ``pytest --sdconform suites/network``. Two machines (network namespaces behind a bridge),
+keepalived's VRRP and an HTTP server in each; the harness sends requests to the VIP and
+records, for each, which machine's MAC the VIP resolved to and which machine answered.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_sdconform.backends import vip
+from pytest_sdconform.case import Case
+from pytest_sdconform.checkers.reroute import RoutedAround
+from pytest_sdconform.faults.link import LinkDown
+from pytest_sdconform.history import Completed
+from pytest_sdconform.runner import RunConfig
+from pytest_sdconform.workloads.register import Register
+
+pytestmark = pytest.mark.backend("vip")
+
+
+def routes(c: Completed) -> list[str]:
+    return list(c.completion.get("routes") or []) if c.completion is not None else []
+
+
+@pytest.mark.claim("lb-vip-failover")
+def test_the_vip_moves_to_the_backup_when_the_master_drops_off_the_network(sdconform: Case
+                                                                           ) -> None:
+    """lb1's link goes down (its processes keep running). Within the backup's
+    master_down_interval (RFC 3768: 3 advert_int + skew) lb2 takes the VIP and sends
+    gratuitous ARPs: requests invoked after that bound go to lb2's MAC and are answered.
+    A request still sent to lb1 after the bound, or none answered, refutes."""
+    cluster = sdconform.start(vip.Topology())
+    info = cluster.info
+    bound = info.master_down_s()
+    down = LinkDown({m: info.network.veths[m] for m in vip.MACHINES}, ["lb1"])
+    sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
+                  lambda i: vip.VipClient(info), [down], checkers=[],
+                  judge=RoutedAround("link-down", detect_s=bound, routes=routes, servers=2,
+                                     outlast_s=1.0),
+                  # One window: lb1 back too soon would find the VIP elsewhere and take it
+                  # back only after its own master_down_interval (preemption).
+                  run=RunConfig(duration=bound + 3.5, quiet=1.0, fault_duration=bound + 2.0,
+                                op_delay=0.02, op_timeout=2.0, settle=1.0),
+                  config={"fault": "lb1's link down", "bound_s": round(bound, 3),
+                          "vip": info.vip})
