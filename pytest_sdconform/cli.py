@@ -251,16 +251,17 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
     from .claims import claims_for, load_catalogue
     from .claims.configurations import untestable
-    from .claims.coverage import claim_markers
+    from .claims.coverage import claim_markers, unverified
 
     try:
         claims = claims_for(args.system) if args.system else list(load_catalogue().values())
     except KeyError as e:
         raise HistoryError(str(e)) from None
-    tests = claim_markers(Path(args.suites))
+    tests, unrun = claim_markers(Path(args.suites)), unverified(Path(args.suites))
     cannot = untestable()
     rows: list[dict[str, Any]] = [
         {"id": c.id, "system": c.system, "tier": c.tier, "tested": c.id in tests,
+         "unverified_tests": unrun.get(c.id, []),
          "untestable": cannot[c.id].why if c.id in cannot else None,
          "expected": c.expected, "flags": list(c.flags), "title": c.title,
          "source": f"{c.sources[0].file}:{c.sources[0].line}", "tests": tests.get(c.id, [])}
@@ -272,7 +273,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         flags = f" [{', '.join(r['flags'])}]" if r["flags"] else ""
-        status = "tested " if r["tested"] else "cannot " if r["untestable"] else "no test"
+        status = ("tested " if r["tested"] else "cannot " if r["untestable"] else
+                  "not run" if r["unverified_tests"] else "no test")
         why = f" (cannot be tested here: {r['untestable']})" if r["untestable"] else ""
         print(f"{status}  {r['tier']}  {r['id']}{flags}: {r['title']}{why}")
     tested = sum(r["tested"] for r in rows)

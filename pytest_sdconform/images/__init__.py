@@ -52,9 +52,16 @@ ROLES: dict[str, list[str]] = {
 }
 
 
+# Roles whose server no Debian package ships: their official image, pinned, pulled through the
+# engine (never built here; where the engine reaches no registry, the role cannot run).
+OFFICIAL: dict[str, str] = {"mongodb": "mongo:7.0.14"}
+
+
 def tag(role: str) -> str:
+    if role in OFFICIAL:
+        return OFFICIAL[role]
     if role not in ROLES:
-        raise ValueError(f"unknown image role {role!r}; known: {', '.join(ROLES)}")
+        raise ValueError(f"unknown image role {role!r}; known: {', '.join([*ROLES, *OFFICIAL])}")
     return f"sdconform/{role}:{VERSION}"
 
 
@@ -150,7 +157,7 @@ def ensure(client: Any, role: str, overrides: Mapping[str, str] | None = None) -
     name = resolve(role, overrides)
     if have(client, name):
         return name
-    if name == tag(role):
+    if name == tag(role) and role not in OFFICIAL:
         build(client, [role])
         return name
     progress(f"images: pulling {name} for the {role} role")

@@ -21,8 +21,9 @@ from pytest_sdconform.runtimes.external import ExternalRuntime
 
 
 def test_the_registry_finds_every_backend_package_and_no_other() -> None:
-    assert registry.names() == ["aws", "caching", "cassandra", "kafka", "memcached", "mqtt",
-                                "nginx", "pipelines", "postgres", "redis", "sse", "transport"]
+    assert registry.names() == ["aws", "caching", "cassandra", "kafka", "memcached", "mongodb",
+                                "mqtt", "nginx", "pipelines", "postgres", "redis", "sse",
+                                "transport"]
     for name in registry.names():
         backend = registry.load(name)
         assert backend.Topology.backend == name
