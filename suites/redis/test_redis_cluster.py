@@ -13,8 +13,10 @@ from pytest_sdconform.backends.redis.sharded import (
     ClusterClient,
     ClusterTopology,
     RedisClusterInfo,
+    Reshard,
     cluster_converged,
     cluster_rto_bound_s,
+    keys_moved,
 )
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.durability import LostWritesChecker
@@ -76,3 +78,40 @@ def test_a_primary_cut_off_from_the_cluster_loses_acknowledged_writes(sdconform:
                   checkers=[LostWritesChecker()],
                   converged=lambda: cluster_converged(cluster), run=CLUSTER_RUN,
                   config={"cut": f"{victim} from the other servers (clients reach it)"})
+
+
+def low_slot_tag(below: int) -> tuple[str, int]:
+    """A hash tag whose slot is below ``below`` (the first primary's first slots, which
+    redis-cli --cluster reshard moves first), and that slot."""
+    from redis.crc import key_slot
+
+    for i in range(1_000_000):
+        slot = key_slot(f"t{i}".encode())
+        if slot < below:
+            return f"t{i}", slot
+    raise LookupError(f"no tag below slot {below}")
+
+
+@pytest.mark.claim("redis-cluster-failover", config="resharding")
+def test_resharding_under_traffic_loses_no_acknowledged_write(sdconform: Case) -> None:
+    """"Seamless resharding": redis-cli --cluster reshard moves the first primary's first
+    slots, keys and all, to another primary while clients write to them; clients follow the
+    MOVED and ASK redirections (refusals while a slot is half moved are allowed); no
+    acknowledged write may be lost (lost-writes), and the keys must really have moved under
+    traffic (keys_moved). The keys share a hash tag whose slot is among the first 60, so
+    moving up to it takes seconds (redis-cli moves some 45 slots a second here)."""
+    cluster = sdconform.start(ClusterTopology())
+    source, target = sorted(cluster.info.primaries)[:2]
+    first = min(lo for lo, _ in cluster.info.slots[source])
+    tag, slot = low_slot_tag(60)
+    if not first <= slot:
+        pytest.fail(f"{source}'s slots start at {first}, after the tag's slot {slot}")
+    moved = slot - first + 1
+    reshard = Reshard(cluster, source, target, moved)
+    sdconform.run(SetAdd(keys=10, prefix=f"set:{{{tag}}}:"), clients(cluster), [reshard],
+                  decide_by=["lost-writes"], checkers=[LostWritesChecker()],
+                  exercise=keys_moved("add"), converged=lambda: cluster_converged(cluster),
+                  config={"reshard": f"{moved} slots {source} -> {target}, keys in slot "
+                                     f"{slot}"},
+                  run=RunConfig(duration=8.0, quiet=2.0, fault_duration=1.0, settle=30.0,
+                                op_timeout=3.0))

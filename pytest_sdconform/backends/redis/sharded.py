@@ -223,3 +223,95 @@ class ClusterClient:
     def close(self) -> None:
         if self._rc is not None:
             self._rc.close()
+
+
+def _node_id(address: str) -> str:
+    r = admin(address, timeout=2)
+    try:
+        return _text(r.execute_command("CLUSTER", "MYID"))
+    finally:
+        r.close()
+
+
+def _slot_count(address: str, node_id: str) -> int:
+    r = admin(address, timeout=2)
+    try:
+        rows = [line.split() for line in _text(r.execute_command("CLUSTER", "NODES"))
+                .splitlines() if line.strip()]
+    finally:
+        r.close()
+    mine = [row for row in rows if row[0] == node_id]
+    if not mine:
+        return 0
+    return sum(int(s.split("-")[-1]) - int(s.split("-")[0]) + 1
+               for s in mine[0][8:] if not s.startswith("["))
+
+
+@dataclass
+class Reshard:
+    """Resharding under traffic: ``redis-cli --cluster reshard`` moves ``slots`` hash slots
+    (with their keys, by MIGRATE) from one primary to another. ``start`` launches it; ``stop``
+    waits for it to end and proves the move: the target then owns ``slots`` more slots, as
+    the source node itself reports."""
+
+    cluster: Cluster[RedisClusterInfo]
+    source: str
+    target: str
+    slots: int = 2000
+    timeout_s: float = 120.0
+    name: str = "reshard"
+    _proc: subprocess.Popen[str] | None = None
+    _before: int = 0
+    _ids: tuple[str, str] = ("", "")
+
+    def start(self) -> Any:
+        addresses = self.cluster.info.addresses
+        self._ids = (_node_id(addresses[self.source]), _node_id(addresses[self.target]))
+        self._before = _slot_count(addresses[self.source], self._ids[1])
+        self._proc = subprocess.Popen(
+            ["redis-cli", "--cluster", "reshard", f"{addresses[self.source]}:{PORT}",
+             "--cluster-from", self._ids[0], "--cluster-to", self._ids[1],
+             "--cluster-slots", str(self.slots), "--cluster-yes"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return {"from": self.source, "to": self.target, "slots": self.slots}
+
+    def stop(self) -> Any:
+        from ...faults import FaultNotEffective
+
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        out, _ = proc.communicate(timeout=self.timeout_s)
+        if proc.returncode != 0:
+            raise FaultNotEffective(f"redis-cli --cluster reshard failed ({proc.returncode}): "
+                                    f"{out[-2000:]}")
+        after = _slot_count(self.cluster.info.addresses[self.source], self._ids[1])
+        if after - self._before < self.slots:
+            raise FaultNotEffective(f"{self.target} owns {after} slots after the reshard, "
+                                    f"{after - self._before} more, not {self.slots}")
+        return {"target_slots": after}
+
+
+def keys_moved(f: str = "add") -> Any:
+    """Exercise rule of resharding: acknowledged ``f`` calls of some key served by one node
+    before and another after (its slot moved under traffic), and calls made during every
+    window."""
+    from ...checkers.judge import Exercise, client_ops, described, ops_in_every_window
+
+    def rule(history: Any, verdicts: Any) -> Exercise:
+        during = ops_in_every_window(None, f)(history, verdicts)
+        if not during.done:
+            return during
+        nodes: dict[Any, set[str]] = {}
+        for c in client_ops(history):
+            if c.f == f and c.type == "ok" and c.completion is not None \
+                    and c.completion.node is not None:
+                nodes.setdefault(c.key, set()).add(str(c.completion.node))
+        moved = sorted(str(k) for k, ns in nodes.items() if len(ns) > 1)
+        if not moved:
+            return Exercise(False, f"no key's {f}s were served by two nodes: no slot with "
+                                   "our keys moved")
+        return Exercise(True, f"{len(moved)} keys moved under traffic ({', '.join(moved)}); "
+                              f"{during.why}")
+
+    return described(rule, f"{f}s to keys whose slots moved, served before and after")
