@@ -7,7 +7,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use std::collections::HashMap;
 
 use crate::wgl::{self, Part};
@@ -20,19 +20,32 @@ pub struct Encoded {
 
 struct Call<'py> {
     pos: i64,
-    f: String,
+    f: Bound<'py, PyString>,
     key: Bound<'py, PyAny>,
     value: Bound<'py, PyAny>,
-    done: Option<(i64, String, Bound<'py, PyAny>)>,
+    done: Option<(i64, Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
-fn frozen<'py>(v: Bound<'py, PyAny>, freeze: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let scalar = v.is_none()
+fn scalar(v: &Bound<'_, PyAny>) -> bool {
+    v.is_none()
         || v.is_exact_instance_of::<PyString>()
         || v.is_exact_instance_of::<PyInt>()
         || v.is_exact_instance_of::<PyBool>()
-        || v.is_exact_instance_of::<PyFloat>();
-    if scalar { Ok(v) } else { freeze.call1((v,)) }
+        || v.is_exact_instance_of::<PyFloat>()
+}
+
+/// `history.freeze`: scalars as they are, a list of scalars as a tuple here, anything else
+/// through the Python function.
+fn frozen<'py>(v: Bound<'py, PyAny>, freeze: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if scalar(&v) {
+        return Ok(v);
+    }
+    if let Ok(list) = v.cast::<PyList>() {
+        if list.iter().all(|x| scalar(&x)) {
+            return Ok(PyTuple::new(v.py(), list.iter())?.into_any());
+        }
+    }
+    freeze.call1((v,))
 }
 
 fn text(v: &Bound<'_, PyAny>) -> Option<String> {
@@ -58,26 +71,52 @@ pub fn encode<'py>(
         intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "key"),
         intern!(py, "value"),
     );
+    // open invocations by process: integer processes in a Rust map, any other in a dict
     let open = PyDict::new(py);
+    let mut open_int: HashMap<i64, usize> = HashMap::new();
     let mut calls: Vec<Call> = Vec::new();
     for (pos, op) in ops.try_iter()?.enumerate() {
         let op = op?;
         let process = op.getattr(a_process)?;
-        if !process.is_exact_instance_of::<PyInt>() && process.eq(nemesis)? {
+        let int = if process.is_exact_instance_of::<PyInt>() {
+            match process.extract::<i64>() {
+                Ok(p) => Some(p),
+                Err(_) => return Ok(None),
+            }
+        } else {
+            None
+        };
+        if int.is_none() && process.eq(nemesis)? {
             continue;
         }
-        let typ: String = op.getattr(a_type)?.extract()?;
-        if typ == "invoke" {
-            if open.contains(&process)? {
+        let Ok(typ) = op.getattr(a_type)?.cast_into::<PyString>() else { return Ok(None) };
+        if typ.to_str()? == "invoke" {
+            let busy = match int {
+                Some(p) => open_int.insert(p, calls.len()).is_some(),
+                None => {
+                    let busy = open.contains(&process)?;
+                    open.set_item(&process, calls.len())?;
+                    busy
+                }
+            };
+            if busy {
                 return Ok(None);
             }
-            open.set_item(&process, calls.len())?;
-            calls.push(Call { pos: pos as i64, f: op.getattr(a_f)?.extract()?,
-                              key: op.getattr(a_key)?, value: op.getattr(a_value)?, done: None });
+            let Ok(f) = op.getattr(a_f)?.cast_into::<PyString>() else { return Ok(None) };
+            calls.push(Call { pos: pos as i64, f, key: op.getattr(a_key)?,
+                              value: op.getattr(a_value)?, done: None });
         } else {
-            let Some(i) = open.get_item(&process)? else { return Ok(None) };
-            open.del_item(&process)?;
-            let i: usize = i.extract()?;
+            let i = match int {
+                Some(p) => open_int.remove(&p),
+                None => match open.get_item(&process)? {
+                    Some(i) => {
+                        open.del_item(&process)?;
+                        Some(i.extract::<usize>()?)
+                    }
+                    None => None,
+                },
+            };
+            let Some(i) = i else { return Ok(None) };
             calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
         }
     }
@@ -97,16 +136,20 @@ pub fn encode<'py>(
     let false_ = PyBool::new(py, false);
     let mut operations = 0;
     for c in &calls {
+        let f = c.f.to_str()?;
         let fs: &[&str] = match kind {
             0 => &["read", "write", "cas"],
             1 => &["read", "write", "append"],
             _ => &["acquire", "release"],
         };
-        if !fs.contains(&c.f.as_str()) {
+        if !fs.contains(&f) {
             return Ok(None);
         }
-        let t = c.done.as_ref().map_or("info", |d| d.1.as_str());
-        let cas_output = etcd && c.f == "cas";
+        let t = match &c.done {
+            Some(d) => d.1.to_str()?,
+            None => "info",
+        };
+        let cas_output = etcd && f == "cas";
         // out: None = UNKNOWN
         let out: Option<Bound<'py, PyAny>> = match t {
             "fail" if !cas_output => continue, // it never happened
@@ -138,9 +181,9 @@ pub fn encode<'py>(
         let (kd, a, b) = if kind == 2 {
             let (held, free) = (vid(PyBool::new(py, true).as_any())?, vid(false_.as_any())?);
             let kd = if out.is_none() { wgl::CAS_UNKNOWN } else { wgl::CAS_OK };
-            if c.f == "acquire" { (kd, free, held) } else { (kd, held, free) }
+            if f == "acquire" { (kd, free, held) } else { (kd, held, free) }
         } else if kind == 0 {
-            match (c.f.as_str(), &out) {
+            match (f, &out) {
                 ("read", None) => (wgl::NOP, 0, 0),
                 ("read", Some(o)) => (wgl::READ, vid(o)?, 0),
                 ("write", _) => (wgl::WRITE, vid(&arg)?, 0),
@@ -159,7 +202,7 @@ pub fn encode<'py>(
                 }
             }
         } else {
-            let (kd, v) = match (c.f.as_str(), &out) {
+            let (kd, v) = match (f, &out) {
                 ("read", None) => (wgl::NOP, 0),
                 ("read", Some(_)) => (wgl::READ, 1),
                 ("write", _) => (wgl::WRITE, 2),

@@ -27,16 +27,27 @@ DEFAULT_MAX_STATES = 4_000_000  # cached configurations per partition (~0.5 GB)
 FALLBACK_MEMORY_LIMIT = 1 << 30  # bytes, where /proc/meminfo cannot tell what is available
 
 
+_read_at = (-1.0, FALLBACK_MEMORY_LIMIT)
+
+
 def default_memory_limit() -> int:
-    """Half the memory the machine has available now (/proc/meminfo's MemAvailable)."""
+    """Half the memory the machine has available now (/proc/meminfo's MemAvailable, read at
+    most once a second: on a corpus of small histories the read cost more than the check)."""
+    global _read_at
+    now = time.monotonic()
+    if now - _read_at[0] < 1.0:
+        return _read_at[1]
+    limit = FALLBACK_MEMORY_LIMIT
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 2
+                    limit = int(line.split()[1]) * 1024 // 2
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return FALLBACK_MEMORY_LIMIT
+    _read_at = (now, limit)
+    return limit
 
 
 def partitions(history: History, model: Model) -> list[Partition]:
