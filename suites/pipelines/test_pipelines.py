@@ -37,9 +37,9 @@ pytestmark = pytest.mark.backend("pipelines")
 
 KAFKA = kb.Topology()  # shared by the suite's cases: JVM start-up dominates
 LOGICAL = pg.Settings(extra=("wal_level=logical", "max_replication_slots=4"))
-# One relay crash of 2 s after 1 s of traffic, the relay restarted at the heal; final reads
-# wait for the pipeline to drain (``converged``) for up to ``settle``.
-CRASH = RunConfig(quiet=1.0, fault_duration=2.0, settle=20.0, op_timeout=5.0)
+# One relay crash of 2 s after 2 s of traffic (the relay busy by then), restarted at the heal;
+# final reads wait for the pipeline to drain (``converged``) for up to ``settle``.
+CRASH = RunConfig(quiet=2.0, fault_duration=2.0, settle=20.0, op_timeout=5.0)
 _numbers = itertools.count(1)
 
 
@@ -107,15 +107,20 @@ def relay_kill(sdconform: Case, pipeline: Pipeline) -> Kill:
     return sdconform.fault(lambda: pipeline.relay.kill(["relay"]))
 
 
+# The outbox relay's wait between publishing a batch (up to 500 rows) and marking it sent: most
+# of its time once busy, so that the crash lands there.
+MARK_DELAY_S = 0.5
+
+
 @pytest.mark.claim("outbox-reliable")
 def test_the_outbox_relay_crashed_between_publish_and_mark_duplicates_never_loses(
         sdconform: Case) -> None:
     """Orders and their outbox rows written in one transaction; our relay publishes each
-    batch, waits 0.3 s, then marks it sent, and is SIGKILLed meanwhile. Every committed order
+    batch, waits 0.5 s, then marks it sent, and is SIGKILLed meanwhile. Every committed order
     must reach the topic, no message without its order, per-aggregate order kept; a message
     published twice is allowed, and is the proof that a crash landed between publish and
     mark (otherwise inconclusive)."""
-    pipeline = start(sdconform, "outbox", mark_delay=0.3)
+    pipeline = start(sdconform, "outbox", mark_delay=MARK_DELAY_S)
     kill = relay_kill(sdconform, pipeline)
     sdconform.run(
         Writes(finals=[Invocation("read", "table"), Invocation("poll", "topic")]),
@@ -125,7 +130,7 @@ def test_the_outbox_relay_crashed_between_publish_and_mark_duplicates_never_lose
         judge=Checkers(["outbox"], pl.published_twice("kill"),
                        "the relay crashed between publishing a batch and marking it sent"),
         converged=lambda: unsent(pipeline.pg, pipeline.db) == 0,
-        config={"mark_delay_s": 0.3, "aggregates": 4},
+        config={"mark_delay_s": MARK_DELAY_S, "aggregates": 4},
         run=CRASH,
     )
 

@@ -42,9 +42,12 @@ def connect(host: str, db: str) -> Any:
 def producer(bootstrap: str) -> Any:
     from confluent_kafka import Producer
 
-    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                     "linger.ms": 0, "message.timeout.ms": 5000,
-                     "socket.connection.setup.timeout.ms": 1000})
+    # One request in flight keeps the order through retries without idempotence, whose producer
+    # id a freshly started cluster hands out only after its coordinator has loaded (seen: more
+    # than a second, during which a relay published nothing).
+    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False,
+                     "max.in.flight.requests.per.connection": 1, "linger.ms": 0,
+                     "message.timeout.ms": 5000, "socket.connection.setup.timeout.ms": 1000})
 
 
 def publish(prod: Any, topic: str, messages: list[tuple[str, dict[str, Any]]]) -> bool:
@@ -147,6 +150,9 @@ def publish_events(args: argparse.Namespace) -> None:
 
 def relay(args: argparse.Namespace) -> None:
     conn, prod = connect(args.pg, args.db), producer(args.kafka)
+    # Connected to the brokers, with the topic's metadata, before saying ready: a relay killed
+    # while its first publish still waited for a connection would show nothing.
+    prod.list_topics(args.topic, timeout=30)
     print(READY, flush=True)
     while True:
         try:
