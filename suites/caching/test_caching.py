@@ -6,6 +6,8 @@ Run: ``pytest --sdconform suites/caching``. PostgreSQL is the source of truth: e
 commits a new version of its row there (or, write-back, reaches it through the flusher), and
 the staleness checker measures each value a cache served against those versions. Bounds come
 from the configured TTL and flush interval plus what the history measured (fills, flushes).
+The cases on the plain cache-and-database topology share one cluster per worker (each with keys
+of its own prefix); a case's kill is healed before the next one starts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pytest_sdconform.checkers.staleness import StalenessBound, StalenessChecker
 from pytest_sdconform.cluster import Cluster
 from pytest_sdconform.faults.composite import InTurn
 from pytest_sdconform.faults.latency import Latency, RoundTrip
+from pytest_sdconform.faults.toxiproxy import ToxiproxyServer
 from pytest_sdconform.history import History
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads.keys import FreshKeys
@@ -55,10 +58,19 @@ def handlers(info: cb.CachingInfo, pattern: str, ttl_s: float | None = None,
     return make
 
 
-def slowed_cache(cluster: Cluster[cb.CachingInfo]) -> tuple[Latency, tuple[str, int]]:
-    """A toxiproxy in front of the cache for half the handlers, and its latency fault."""
-    proxies = cluster.toxiproxy()
-    proxy = proxies.proxy("cache", f"{cluster.info.addresses['cache']}:{REDIS_PORT}")
+# A run has one toxiproxy server: the shared cluster's, started by the first case that needs it.
+_toxiproxies: dict[int, tuple[Cluster[cb.CachingInfo], ToxiproxyServer]] = {}
+
+
+def slowed_cache(cluster: Cluster[cb.CachingInfo], case: str
+                 ) -> tuple[Latency, tuple[str, int]]:
+    """A toxiproxy in front of the cache for half the handlers (a proxy of the case's own),
+    and its latency fault."""
+    known = _toxiproxies.get(id(cluster))
+    if known is None or known[0] is not cluster:
+        known = _toxiproxies[id(cluster)] = (cluster, cluster.toxiproxy())
+    proxies = known[1]
+    proxy = proxies.proxy(f"cache-{case}", f"{cluster.info.addresses['cache']}:{REDIS_PORT}")
     latency = Latency(proxies.client, [proxy], ms=CACHE_LATENCY_MS, stream="both",
                       probe=RoundTrip(payload=b"PING\r\n", timeout=3))
     return latency, (proxy.host, proxy.port)
@@ -74,7 +86,7 @@ def test_lazy_loading_serves_stale_data_within_the_ttl(sdconform: Case) -> None:
     on a miss, read the row and SET it with a TTL. A value cached before a write is served
     after it: stale reads must show, and each within the TTL plus the longest fill measured
     (a longer one refutes the TTL's bound)."""
-    cluster = sdconform.start(cb.Topology())
+    cluster = sdconform.start(cb.Topology(), shared=True)
     sdconform.run(Register(keys=3, read_ratio=0.8, prefix="aside:"),
                   handlers(cluster.info, "aside", TTL_S), checkers=staleness(),
                   judge=StalenessBound(cb.ttl_bound(TTL_S), stale_expected=True),
@@ -87,7 +99,7 @@ def test_ttl_bounds_staleness_across_a_cache_restart(sdconform: Case) -> None:
     """"May serve slightly stale data until the TTL expires": as lazy loading, with the
     cache killed and restarted (empty) in the middle. No read is staler than the TTL plus
     the longest fill; stale reads must show for the bound to be put to the test."""
-    cluster = sdconform.start(cb.Topology())
+    cluster = sdconform.start(cb.Topology(), shared=True)
     sdconform.run(Register(keys=3, read_ratio=0.8, prefix="ttl:"),
                   handlers(cluster.info, "aside", TTL_S), [cluster.kill(["cache"])],
                   checkers=staleness(),
@@ -115,8 +127,8 @@ def test_write_through_leaves_the_cache_stale_under_concurrent_writers(sdconform
     Half the handlers reach Redis through a slowed path; two writers of one key commit in
     one order and SET in the other, and the older value stays cached. Any read of a value
     superseded before the read began refutes "never stale"."""
-    cluster = sdconform.start(cb.Topology())
-    latency, slow = slowed_cache(cluster)
+    cluster = sdconform.start(cb.Topology(), shared=True)
+    latency, slow = slowed_cache(cluster, "wt")
     sdconform.run(Register(keys=2, read_ratio=0.5, prefix="wt:"),
                   handlers(cluster.info, "through", slow=slow), [latency],
                   checkers=staleness(), judge=StalenessBound(None), run=SLOW_RUN,
@@ -130,8 +142,8 @@ def test_invalidation_on_modify_is_undone_by_a_slow_fill(sdconform: Case) -> Non
     DEL the key; readers miss, read the row and SET it. A reader on the slowed path read the
     old row before a write, and its SET lands after the write's DEL: the old value is cached
     with nothing left to remove it. Any stale read refutes "immediate freshness"."""
-    cluster = sdconform.start(cb.Topology())
-    latency, slow = slowed_cache(cluster)
+    cluster = sdconform.start(cb.Topology(), shared=True)
+    latency, slow = slowed_cache(cluster, "inv")
     sdconform.run(Register(keys=2, read_ratio=0.7, prefix="inv:"),
                   handlers(cluster.info, "invalidate", slow=slow), [latency],
                   checkers=staleness(), judge=StalenessBound(None), run=SLOW_RUN,
@@ -152,8 +164,8 @@ def test_validating_each_read_against_the_primary_serves_fresh_data(sdconform: C
     version against PostgreSQL's row and serves it only when current, else refills. The
     slowed handlers' late SETs leave outdated entries in Redis; validation must reject them.
     Reads must be linearizable and never stale."""
-    cluster = sdconform.start(cb.Topology())
-    latency, slow = slowed_cache(cluster)
+    cluster = sdconform.start(cb.Topology(), shared=True)
+    latency, slow = slowed_cache(cluster, "val")
     sdconform.run(Register(keys=2, read_ratio=0.7, prefix="val:"),
                   handlers(cluster.info, "validate", slow=slow), [latency],
                   checkers=[LinearizabilityChecker("cas-register", 30.0), StalenessChecker()],
@@ -172,7 +184,7 @@ def test_write_around_serves_a_write_only_after_a_miss(sdconform: Case) -> None:
     must follow a miss that fetched it; a hit on a value no fill had begun to fetch refutes
     it. Meanwhile the old cached value is served (counted: the stale case the claim leaves
     out)."""
-    cluster = sdconform.start(cb.Topology())
+    cluster = sdconform.start(cb.Topology(), shared=True)
     sdconform.run(Register(keys=3, read_ratio=0.8, prefix="around:"),
                   handlers(cluster.info, "around", TTL_S), checkers=staleness(),
                   judge=cb.WriteAround(),
@@ -203,7 +215,7 @@ def test_orders_acked_after_both_stores_are_never_lost(sdconform: Case) -> None:
     """"No loss of messages" with orders executed in Redis and persisted to PostgreSQL in
     parallel, acknowledged once both are done: Redis and PostgreSQL are each killed in turn;
     every acknowledged order must be in PostgreSQL at the end."""
-    cluster = sdconform.start(cb.Topology())
+    cluster = sdconform.start(cb.Topology(), shared=True)
     kills = InTurn([cluster.kill(["cache"]), cluster.kill(["db"])], name="kill")
     sdconform.run(FreshKeys(read_ratio=0.0, prefix="ord:"), handlers(cluster.info, "order-sync"),
                   [kills], checkers=[LostWritesChecker(fs=("write",))],
