@@ -198,7 +198,7 @@ def test_an_event_sourced_projection_lags_its_log_and_converges(sdconform: Case)
 # session timeout), so the producer retries them at the new leader.
 IN_FLIGHT = {"acks": "all", "max.in.flight.requests.per.connection": 5, "linger.ms": 0,
              "batch.num.messages": 1, "enable.idempotence": True}
-TICKS_RUN = RunConfig(duration=10.0, quiet=1.5, fault_duration=7.0, concurrency=8, settle=30.0,
+TICKS_RUN = RunConfig(duration=8.0, quiet=1.5, fault_duration=5.5, concurrency=8, settle=30.0,
                       op_timeout=15.0)
 
 
