@@ -42,7 +42,8 @@ MAX_LINES = 400
 Layers = Sequence[tuple[int, Sequence[str]]]
 
 LAYERS: Layers = (
-    (6, ("pytest_sdconform.plugin", "pytest_sdconform.cli", "pytest_sdconform.report",
+    (6, ("pytest_sdconform.plugin", "pytest_sdconform.cli", "pytest_sdconform.check",
+         "pytest_sdconform.report",
          "pytest_sdconform.compare", "pytest_sdconform.replay")),
     (5, ("pytest_sdconform.case", "pytest_sdconform.session")),
     (4, ("pytest_sdconform.backends",)),
