@@ -232,7 +232,7 @@ def test_a_replica_with_a_slow_clock_serves_expired_entries(sdconform: Case) -> 
 
 # --- Redis as the database -----------------------------------------------------------------
 
-CRASH_RUN = RunConfig(fault_duration=1.0, quiet=1.5)
+CRASH_RUN = RunConfig(fault_duration=1.0, quiet=3.0)  # quiet: time to restart and take writes
 
 
 @pytest.mark.claim("redis-as-database", config="appendfsync-always")
