@@ -38,6 +38,9 @@ def cycles(g: Graph, max_single: int) -> Iterator[tuple[str, list[Edge]]]:
     dep = frozenset({WW, WR} | extra)
     ww = frozenset({WW} | extra)
     nodes = range(g.n)
+    everything = sccs(g.succ(frozenset(dep | {RW})), nodes)
+    if all(len(comp) == 1 for comp in everything):
+        return  # no cycle at all (the graph has no self-loops), so none over fewer edges
     explained: set[int] = set()
     for comp in sccs(g.succ(ww), nodes):
         if len(comp) > 1:
@@ -47,7 +50,7 @@ def cycles(g: Graph, max_single: int) -> Iterator[tuple[str, list[Edge]]]:
         if len(comp) > 1 and not set(comp) <= explained:
             yield from _cycle_in(g, set(comp), dep, WR)
     singles = [0]
-    for comp in sccs(g.succ(frozenset(dep | {RW})), nodes):
+    for comp in everything:
         if len(comp) > 1:
             yield from _rw_cycles(g, set(comp), dep, max_single, singles)
 
