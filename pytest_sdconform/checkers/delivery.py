@@ -94,12 +94,12 @@ def at_most_once(t: Traffic) -> Verdict:
     # a message never sent is an unexpected-message, not a duplicate
     over = {m: msg for m, msg in t.messages.items() if 0 < msg.possible < msg.receipts}
     evidence: dict[Any, set[int]] = {m: set() for m in over}
-    for c in t.sends:
+    for c in t.sends if evidence else ():
         m = freeze(c.invoke.value)
         if m in evidence:
             evidence[m].update(c.indices)
     shown: dict[Any, int] = {}
-    for r in t.receipts:
+    for r in t.receipts if evidence else ():
         if r.message in evidence and shown.get(r.message, 0) < 2:  # the first two receipts
             shown[r.message] = shown.get(r.message, 0) + 1
             evidence[r.message].update(r.op.indices)

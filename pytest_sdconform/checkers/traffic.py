@@ -76,24 +76,38 @@ class Traffic:
 
 
 def gather(history: History) -> Traffic:
+    # One pass per operation, names bound locally: a million-op history goes through here.
     t = Traffic()
+    messages, sends, consumers, receipts = t.messages, t.sends, t.consumers, t.receipts
     for c in history.complete():
-        if c.f in PRODUCERS:
-            t.sends.append(c)
-            t.message(freeze(c.invoke.value)).add_send(c)
-        elif c.f in CONSUMERS:
-            t.consumers.append(c)
-    done = [c for c in t.consumers if c.completion is not None and c.completion.type == "ok"]
-    done.sort(key=lambda c: c.completion.index if c.completion else 0)
+        f = c.invoke.f
+        if f in PRODUCERS:
+            sends.append(c)
+            m = freeze(c.invoke.value)
+            msg = messages.get(m)
+            if msg is None:
+                msg = messages[m] = Message()
+            msg.add_send(c)
+        elif f in CONSUMERS:
+            consumers.append(c)
+    done = [c for c in consumers if c.completion is not None and c.completion.type == "ok"]
+    done.sort(key=_completed_at)
     for c in done:
         for partition, offset, message in deliveries(history, c):
-            r = Receipt(freeze(message), freeze(partition), offset, c, len(t.receipts))
-            t.receipts.append(r)
-            msg = t.message(r.message)
+            m = freeze(message)
+            r = Receipt(m, freeze(partition), offset, c, len(receipts))
+            receipts.append(r)
+            msg = messages.get(m)
+            if msg is None:
+                msg = messages[m] = Message()
             msg.receipts += 1
             if msg.first is None:
                 msg.first = r
     return t
+
+
+def _completed_at(c: Completed) -> int:
+    return c.completion.index if c.completion else 0
 
 
 def deliveries(history: History, c: Completed) -> Iterator[tuple[Any, Any, Any]]:

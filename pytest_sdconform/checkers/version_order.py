@@ -39,6 +39,7 @@ from typing import Any
 from ..history import Completed
 
 INF = float("inf")
+_SCALARS = frozenset((str, int, float, bool, type(None)))  # hashable as they are
 _NOTHING = object()  # a write-like operation that wrote nothing a read can return
 _MISSING = object()  # no write of the value a read returned
 
@@ -74,13 +75,21 @@ def by_key(completed: list[Completed]) -> dict[Hashable, list[Completed]]:
     """Reads that returned and writes that may have happened, per key, in invocation order."""
     out: dict[Hashable, list[Completed]] = {}
     for c in completed:
-        f, done = c.invoke.f, c.completion
+        invoke, done = c.invoke, c.completion
+        f = invoke.f
         if f == "read":
             if done is None or done.type != "ok":
                 continue
         elif f not in ("write", "cas") or (done is not None and done.type == "fail"):
             continue
-        out.setdefault(hashable(c.invoke.key), []).append(c)
+        key = invoke.key
+        if key.__class__ not in _SCALARS:
+            key = hashable(key)
+        events = out.get(key)
+        if events is None:
+            out[key] = [c]
+        else:
+            events.append(c)
     return out
 
 
@@ -88,8 +97,11 @@ def rule_for(events: list[Completed], order: str) -> str:
     """The rule for one key's events: ``order`` itself unless it is ``"auto"``."""
     if order != "auto":
         return order
-    with_extra = (c for c in events if c.completion is not None and c.completion.extra)
-    return "version" if any(version_of(c) is not None for c in with_extra) else "realtime"
+    for c in events:
+        done = c.completion
+        if done is not None and done.extra and version_of(c) is not None:
+            return "version"
+    return "realtime"
 
 
 def place_writes(
@@ -101,6 +113,7 @@ def place_writes(
         hashable(initial): Write(None, None, initial, -INF, -INF)
     }
     steps: list[Write | Completed] = []
+    writes = 0
     for c in events:
         invoke, done = c.invoke, c.completion
         if invoke.f == "read":
@@ -115,12 +128,13 @@ def place_writes(
         else:
             v = version_of(c) if rule == "version" else number(value)
             w = Write(c, invoke.process, value, *((-INF, INF) if v is None else (v, v)))
-        stats["writes"] += 1
-        token = hashable(value)
+        writes += 1
+        token = value if value.__class__ in _SCALARS else hashable(value)
         table[token] = None if token in table else w
         if acked != INF:
             w.ok, w.acked = True, acked
             steps.append(w)
+    stats["writes"] += writes
     return table, steps
 
 
@@ -162,7 +176,8 @@ def attribute(c: Completed, table: dict[Hashable, Write | None], rule: str) -> S
     invoke, done = c.invoke, c.completion
     assert done is not None
     final = bool((invoke.extra or done.extra) and (invoke.get("final") or done.get("final")))
-    w = table.get(hashable(done.value), _MISSING)
+    value = done.value
+    w = table.get(value if value.__class__ in _SCALARS else hashable(value), _MISSING)
     version = version_of(c) if rule == "version" else None
     if version is not None:
         attributed = w if isinstance(w, Write) else None
