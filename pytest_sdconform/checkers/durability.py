@@ -104,16 +104,19 @@ def classify(
 ) -> list[tuple[Completed, list[FinalRead]]]:
     """Tally each write's fate; return the lost ones with the final reads that miss them."""
     lost: list[tuple[Completed, list[FinalRead]]] = []
+    none: list[FinalRead] = []
     for c in writes:
         tally.attempted += 1
-        if c.type == "fail":
+        done = c.completion
+        typ = "info" if done is None else done.type
+        if typ == "fail":
             tally.failed += 1
             continue
         el = freeze(c.invoke.value)
-        reads = finals.get(freeze(c.key), [])
-        if c.type == "ok":
+        reads = finals.get(freeze(c.invoke.key), none)
+        if typ == "ok":
             tally.acknowledged += 1
-            acked = _completed_at(c)
+            acked = done.index  # type: ignore[union-attr]
             after = [r for r in reads if r.op.invoke.index > acked]
             if not after:
                 tally.unchecked += 1
@@ -134,19 +137,29 @@ def find_phantoms(writes: Iterable[Completed], reads: Iterable[Completed]) -> li
     allowed: dict[Any, set[Any]] = {}
     failed: dict[Any, dict[Any, Completed]] = {}
     for c in writes:
-        k, el = freeze(c.key), freeze(c.invoke.value)
-        if c.type == "fail":
+        invoke, done = c.invoke, c.completion
+        k, el = freeze(invoke.key), freeze(invoke.value)
+        if done is not None and done.type == "fail":
             failed.setdefault(k, {}).setdefault(el, c)
         else:
-            allowed.setdefault(k, set()).add(el)
+            known = allowed.get(k)
+            if known is None:
+                allowed[k] = {el}
+            else:
+                known.add(el)
     reported: dict[Any, set[Any]] = {}
     out: list[Anomaly] = []
+    nothing: frozenset[Any] = frozenset()
     for r in reads:
-        if r.type != "ok":
+        done = r.completion
+        if done is None or done.type != "ok":
             continue
-        k = freeze(r.key)
+        k = freeze(r.invoke.key)
+        strange = elements(done.value) - allowed.get(k, nothing)
+        if not strange:  # the common case: every element was written
+            continue
         seen = reported.setdefault(k, set())
-        for el in elements(r.value) - allowed.get(k, set()) - seen:
+        for el in strange - seen:
             seen.add(el)
             w = failed.get(k, {}).get(el)
             why = "no write attempted it" if w is None else "every write of it failed"
@@ -237,8 +250,8 @@ def check_lost_writes(history: History, *, fs: Iterable[str] = ("add", "append")
     kinds = frozenset(fs)
     with paused_gc():
         pairs = history.complete()
-        writes = [c for c in pairs if c.f in kinds]
-        reads = [c for c in pairs if c.f == "read"]
+        writes = [c for c in pairs if c.invoke.f in kinds]
+        reads = [c for c in pairs if c.invoke.f == "read"]
         finals, source = final_reads(reads)
         tally = Tally()
         lost = classify(writes, finals, tally)
