@@ -213,3 +213,14 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     assert native.choose(None, reg) == "python"
     assert capsys.readouterr().err.count("pure-Python search") == 1
     assert check_linearizable(STALE, "cas-register").result == "invalid"
+
+
+@needs_native
+def test_time_limit_gives_unknown_natively() -> None:
+    """The compiled search looks at its deadline every 16384 steps: a spent budget stops the
+    partitions that need more (c50-ok's largest explores ~60 000 configurations)."""
+    h = read_history(str(CORPUS / "porcupine/kv/c50-ok.txt"))
+    v = check_linearizable(h, "kv", engine="native", time_limit=0)
+    assert v.result == "unknown"
+    assert "time limit reached" in v.reason
+    assert v.details["unknown_partitions"]
