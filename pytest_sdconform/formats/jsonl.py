@@ -33,8 +33,13 @@ def op_to_dict(op: Operation) -> dict[str, Any]:
     return d
 
 
+# Built once: json.dumps with any option builds a new encoder per call, and the recorder
+# calls this for every line of a run.
+_encode = json.JSONEncoder(separators=(", ", ": "), default=str).encode
+
+
 def dumps(op: Operation) -> str:
-    return json.dumps(op_to_dict(op), separators=(", ", ": "), default=str)
+    return _encode(op_to_dict(op))
 
 
 def op_from_dict(d: Any, position: int) -> Operation:
