@@ -33,6 +33,8 @@ PROPERTY_CHECKERS: dict[str, tuple[str, str]] = {
     "monotonic-writes": ("pytest_sdconform.checkers.monotonic_writes", "check_monotonic_writes"),
     "read-after-ack": ("pytest_sdconform.checkers.read_after_ack", "check_read_after_ack"),
     "outbox": ("pytest_sdconform.checkers.outbox", "check_outbox"),
+    "staleness": ("pytest_sdconform.checkers.staleness", "check_staleness"),
+    "mutual-exclusion": ("pytest_sdconform.checkers.mutex", "check_mutual_exclusion"),
 }
 
 # When --model is not given: the model a history's operation names point to.

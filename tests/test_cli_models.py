@@ -113,3 +113,25 @@ def test_the_time_limit_reaches_the_property_checkers_that_take_one(
     code = main(["check", path, "--model", "causal", "--time-limit", "0", "--json"])
     out = capsys.readouterr().out
     assert code == 2 and "time limit" in out
+
+
+def test_staleness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    v = {"version": 1}
+    w2 = {"version": 2}
+    fresh = jsonl(tmp_path, "fresh", *op(1, "write", "x", 1, None, **v),
+                  *op(2, "read", "x", 1))
+    stale = jsonl(tmp_path, "stale", *op(1, "write", "x", 1, None, **v),
+                  *op(1, "write", "x", 2, None, **w2), *op(2, "read", "x", 1))
+    assert check(capsys, fresh, "staleness")[0] == 0
+    code, fields = check(capsys, stale, "staleness")
+    assert code == 1 and fields["anomaly_kinds"] == ["stale-read"]
+
+
+def test_mutual_exclusion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = jsonl(tmp_path, "one", *op(1, "acquire", "l", None), *op(1, "release", "l", None),
+                *op(2, "acquire", "l", None))
+    two = jsonl(tmp_path, "two", *op(1, "acquire", "l", None), *op(2, "acquire", "l", None),
+                *op(3, "read", "other", None))  # both still held when the history goes on
+    assert check(capsys, one, "mutual-exclusion")[0] == 0
+    code, fields = check(capsys, two, "mutual-exclusion")
+    assert code == 1 and fields["anomaly_kinds"] == ["two-holders"]
