@@ -59,7 +59,8 @@ class PacketLoss:
         return rules
 
     def _jump(self) -> list[str]:
-        return ["PREROUTING", "-m", "comment", "--comment", self.netfilter.run.tag, "-j", self.chain]
+        return ["PREROUTING", "-m", "comment", "--comment", self.netfilter.run.tag,
+                "-j", self.chain]
 
     def dropped(self) -> dict[str, int]:
         """Packets dropped so far by protocol, from the chain's counters (0 when it is gone)."""
