@@ -51,16 +51,16 @@ UNSEEN_EDGES = 20
 _EMPTY: frozenset[Any] = frozenset()
 
 
-def _elements(value: Any) -> list[Any]:
-    """A read's list, its elements hashable (JSON lists inside become tuples)."""
+def _elements(value: Any) -> tuple[list[Any], set[Any]]:
+    """A read's list, its elements hashable (JSON lists inside become tuples), and their set."""
     if not value:
-        return []
+        return [], set()
     items = list(value)
     try:
-        hash(tuple(items))
+        return items, set(items)  # the common case, at C speed
     except TypeError:
-        return [freeze(v) for v in items]
-    return items
+        items = [freeze(v) for v in items]
+        return items, set(items)
 
 
 @dataclass
@@ -176,8 +176,8 @@ class _Checker:
                 if mop[0] == "append":
                     own.setdefault(k, []).append(freeze(mop[2]))
                     continue
-                seen = _elements(mop[2])
-                mine = own.get(k, [])
+                seen, distinct = _elements(mop[2])
+                mine = own.get(k)
                 external = seen
                 if mine:
                     if seen[-len(mine) :] != mine:
@@ -190,7 +190,6 @@ class _Checker:
                         )
                         continue
                     external = seen[: len(seen) - len(mine)]
-                distinct = set(seen)
                 if len(distinct) != len(seen):
                     self.report(
                         "duplicate-elements",
@@ -219,8 +218,9 @@ class _Checker:
                             f"{k!r}, which no transaction appended",
                             k,
                         )
-                if external and (k, external[-1]) in writer and (k, external[-1]) not in finals:
-                    w = writer[(k, external[-1])]
+                last = (k, external[-1]) if external else None
+                w = writer.get(last) if last is not None else None
+                if w is not None and last not in finals:
                     self.report(
                         "G1b",
                         [w, t],
@@ -264,7 +264,7 @@ class _Checker:
         order_sets = {k: set(v) for k, v in order.items()}
         unseen: dict[Any, list[int]] = {}
         for (k, v), w in writer.items():
-            if self.txns[w].c.type == "ok" and v not in order_sets.get(k, _EMPTY):
+            if v not in order_sets.get(k, _EMPTY) and self.txns[w].c.type == "ok":
                 unseen.setdefault(k, []).append(w)
         for k, versions in order.items():
             for a, b in itertools.pairwise(versions):
