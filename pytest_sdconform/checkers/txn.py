@@ -219,14 +219,14 @@ class _Checker:
                             k,
                         )
                 last = (k, external[-1]) if external else None
-                w = writer.get(last) if last is not None else None
-                if w is not None and last not in finals:
+                source = writer.get(last) if last is not None else None
+                if source is not None and last not in finals:
                     self.report(
                         "G1b",
-                        [w, t],
+                        [source, t],
                         f"{self.txns[t].label} read {k!r} ending in "
                         f"{external[-1]!r}, an intermediate append of "
-                        f"{self.txns[w].label}",
+                        f"{self.txns[source].label}",
                         k,
                     )
                 out.append((t, k, seen, external))
