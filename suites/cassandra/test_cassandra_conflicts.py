@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,20 @@ def cluster_for(sdconform: Case) -> tuple[Cluster[CassandraInfo], dict[str, str]
     waited = cb.healthy(cluster)
     sdconform.config.update(cluster_start_s=cluster.started_s, healthy_wait_s=round(waited, 1))
     return cluster, cluster.info.addresses
+
+
+def keyspace_of_its_own(address: str, rf: int, keyspace: str,
+                        gc_grace_s: int | None = None) -> None:
+    """``cql.create_schema``, tried three times: on a loaded machine a schema change can outlast
+    the driver's heartbeat, which drops the connection (the statements are IF NOT EXISTS)."""
+    for attempt in range(3):
+        try:
+            create_schema(address, rf, keyspace=keyspace, gc_grace_s=gc_grace_s)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(2.0)
 
 
 def prefix(name: str, owner: int | None = None, keys: int = 1) -> str:
@@ -138,7 +153,7 @@ def test_any_acknowledges_writes_no_replica_took(sdconform: Case) -> None:
     acknowledged then was applied to no replica: the coordinator stored a hint. The final read
     asks n3 at ONE (reported, not deciding: hints may or may not have been replayed by then)."""
     cluster, addresses = cluster_for(sdconform)
-    create_schema(addresses["n1"], 1, keyspace=RF1)
+    keyspace_of_its_own(addresses["n1"], 1, RF1)
     others = [addresses["n1"], addresses["n2"]]
     workers = sdconform.session.options.concurrency
 
@@ -225,17 +240,18 @@ def test_both_sides_answer_at_one_and_replicas_converge(sdconform: Case) -> None
     cluster, addresses = cluster_for(sdconform)
     drained: dict[str, str] = {}
 
+    def ask(n: str) -> bool:
+        try:
+            pending = cb.pending_hints(cluster, n)
+        except Exception as e:  # JMX not up yet: ask again
+            drained[n] = f"{type(e).__name__}: {e}"[:120]
+            return False
+        drained[n] = "pending" if pending else "none"
+        return not pending
+
     def hints_drained() -> bool:
-        for n in NODES:
-            try:
-                pending = cb.pending_hints(cluster, n)
-            except Exception as e:  # JMX not up yet: ask again
-                drained[n] = f"{type(e).__name__}: {e}"[:120]
-                return False
-            drained[n] = "pending" if pending else "none"
-            if pending:
-                return False
-        return True
+        with ThreadPoolExecutor(len(NODES)) as pool:  # one nodetool JVM per node at once
+            return all(list(pool.map(ask, NODES)))
 
     workers = sdconform.session.options.concurrency
     make = both_sides(sdconform, addresses, "ONE")
@@ -325,7 +341,7 @@ def deletes_case(sdconform: Case, gc_grace_s: int | None) -> None:
     cluster, addresses = cluster_for(sdconform)
     keyspace = cb.KEYSPACE if gc_grace_s is None else f"sdconform_grace{gc_grace_s}"
     if gc_grace_s is not None:
-        create_schema(addresses["n1"], 3, keyspace=keyspace, gc_grace_s=gc_grace_s)
+        keyspace_of_its_own(addresses["n1"], 3, keyspace, gc_grace_s)
     purge = cb.PurgeTombstones(cluster, ["n1", "n2"], keyspace, "registers",
                                gc_grace_s if gc_grace_s is not None else 864000)
     cut = Announce(sdconform.fault(lambda: cluster.partition(cuts=[isolate(NODES, "n3")])))
