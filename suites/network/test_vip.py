@@ -46,3 +46,23 @@ def test_the_vip_moves_to_the_backup_when_the_master_drops_off_the_network(sdcon
                                 op_delay=0.02, op_timeout=2.0, settle=1.0),
                   config={"fault": "lb1's link down", "bound_s": round(bound, 3),
                           "vip": info.vip})
+
+
+@pytest.mark.claim("lb-vip-failover", config="keepalived-killed")
+def test_the_vip_moves_to_the_backup_when_the_masters_keepalived_is_killed(sdconform: Case
+                                                                          ) -> None:
+    """lb1's keepalived is SIGKILLed: it can neither say goodbye (a priority-0 advert) nor
+    take the VIP off its interface, so lb1 still holds the address while lb2, hearing no
+    adverts, takes it within its master_down_interval and sends gratuitous ARPs, which move
+    the harness's traffic. Requests sent to lb1 after the bound, or none answered, refute."""
+    cluster = sdconform.start(vip.Topology())
+    info = cluster.info
+    bound = info.master_down_s()
+    sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
+                  lambda i: vip.VipClient(info), [cluster.kill(["lb1-vrrp"])], checkers=[],
+                  judge=RoutedAround("kill", detect_s=bound, routes=routes, servers=2,
+                                     victims=lambda w: {"lb1"}, outlast_s=1.0),
+                  run=RunConfig(duration=bound + 3.5, quiet=1.0, fault_duration=bound + 2.0,
+                                op_delay=0.02, op_timeout=2.0, settle=1.0),
+                  config={"fault": "lb1's keepalived SIGKILLed (its VIP left on eth0)",
+                          "bound_s": round(bound, 3), "vip": info.vip})
