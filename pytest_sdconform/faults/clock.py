@@ -98,7 +98,9 @@ class ClockControl:
     """
 
     def __init__(self, folder: Path | str):
-        self.folder = Path(folder)
+        # Absolute: a node starts in its own data folder, where a relative path (a run folder
+        # given as reports/...) would name nothing, and the skew would never take effect.
+        self.folder = Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o755)
         self.methods: dict[str, str] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..history import History, HistoryError
 from . import jepsen, jsonl, knossos, porcupine
 
@@ -40,8 +42,9 @@ def parse(text: str, fmt: str = "auto", path: str | None = None) -> History:
     raise HistoryError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", path)
 
 
-def read_history(path: str, fmt: str = "auto") -> History:
+def read_history(path: str | os.PathLike[str], fmt: str = "auto") -> History:
     """Read a history file in any supported format; bad input raises HistoryError."""
+    path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

@@ -482,3 +482,14 @@ def test_go_is_refused_because_neither_library_reaches_its_clock(tmp_path: Path)
         ).stdout
     )
     assert abs(shown - time.time()) < 5
+
+
+def test_the_control_folder_is_absolute_whatever_the_run_folder_was_given_as(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node starts in its own data folder: a relative control path would name nothing there.
+    from pytest_sdconform.faults.clock import ClockControl
+
+    monkeypatch.chdir(tmp_path)
+    control = ClockControl(Path("reports") / "run" / "clock")
+    assert control.folder.is_absolute()
+    assert control.folder == tmp_path / "reports" / "run" / "clock"

@@ -137,3 +137,10 @@ def test_unknown_format_and_unreadable_file(tmp_path: Path) -> None:
 def test_jsonl_dump_is_one_line_per_operation() -> None:
     line = jsonl.dumps(Operation(0, 1, 2, "ok", "read", "k", None))
     assert "\n" not in line and json.loads(line)["value"] is None
+
+
+def test_a_history_is_read_from_a_path_as_from_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text(json.dumps({"index": 0, "time": 0, "process": 0, "type": "invoke",
+                                "f": "read", "key": "x", "value": None}) + "\n")
+    assert len(read_history(path).ops) == len(read_history(str(path)).ops) == 1
