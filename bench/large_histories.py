@@ -13,7 +13,10 @@
   for the first three: under 1 s for 1 M);
 - ``register_1m_s``: linearizability (register model) on a history of ``--ops`` lines, 64
   keys, 10 clients whose operations overlap;
-- ``linearizable_10k_s``: the same on 10,000 operations (20,000 lines) of 8 keys.
+- ``linearizable_10k_s``: the same on 10,000 operations (20,000 lines) of 8 keys;
+- ``..._cpu_s``, ``txn_per_cpu_s``: the same figures in this process's CPU time, which a
+  machine shared with other work disturbs less than the wall clock (the targets are wall
+  clock on an idle machine).
 
 Each figure is the best of ``--repeat`` runs on one history (the machines are shared), the
 history's generation not counted. Every check must end ``valid`` (the histories are); any other
@@ -156,16 +159,22 @@ def workload_history(n_ops: int, f_write: str, f_read: str, seed: int = 2) -> Hi
     return History(ops)
 
 
+CPU: dict[str, float] = {}  # the last best_of's CPU seconds (this process only)
+
+
 def best_of(repeat: int, check: Callable[[History], Verdict], history: History) -> float:
-    """The shortest of ``repeat`` runs; exits when a verdict is not ``valid``."""
-    times = []
+    """The shortest of ``repeat`` runs; exits when a verdict is not ``valid``. The shortest
+    CPU time is left in ``CPU["s"]``: on a shared machine it moves less than the wall clock."""
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         verdict = check(history)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         if verdict.result != "valid":
             print(f"error={verdict.checker} gave {verdict.result}: {verdict.reason}")
             sys.exit(1)
+    CPU["s"] = min(cpu)
     return min(times)
 
 
@@ -192,6 +201,7 @@ def main() -> None:
     h = list_append_history(args.txns)
     secs = best_of(args.repeat, check_txn, h)
     print(f"txn_per_s={args.txns / secs:.0f}", flush=True)
+    print(f"txn_per_cpu_s={args.txns / CPU['s']:.0f}", flush=True)
     secs = best_of(args.repeat, lambda x: check_txn(x, "strict-serializable", realtime=True), h)
     print(f"txn_strict_per_s={args.txns / secs:.0f}", flush=True)
 
@@ -205,6 +215,7 @@ def main() -> None:
     for name, fw, fr, check in checks:
         h = workload_history(args.ops, fw, fr)
         print(f"{name}_{size}_s={best_of(args.repeat, check, h):.3f}", flush=True)
+        print(f"{name}_{size}_cpu_s={CPU['s']:.3f}", flush=True)
 
     h = register_history(args.ops // 2, 64)
     secs = best_of(args.repeat, lambda x: check_linearizable(x, "register"), h)
