@@ -13,7 +13,7 @@ import pytest
 from pytest_sdconform.backends import vip
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.reroute import RoutedAround
-from pytest_sdconform.faults.link import LinkDown
+from pytest_sdconform.faults.link import LinkDown, ProtocolCut
 from pytest_sdconform.history import Completed
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads.register import Register
@@ -66,3 +66,21 @@ def test_the_vip_moves_to_the_backup_when_the_masters_keepalived_is_killed(sdcon
                                 op_delay=0.02, op_timeout=2.0, settle=1.0),
                   config={"fault": "lb1's keepalived SIGKILLed (its VIP left on eth0)",
                           "bound_s": round(bound, 3), "vip": info.vip})
+
+
+@pytest.mark.claim("lb-vip-failover", config="vrrp-cut")
+def test_cutting_vrrp_adverts_between_the_machines_leaves_two_masters(sdconform: Case) -> None:
+    """Only VRRP is dropped between the machines (clients still reach both): lb2, hearing no
+    adverts, becomes master after its master_down_interval while lb1, hearing nothing
+    either, stays master. Just before the heal the fault reads which machines carry the VIP:
+    more than one is a split brain."""
+    cluster = sdconform.start(vip.Topology())
+    info = cluster.info
+    bound = info.master_down_s()
+    cut = ProtocolCut(info.network.machines, "vrrp", observe=lambda: vip.holders(info))
+    sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
+                  lambda i: vip.VipClient(info), [cut], checkers=[],
+                  judge=vip.SingleMaster(bound),
+                  run=RunConfig(duration=bound + 3.0, quiet=1.0, fault_duration=bound + 1.5,
+                                op_delay=0.02, op_timeout=2.0, settle=1.0),
+                  config={"fault": "VRRP dropped between lb1 and lb2", "vip": info.vip})

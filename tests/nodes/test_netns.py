@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from pytest_sdconform.cleanup import clean_run
-from pytest_sdconform.faults.link import LinkDown, is_up
+from pytest_sdconform.faults.link import LinkDown, ProtocolCut, is_up
 from pytest_sdconform.nodes.netns import Network, create, free_third_octet, ip, remove
 from pytest_sdconform.runs import Run
 
@@ -54,6 +54,11 @@ def test_machines_are_made_cut_healed_and_removed(run: Run) -> None:
         assert subprocess.run(ping, capture_output=True).returncode != 0
         assert fault.stop() == {"up": ["m1"]}
         assert is_up(net.veths["m1"])
+        cut = ProtocolCut(net.machines, "vrrp", observe=lambda: {"seen": 1})
+        assert cut.start()["protocol"] == "vrrp"
+        assert subprocess.run(ping, capture_output=True).returncode == 0  # TCP still passes
+        assert cut.stop() == {"observed": {"seen": 1}}
+        assert cut.stop() == {}
     finally:
         removed = remove(list(net.machines.values()), [net.bridge])
     assert len(removed) == 3

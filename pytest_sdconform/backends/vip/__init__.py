@@ -1,10 +1,21 @@
 """A floating address over two balancer machines: keepalived's VRRP in network namespaces of
 their own (``topology.py``; the namespaces and bridge: ``nodes/netns.py``), and the client
 whose requests say which machine the VIP resolved to and which one answered (``client.py``).
-The judge is ``checkers/reroute.py``'s ``RoutedAround``; the fault, ``faults/link.py``."""
+The judge of a takeover is ``checkers/reroute.py``'s ``RoutedAround``; of a split brain,
+``SingleMaster`` (``judges.py``); the faults are in ``faults/link.py``."""
 
 from .client import VipClient, resolved
-from .topology import APP_PORT, MACHINES, PRIORITIES, Topology, VipInfo, provision, served_by
+from .judges import SingleMaster
+from .topology import (
+    APP_PORT,
+    MACHINES,
+    PRIORITIES,
+    Topology,
+    VipInfo,
+    holders,
+    provision,
+    served_by,
+)
 
-__all__ = ["APP_PORT", "MACHINES", "PRIORITIES", "Topology", "VipClient", "VipInfo",
-           "provision", "resolved", "served_by"]
+__all__ = ["APP_PORT", "MACHINES", "PRIORITIES", "SingleMaster", "Topology", "VipClient",
+           "VipInfo", "holders", "provision", "resolved", "served_by"]

@@ -138,6 +138,12 @@ class Topology(base.Topology[VipInfo]):
         return VipInfo(net.vip, net, macs, self.advert_int)
 
 
+def holders(info: VipInfo) -> dict[str, list[str]]:
+    """The machines whose interface carries the VIP now (read from each namespace)."""
+    return {"holders": [m for m, ns in info.network.machines.items()
+                        if f" {info.vip}/" in ip("-n", ns, "-o", "addr", "show", "eth0").stdout]}
+
+
 def served_by(vip: str, timeout: float = 0.5) -> str | None:
     try:
         with urllib.request.urlopen(f"http://{vip}:{APP_PORT}/kv/ready", timeout=timeout) as r:
