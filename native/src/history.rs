@@ -14,6 +14,7 @@ use crate::wgl::{self, Part};
 
 pub struct Encoded {
     pub parts: Vec<(Part, Option<Vec<String>>, u32)>,
+    pub completions: Vec<Vec<i64>>, // per partition, each operation's completion position or -1
     pub operations: usize,
     pub values: Vec<Py<PyAny>>, // register value ids -> values
 }
@@ -135,6 +136,7 @@ pub fn encode<'py>(
     let mut parts: Vec<(Part, HashMap<String, u32>)> = Vec::new();
     let false_ = PyBool::new(py, false);
     let mut operations = 0;
+    let mut completions: Vec<Vec<i64>> = Vec::new();
     for c in &calls {
         let f = c.f.to_str()?;
         let fs: &[&str] = match kind {
@@ -167,6 +169,7 @@ pub fn encode<'py>(
             Some(k) => k.extract::<usize>()?,
             None => {
                 keys.set_item(&c.key, parts.len())?;
+                completions.push(vec![]);
                 let mut strings = HashMap::new();
                 if kind == 1 {
                     let Some(s) = text(init) else { return Ok(None) };
@@ -228,6 +231,7 @@ pub fn encode<'py>(
         part.b.push(b);
         part.starts.push(c.pos);
         part.ends.push(end);
+        completions[k].push(c.done.as_ref().map_or(-1, |d| d.0));
         operations += 1;
     }
     let init_id = if kind != 1 { vid(init)? } else { 0 };
@@ -244,5 +248,5 @@ pub fn encode<'py>(
             (p, Some(table), 0)
         })
         .collect();
-    Ok(Some(Encoded { parts, operations, values }))
+    Ok(Some(Encoded { parts, completions, operations, values }))
 }

@@ -78,8 +78,7 @@ fn search_many(
 }
 
 /// The whole check from the history's operations: pairing, steps, partitions and searches.
-/// None when the history needs the Python path (see history.rs); otherwise (partitions,
-/// operations, a result per partition as `search_many`'s, the register values by id).
+/// None when the history needs the Python path (see history.rs); otherwise a `CheckOut`.
 #[pyfunction]
 #[pyo3(signature = (ops, kind, etcd, init, freeze, nemesis, time_limit, max_states, max_bytes,
                     threads, stop_on_invalid))]
@@ -97,16 +96,29 @@ fn check_history<'py>(
     max_bytes: Option<usize>,
     threads: usize,
     stop_on_invalid: bool,
-) -> PyResult<Option<(usize, usize, Vec<Option<FoundOut>>, Vec<Py<PyAny>>)>> {
+) -> PyResult<Option<CheckOut>> {
     let Some(enc) = history::encode(py, ops, kind, etcd, init, freeze, nemesis)? else {
         return Ok(None);
     };
     let n = enc.parts.len();
+    let starts: Vec<Vec<i64>> = enc.parts.iter().map(|p| p.0.starts.clone()).collect();
     let found = run(py, enc.parts, time_limit, max_states, max_bytes, threads, stop_on_invalid);
-    Ok(Some((n, enc.operations, found, enc.values)))
+    // where a partition's operations are, for the evidence of one that is not valid
+    let mut places = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        if f.as_ref().is_some_and(|f| f.0 != "valid") {
+            places.push((i, starts[i].clone(), enc.completions[i].clone()));
+        }
+    }
+    Ok(Some((n, enc.operations, found, enc.values, places)))
 }
 
 type PartRun = (Part, Option<Vec<String>>, u32);
+
+/// (partitions, operations, results, register values by id, (partition, invocation positions,
+/// completion positions or -1) of each partition not found valid)
+type CheckOut = (usize, usize, Vec<Option<FoundOut>>, Vec<Py<PyAny>>,
+                 Vec<(usize, Vec<i64>, Vec<i64>)>);
 
 fn run(
     py: Python<'_>,

@@ -189,8 +189,8 @@ def check_linearizable(
         )
         n_parts, n_ops = len(parts), sum(len(p.ops) for p in parts)
     else:
-        n_parts, n_ops, results = fast
-        parts = partitions(history, m) if any(r.result != "valid" for r in results.values()) else []
+        n_parts, n_ops, results, found_parts = fast
+        parts = [found_parts.get(i) for i in range(n_parts)]  # type: ignore[misc]
     verdicts = [
         Verdict("linearizable", "valid") if r.result == "valid"
         else _verdict(parts[i], r, m, memory.limit) for i, r in sorted(results.items())

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from ..history import NEMESIS, History, freeze
+from ..history import NEMESIS, Completed, History, freeze
 from .models import UNKNOWN, Model, kv_step, mutex_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
@@ -151,10 +151,11 @@ def search_history(
     max_states: int,
     stop_on_invalid: bool,
     memory: MemoryBudget,
-) -> tuple[int, int, dict[int, SearchResult]] | None:
+) -> tuple[int, int, dict[int, SearchResult], dict[int, Partition]] | None:
     """The whole check in the compiled core, from pairing to searches (the per-key partition
     loop included): (partitions, operations, results by partition, in ``partitions()``'s
-    order). None when the history needs the Python path (native/src/history.rs says when)."""
+    order, and the ``Partition`` of each not found valid, for its evidence). None when the
+    history needs the Python path (native/src/history.rs says when)."""
     assert _core is not None and supports(model)
     kind = 0 if model.step is register_step else 1 if model.step is kv_step else 2
     etcd = "cas" in model.fail_is_output
@@ -165,8 +166,20 @@ def search_history(
                               max_states, share, threads, stop_on_invalid)
     if got is None:
         return None
-    n_parts, n_ops, found, values = got
-    return n_parts, n_ops, _results(found, None if kind == 1 else values)
+    n_parts, n_ops, found, values, places = got
+    ops = history.ops
+    parts: dict[int, Partition] = {}
+    for i, starts, completions in places:
+        part = parts[i] = Partition(None, starts=starts)
+        for s, e in zip(starts, completions, strict=True):
+            c = Completed(ops[s], None if e < 0 else ops[e])
+            prepared = model.prepare(c)
+            assert prepared is not None  # the compiled loop kept it
+            part.key, step = prepared
+            part.ops.append(c)
+            part.steps.append(step)
+            part.ends.append(None if step[2] is UNKNOWN or e < 0 else e)
+    return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
 
 
 def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResult]:
