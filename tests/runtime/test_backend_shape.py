@@ -23,7 +23,7 @@ from pytest_sdconform.runtimes.external import ExternalRuntime
 def test_the_registry_finds_every_backend_package_and_no_other() -> None:
     assert registry.names() == ["aws", "caching", "cassandra", "kafka", "memcached", "mongodb",
                                 "mqtt", "nginx", "pipelines", "postgres", "redis", "sse",
-                                "transport"]
+                                "transport", "vip"]
     for name in registry.names():
         backend = registry.load(name)
         assert backend.Topology.backend == name
