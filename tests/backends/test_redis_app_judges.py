@@ -27,6 +27,15 @@ def final(h: History, *indices: int) -> History:
     return h
 
 
+def failover(h: History) -> History:
+    """Acknowledged by n1 before the first fault window, by n2 (promoted) after it."""
+    start = next(op.time for op in h.ops if op.process == "nemesis")
+    for op in h.ops:
+        if op.type == "ok":
+            op.node = "n1" if op.time < start else "n2"
+    return h
+
+
 def ttl(h: History, ms: float, *indices: int) -> History:
     for i in indices:
         h.ops[i].extra = {**(h.ops[i].extra or {}), "ttl_ms": ms}
@@ -77,10 +86,10 @@ def test_leaderboard_without_concurrent_reads_is_not_exercised() -> None:
 # --- dedup ---------------------------------------------------------------------------------
 
 def crawl(second: str) -> History:
-    return timed("0.0 1 invoke visit u1", "0.1 1 ok visit u1 true",
+    return failover(timed("0.0 1 invoke visit u1", "0.1 1 ok visit u1 true",
                  "0.2 2 invoke visit u1", "0.3 2 ok visit u1 false",
                  "1.0 n info pause-start", "2.0 n info pause-stop",
-                 "2.1 3 invoke visit u1", f"2.2 3 ok visit u1 {second}")
+                 "2.1 3 invoke visit u1", f"2.2 3 ok visit u1 {second}"))
 
 
 def test_duplicates_caught_across_a_fault_are_upheld() -> None:
@@ -105,10 +114,10 @@ def test_no_reoffer_after_the_fault_is_not_exercised() -> None:
 # --- IDs -----------------------------------------------------------------------------------
 
 def ids(after: int | str) -> History:
-    return timed("0.0 1 invoke take ids", "0.1 1 ok take ids 1",
+    return failover(timed("0.0 1 invoke take ids", "0.1 1 ok take ids 1",
                  "0.2 2 invoke take ids", "0.3 2 ok take ids 2",
                  "1.0 n info pause-start", "2.0 n info pause-stop",
-                 "2.1 3 invoke take ids", f"2.2 3 ok take ids {after}")
+                 "2.1 3 invoke take ids", f"2.2 3 ok take ids {after}"))
 
 
 def test_unique_ids_are_upheld() -> None:
@@ -197,3 +206,11 @@ def test_workload_shapes() -> None:
     urls = [Crawl(recent=5).next_op(random.Random(3)).key for _ in range(3)]
     assert urls == ["u0", "u0", "u0"]  # three separate crawls each start at u0
     assert {Expiring(write_ratio=1.0).next_op(random.Random(4)).f} == {"setex"}
+
+
+def test_a_fault_without_a_failover_is_not_exercised() -> None:
+    h = crawl("false")
+    for op in h.ops:
+        op.node = "n1" if op.type == "ok" else None
+    d = decide(h, {}, ProcessedOnce("pause"), faults=["pause"])
+    assert d.outcome == "inconclusive" and "no failover happened" in d.reason

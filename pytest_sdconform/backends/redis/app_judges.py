@@ -49,6 +49,19 @@ def _per_window(history: History, fault: str | None, count: Any, what: str) -> E
     return None
 
 
+def failed_over(history: History, fault: str | None) -> Exercise | None:
+    """None when acknowledged calls came from two or more nodes (a primary was replaced), or
+    there is no fault to fail over; else why the failover was not exercised."""
+    if not windows_of(history, fault):
+        return None
+    nodes = {str(c.completion.node) for c in client_ops(history)
+             if c.type == "ok" and c.completion is not None and c.completion.node is not None}
+    if len(nodes) < 2:
+        return Exercise(False, f"every acknowledged call came from {', '.join(sorted(nodes))}: "
+                               "no failover happened")
+    return None
+
+
 def lock_contended(fault: str | None = None) -> ExerciseRule:
     """Exercised when two or more clients held the lock, acquires were refused because it was
     held, and (with faults) the lock was taken both before and after the start of every
@@ -63,7 +76,8 @@ def lock_contended(fault: str | None = None) -> ExerciseRule:
                                    "refused: the lock was not contended")
         missing = _per_window(history, fault, lambda w: sum(
             1 for h in hs if h.start < w.start) * sum(1 for h in hs if h.start >= w.start),
-            "hold both before and after the start")
+            "hold both before and after the start") or (failed_over(history, fault)
+                                                       if fault else None)
         if missing:
             return missing
         return Exercise(True, f"{len(hs)} holds by {holders} clients, {refused} acquires "
@@ -83,6 +97,7 @@ class LeaderboardMatches:
 
     Exercised: a final read, and ranking reads made while points were being scored."""
 
+    fault: str | None = None  # with a fault: points acknowledged by two primaries
     name: str = "leaderboard-model"
     exercises: str = "ranking reads while points were scored concurrently, and a final read"
 
@@ -103,6 +118,8 @@ class LeaderboardMatches:
         if not final or not busy:
             return Exercise(False, f"{len(final)} final reads, {busy} ranking reads overlapping "
                                    "a score")
+        if self.fault and (why := failed_over(history, self.fault)):
+            return why
         return Exercise(True, f"{busy} ranking reads overlapped scoring, {len(incrs)} points "
                               "scored, a final read")
 
@@ -198,7 +215,8 @@ class ProcessedOnce:
             return n
 
         missing = _per_window(history, self.fault, again, "re-offer of a processed URL "
-                                                          "after the start")
+                                                          "after the start") or (
+            failed_over(history, self.fault) if self.fault else None)
         if missing:
             return missing
         return Exercise(True, f"{caught} duplicate offers caught among {len(visits)} URLs")
@@ -249,7 +267,8 @@ class HandedOutOnce:
         missing = _per_window(history, self.fault, lambda w: sum(
             1 for c in ids if _done(c) < w.start) * sum(
             1 for c in ids if c.invoke.time >= w.start), "ID taken both before and after "
-                                                          "the start")
+                                                          "the start") or (
+            failed_over(history, self.fault) if self.fault else None)
         if missing:
             return missing
         return Exercise(True, f"{len(ids)} IDs taken by {len({c.process for c in ids})} "
