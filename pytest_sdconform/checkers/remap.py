@@ -4,8 +4,9 @@ Karger et al. ("Consistent hashing and random trees", STOC 1997): removing one o
 remaps only the keys that node held (about 1/N), where ``hash mod N`` remaps almost all of them
 ((N-1)/N from 3 to 2 nodes would be 2/3; in fact a key keeps its node only if its hash agrees
 mod both counts). Measured from the history of a store whose completions name the node that
-served them (``node``): a key's *home* is the node of its acknowledged write before the node
-left (a kill window); the key *moved* when a read of it that succeeded while the node was gone
+served them (``node``): a key's *home* is the node that last served it successfully (a write
+or a read) before the node left (a kill window), so a key that an earlier window moved is homed
+on its new owner; the key *moved* when a read of it that succeeded while the node was gone
 was served by another node.
 
 ``KeysStay`` judges it: refuted when a key whose home survived moved (the ring reshuffled keys
@@ -61,14 +62,25 @@ class Moves:
 
 
 def homes(history: History, before: int) -> dict[str, str]:
-    """Each key's node: where its last acknowledged write before ``before`` went."""
-    out: dict[str, str] = {}
+    """Each key written (acknowledged) before ``before``: the node that last served it then.
+
+    The last successful operation of the key (write or read) before ``before``, not its write:
+    after an earlier window the clients keep the dropped node out of the ring, and the key is
+    correctly served by its new owner, which is its home when a second window begins.
+    """
+    written: set[str] = set()
+    served: dict[str, tuple[int, str]] = {}
     for c in client_ops(history):
         done = c.completion
-        if (c.f == "write" and c.type == "ok" and done is not None and done.node
-                and done.time < before):
-            out[str(c.key)] = done.node
-    return out
+        if (c.f not in ("write", "read") or c.type != "ok" or done is None or not done.node
+                or done.time >= before):
+            continue
+        key = str(c.key)
+        if c.f == "write":
+            written.add(key)
+        if key not in served or done.time >= served[key][0]:
+            served[key] = (done.time, done.node)
+    return {key: served[key][1] for key in written}
 
 
 def moves(history: History, w: FaultWindow) -> Moves:

@@ -86,3 +86,37 @@ def test_reads_before_the_window_and_failed_reads_do_not_count() -> None:
 
 def test_no_window_is_inconclusive() -> None:
     assert JUDGE.rule(h(*write(0.0, "a", "n2")), {}).outcome == "inconclusive"
+
+
+def two_windows(second: dict[str, str]) -> History:
+    """n1 killed (its keys x, y move to n2, n3), restarted but kept out of the clients' ring,
+    then n2 killed and each key read where ``second`` says."""
+    events: list[str] = []
+    for n, (key, node) in enumerate(HOMES.items()):
+        events += write(0.1 * n, key, node)
+    events.append('1.0 n info kill-start - {"nodes": ["n1"]}')
+    for n, (key, node) in enumerate({"a": "n2", "b": "n3", "c": "n2", "x": "n2",
+                                     "y": "n3"}.items()):
+        events += read(1.1 + 0.1 * n, key, node)
+    events.append("2.0 n info kill-stop")
+    events.append('3.0 n info kill-start - {"nodes": ["n2"]}')
+    for n, (key, node) in enumerate(second.items()):
+        events += read(3.1 + 0.1 * n, key, node)
+    events.append("4.0 n info kill-stop")
+    return h(*events)
+
+
+def test_a_key_moved_by_an_earlier_window_is_homed_on_its_new_owner() -> None:
+    # x was written to n1 but served by n2 since the first window: losing n2 moves it, correctly.
+    d = decide(two_windows({"b": "n3", "x": "n3", "y": "n3", "a": "n3", "c": "n3"}), {}, JUDGE,
+               faults=["kill"])
+    assert d.outcome == "upheld" and d.exercised, d.reason
+    assert "0 of 2 keys of surviving nodes, 3 of 3 keys of the lost node" in d.reason
+
+
+def test_a_key_moved_off_its_new_surviving_owner_in_a_later_window_refutes() -> None:
+    history = two_windows({"b": "n3", "x": "n3", "y": "n1", "a": "n3", "c": "n3"})
+    d = decide(history, {}, JUDGE, faults=["kill"])
+    assert d.outcome == "refuted", d.reason
+    [a] = JUDGE.rule(history, {}).anomalies
+    assert history.ops[a.ops[-1]].key == "y" and history.ops[a.ops[-1]].node == "n1"
