@@ -6,8 +6,9 @@ schedules (``faults/schedule.py``): which of the case's faults go together (at m
 the case composes), when, and for how long, within bounds taken from the case's own schedule: a
 fault lasts from the case's own fault span (which cases set from the system's detection and
 recovery bounds, so a shorter one could turn slowness into a refutation) to twice it, and the
-quiet between faults from a quarter of the case's to twice it. Each one is a real run. When one refutes, Hypothesis
-shrinks it (fewer steps, fewer faults, shorter spans) by running candidates, until nothing
+quiet between faults from a quarter of the case's to twice it. Each one is a real run. When
+one refutes, Hypothesis shrinks it (fewer steps, fewer faults, shorter spans) by running
+candidates, until nothing
 smaller refutes or the shrinking budget is spent; past the budget a candidate is not run and
 counts as not refuting, so the minimal schedule found so far stands (and says it may not be the
 smallest). A schedule already run is not run again: its first result stands, which also keeps
@@ -196,7 +197,7 @@ def neighbours(schedule: Schedule, b: Bounds) -> list[Schedule]:
         out += [Schedule(tuple(steps[:i] + steps[i + 1:])) for i in range(len(steps))]
     for i, step in enumerate(steps):
         def with_step(new: Step, i: int = i) -> Schedule:
-            return Schedule(tuple(steps[:i] + [new] + steps[i + 1:]))
+            return Schedule((*steps[:i], new, *steps[i + 1:]))
 
         if len(step.faults) > 1:
             out += [with_step(replace(step, faults=step.faults[:j] + step.faults[j + 1:]))
