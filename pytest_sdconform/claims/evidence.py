@@ -13,6 +13,12 @@ history decides, on which system, and why::
     expected = "upheld"   # the claim's outcome there, as the case's own expectation implies
     why = "a single Redis server: the linearizability check is the definition's operational form"
 
+``one_sided = true`` (optional) is for evidence that can only go one way: a case whose own
+outcome, had it come out the other way, would say nothing about the generic claim (an upheld
+classification cannot show "only CA, CP or AP exist", a slow failover does not refute the
+definition of RTO). Then only the outcome ``expected`` counts; the other one reads as
+``inconclusive``.
+
 ``reads`` is there because a case's claim may be the generic one's negation: a case that upholds
 "at ONE both sides of a partition answer" refutes "NoSQL keeps integrity and accessibility" only
 together with its stale reads, so it says which way its outcome counts. An inconclusive case is
@@ -35,6 +41,7 @@ EVIDENCE = "evidence.toml"
 Reading = Literal["same", "opposite"]
 READINGS: tuple[Reading, ...] = ("same", "opposite")
 FIELDS = {"claim", "case", "system", "reads", "expected", "why"}
+OPTIONAL = {"one_sided"}
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,19 @@ class Evidence:
     expected: str
     why: str
     origin: str
+    one_sided: bool = False  # only ``expected`` counts; the other decided outcome: inconclusive
 
     def outcome(self, case_outcome: str) -> str:
         """The claim's outcome on this evidence, from the case's own outcome."""
-        if self.reads == "same" or case_outcome not in ("upheld", "refuted"):
+        if case_outcome not in ("upheld", "refuted"):
             return case_outcome if case_outcome in OUTCOMES else "inconclusive"
-        return "refuted" if case_outcome == "upheld" else "upheld"
+        if self.reads == "same":
+            read = case_outcome
+        else:
+            read = "refuted" if case_outcome == "upheld" else "upheld"
+        if self.one_sided and read != self.expected:
+            return "inconclusive"
+        return read
 
 
 def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
@@ -70,9 +84,12 @@ def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
         where = f"{origin}: decided_by {i}"
         if not isinstance(row, dict):
             raise CatalogueError(f"{where}: not a table")
-        missing, extra = FIELDS - set(row), set(row) - FIELDS
+        missing, extra = FIELDS - set(row), set(row) - FIELDS - OPTIONAL
         if missing or extra:
             raise CatalogueError(f"{where}: missing {sorted(missing)}, unknown {sorted(extra)}")
+        one_sided = row.get("one_sided", False)
+        if not isinstance(one_sided, bool):
+            raise CatalogueError(f"{where}: one_sided must be true or false")
         for k in FIELDS:
             if not isinstance(row[k], str) or not row[k].strip():
                 raise CatalogueError(f"{where}: {k} must be a non-empty string")
@@ -89,7 +106,7 @@ def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
             raise CatalogueError(f"{where}: {row['case']} already decides {row['claim']!r}")
         seen.add((row["claim"], row["case"]))
         out.append(Evidence(row["claim"], row["case"], row["system"], row["reads"],
-                            row["expected"], row["why"], where))
+                            row["expected"], row["why"], where, one_sided))
     return out
 
 

@@ -36,6 +36,8 @@ def test_an_entry_is_read_with_every_field() -> None:
     ('why = "because"', 'why = "  "', "why must be a non-empty string"),
     ("[[decided_by]]", "[[decided]]", "unknown tables"),
     ("[[decided_by]]", "[[decided_by]", "not valid TOML"),
+    ('why = "because"', 'why = "because"\none_sided = "yes"', "one_sided must be true or false"),
+    ('why = "because"', 'why = "because"\nsided = true', "unknown ['sided']"),
 ])
 def test_a_malformed_entry_is_refused_with_its_place(old: str, new: str, message: str) -> None:
     with pytest.raises(CatalogueError) as e:
@@ -55,6 +57,26 @@ def test_an_opposite_reading_swaps_upheld_and_refuted_and_keeps_inconclusive() -
     assert [opposite.outcome(o) for o in ("upheld", "refuted", "inconclusive")] == [
         "refuted", "upheld", "inconclusive"]
     assert same.outcome("error") == "inconclusive"
+
+
+def test_one_sided_evidence_counts_only_its_expected_outcome() -> None:
+    """A control-like case: upheld, it refutes the claim; had it come out upheld the other way,
+    it would prove nothing, so that outcome is inconclusive, never the claim's upholding."""
+    refutes = Evidence("gen-cap", "suites/x/test_a.py::test_b", "x", "same", "refuted", "w",
+                       "o", one_sided=True)
+    assert [refutes.outcome(o) for o in ("upheld", "refuted", "inconclusive", "error")] == [
+        "inconclusive", "refuted", "inconclusive", "inconclusive"]
+    upholds = Evidence("gen-cap", "suites/x/test_a.py::test_b", "x", "opposite", "upheld", "w",
+                       "o", one_sided=True)
+    assert [upholds.outcome(o) for o in ("upheld", "refuted")] == ["inconclusive", "upheld"]
+
+
+def test_one_sided_is_read_from_the_file() -> None:
+    [e] = parse(ROW.replace('why = "because"', 'why = "because"\none_sided = true'), "e.toml",
+                CLAIMS)
+    assert e.one_sided and e.outcome("refuted") == "inconclusive"
+    [e] = parse(ROW, "e.toml", CLAIMS)
+    assert not e.one_sided and e.outcome("refuted") == "refuted"
 
 
 def write_suite(tmp_path: Path) -> Path:
@@ -105,3 +127,13 @@ def test_the_catalogue_evidence_names_real_cases_on_several_systems() -> None:
     assert {e.system for e in evidence_for("gen-cap")} >= {"cassandra", "postgres", "redis"}
     tested = cov.claim_markers(SUITES)
     assert all(e.case in tested[e.claim] for e in evidence())
+
+
+def test_the_catalogue_reads_classifications_and_definitions_one_sided() -> None:
+    """A CAP classification or an RTO measurement decides its generic claim one way only, and
+    no control case (one that shows the opposite setting failing) decides a claim at all."""
+    for claim in ("gen-cap", "gen-cap-2of3", "gen-rto-def"):
+        entries = evidence_for(claim)
+        assert entries and all(e.one_sided for e in entries), claim
+    assert not any("replica_reads_miss_own_writes" in e.case
+                   for e in evidence_for("gen-ryw-leader-pinning"))
