@@ -29,6 +29,8 @@ worst reads, per the ``source`` a read recorded (``hit``, ``miss``...), when it 
 ``StalenessBound`` is the judge of claims of the form "a cache may serve stale data, at most
 this long" (a TTL) or "never stale" (``bound`` None), its bound given or computed from the
 history (a TTL plus the fill delays the clients measured, never a guess at the wall clock).
+"Never stale" is exercised only when the history held a race that could have staled the cache
+(``races``: overlapping writes of one key, a fill overlapping a write of its key).
 """
 
 from __future__ import annotations
@@ -190,6 +192,36 @@ class StalenessChecker:
 
 Bound = Callable[[History], tuple[float, str]]
 
+FILLS = ("miss", "refilled", "fill")  # a read's ``source`` when it filled the cache
+
+
+def races(history: History) -> tuple[int, int]:
+    """Chances for a "never stale" cache to go stale: pairs of writes of one key whose
+    intervals overlap (write-through: they may commit in one order and SET the cache in the
+    other), and fills (reads whose ``source`` is a miss or refill) overlapping a write of their
+    key (invalidate-on modify: the fill's old row may be SET after the write's DEL). An
+    operation whose outcome is unknown is open until the end of the history."""
+    last = max((op.time for op in history.ops), default=0)
+    writes: dict[Any, list[tuple[int, int]]] = {}
+    fills: list[tuple[Any, int, int]] = []
+    for c in history.complete():
+        if not c.invoke.is_client or c.type == "fail":
+            continue
+        span = (c.start, last if c.end is None else c.end)
+        if c.f == "write":
+            writes.setdefault(c.key, []).append(span)
+        elif (c.f == "read" and c.completion is not None
+              and c.completion.get("source") in FILLS):
+            fills.append((c.key, *span))
+    overlapping = 0
+    for spans in writes.values():
+        spans.sort()
+        for i, (_, end) in enumerate(spans):
+            overlapping += sum(1 for start, _ in spans[i + 1:] if start < end)
+    filled = sum(1 for key, start, end in fills
+                 if any(ws < end and start < we for ws, we in writes.get(key, [])))
+    return overlapping, filled
+
 
 @dataclass
 class StalenessBound:
@@ -208,7 +240,10 @@ class StalenessBound:
         limit = ("never" if self.bound is None else "within the bound")
         self.exercises = (f"reads that began after a write of their key completed, each stale "
                           f"{limit}" + (", and a stale read served" if self.stale_expected
-                                        else ""))
+                                        else "")
+                          + (", with a race that could stale the cache (overlapping writes "
+                             "of one key, or a fill overlapping a write)" if self.bound is None
+                             else ""))
 
     def _bound(self, history: History) -> tuple[float | None, str]:
         if self.bound is None:
@@ -233,12 +268,22 @@ class StalenessBound:
         exposed, n_stale = d.get("reads_after_a_write", 0), d.get("stale_reads", 0)
         if not exposed:
             return Exercise(False, "no read began after a write of its key had completed")
+        race = ""
+        if self.bound is None:  # "never stale": only a race could make it stale
+            overlapping, filled = races(history)
+            if not overlapping + filled:
+                return Exercise(False, f"{exposed} reads after a write, but no two writes of "
+                                       "one key overlapped and no cache fill overlapped a "
+                                       "write of its key: nothing could have gone stale")
+            race = (f"; {overlapping} pairs of overlapping writes of one key, {filled} fills "
+                    "overlapping a write of their key")
         if self.stale_expected and not n_stale:
             return Exercise(False, f"{exposed} reads after a write, none served stale data: "
                                    "the possibility was not shown")
         return Exercise(True, f"{exposed} reads began after a write of their key completed; "
                               f"{n_stale} served stale data (worst {d.get('max_stale_s')}s, "
-                              f"{d.get('max_versions_behind')} versions behind; bound: {why})")
+                              f"{d.get('max_versions_behind')} versions behind; bound: {why})"
+                              f"{race}")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         v, why = self._verdict(history)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD
-from pytest_sdconform.checkers.staleness import StalenessBound, check_staleness
+from pytest_sdconform.checkers.staleness import StalenessBound, check_staleness, races
 from pytest_sdconform.history import HistoryError
+from pytest_sdconform.outcome import decide
 from tests.compact import timed
 
 
@@ -128,7 +129,37 @@ def test_judge_refutes_never_stale_with_a_stale_read() -> None:
     judge = StalenessBound(None)
     assert judge.rule(STALE, {}).outcome == REFUTED
     assert judge.rule(FRESH, {}).outcome == UPHELD
-    assert judge.exercised(FRESH, {}).done
+    assert not judge.exercised(FRESH, {}).done  # sequential writes: no race to stale it
+
+
+def test_never_stale_with_no_race_is_not_exercised() -> None:
+    hist = h("0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+             "2 2 invoke read x", ("2.1 2 ok read x 1", {"source": "hit"}))
+    d = decide(hist, {}, StalenessBound(None))
+    assert d.outcome == INCONCLUSIVE and not d.exercised
+    assert "nothing could have gone stale" in d.reason
+
+
+def test_never_stale_is_exercised_by_overlapping_writes_of_one_key() -> None:
+    hist = h("0 1 invoke write x 1", "0.5 3 invoke write x 2", ("1 1 ok write x 1", v(1)),
+             ("1.5 3 ok write x 2", v(2)), "2 2 invoke read x", "2.1 2 ok read x 2")
+    d = decide(hist, {}, StalenessBound(None))
+    assert d.outcome == UPHELD and d.exercised, d.reason
+    assert "1 pairs of overlapping writes" in d.exercised_why
+    assert races(hist) == (1, 0)
+
+
+def test_never_stale_is_exercised_by_a_fill_overlapping_a_write() -> None:
+    hist = h("0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+             "2 2 invoke read x", "2.5 1 invoke write x 2", ("3 2 ok read x 1", {"source": "miss"}),
+             ("3.5 1 ok write x 2", v(2)), "4 2 invoke read x", ("4.1 2 ok read x 2",
+                                                                 {"source": "hit"}))
+    assert races(hist) == (0, 1)
+    assert StalenessBound(None).exercised(hist, {}).done
+    # the same fill, once the write had completed: no race
+    late = h("0 1 invoke write x 1", ("1 1 ok write x 1", v(1)),
+             "2 2 invoke read x", ("3 2 ok read x 1", {"source": "miss"}))
+    assert races(late) == (0, 0) and not StalenessBound(None).exercised(late, {}).done
 
 
 def test_judge_with_a_bound_from_the_history() -> None:
