@@ -22,6 +22,10 @@ class Marker:
     # The module's ``UNVERIFIED`` reason: a suite never yet run against its real system (e.g.
     # no mongod where it was written); its markers do not count a claim tested.
     unverified: str | None = None
+    # The case passes ``emulator_limit=`` (itself or through a helper of its module): where it
+    # runs on an emulator it is inconclusive by construction, so it is no evidence that makes a
+    # generic claim tested (its own claim's marker still counts, as its own suite says).
+    emulator_limited: bool = False
 
 
 def markers(suites: Path) -> list[Marker]:
@@ -33,11 +37,29 @@ def markers(suites: Path) -> list[Marker]:
         except (OSError, SyntaxError):
             continue
         why = _unverified(tree)
+        limited = _limited_helpers(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                found += [replace(m, unverified=why)
+                lim = _passes_limit(node, limited)
+                found += [replace(m, unverified=why, emulator_limited=lim)
                           for m in _markers_of(node, f"{path}::{node.name}")]
     return found
+
+
+def _limited_helpers(tree: ast.Module) -> set[str]:
+    """The module's functions that pass ``emulator_limit=`` to a call."""
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            and _passes_limit(n, set())}
+
+
+def _passes_limit(fn: ast.FunctionDef | ast.AsyncFunctionDef, helpers: set[str]) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            if any(kw.arg == "emulator_limit" for kw in node.keywords):
+                return True
+            if isinstance(node.func, ast.Name) and node.func.id in helpers:
+                return True
+    return False
 
 
 def _unverified(tree: ast.Module) -> str | None:
@@ -62,14 +84,16 @@ def unverified(suites: Path) -> dict[str, list[str]]:
 def claim_markers(suites: Path) -> dict[str, list[str]]:
     """{claim id: ["suites/x/test_y.py::test_z", ...]} for every claim-marked test function,
     and for every case the catalogue's evidence says decides a claim besides its own (once the
-    case exists); claims listed as untestable are left out (a test of one decides nothing)."""
+    case exists and is not emulator-limited); claims listed as untestable are left out (a test
+    of one decides nothing)."""
     out: dict[str, list[str]] = {}
     skip = untestable()
     found = markers(suites)
     for m in found:
         if m.claim not in skip and m.unverified is None:
             out.setdefault(m.claim, []).append(m.test)
-    tests = {_relative(m.test, suites) for m in found if m.unverified is None}
+    tests = {_relative(m.test, suites) for m in found
+             if m.unverified is None and not m.emulator_limited}
     for e in evidence():
         if e.claim not in skip and e.case in tests and e.case not in out.get(e.claim, []):
             out.setdefault(e.claim, []).append(e.case)

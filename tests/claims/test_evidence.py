@@ -60,8 +60,8 @@ def test_an_opposite_reading_swaps_upheld_and_refuted_and_keeps_inconclusive() -
 
 
 def test_one_sided_evidence_counts_only_its_expected_outcome() -> None:
-    """A control-like case: upheld, it refutes the claim; had it come out upheld the other way,
-    it would prove nothing, so that outcome is inconclusive, never the claim's upholding."""
+    """A control-like case: upheld, it refutes the claim; had it come out the other way, it
+    would prove nothing, so that outcome is inconclusive, never the claim's upholding."""
     refutes = Evidence("gen-cap", "suites/x/test_a.py::test_b", "x", "same", "refuted", "w",
                        "o", one_sided=True)
     assert [refutes.outcome(o) for o in ("upheld", "refuted", "inconclusive", "error")] == [
@@ -97,6 +97,24 @@ def test_a_case_that_exists_makes_its_generic_claim_tested(
     tested = cov.claim_markers(suites)
     assert tested["gen-cap"] == ["suites/x/test_a.py::test_b"]
     assert "gen-read-latest" not in tested  # its case does not exist
+
+
+@pytest.mark.parametrize("body", [
+    "    sdconform.run(judge=None, emulator_limit='moto ignores it')\n",
+    "    helper(sdconform)\n\ndef helper(sdconform):\n    sdconform.run(emulator_limit='x')\n",
+])
+def test_evidence_from_an_emulator_limited_case_does_not_make_a_claim_tested(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """On an emulator such a case is inconclusive by construction: it decides nothing there."""
+    suites = tmp_path / "suites"
+    (suites / "x").mkdir(parents=True)
+    (suites / "x" / "test_a.py").write_text(
+        "import pytest\n\n@pytest.mark.claim('redis-persistence-no-loss')\n"
+        "def test_b(sdconform):\n" + body)
+    monkeypatch.setattr(cov, "evidence", lambda: [entry("gen-cap", reads="opposite")])
+    tested = cov.claim_markers(suites)
+    assert "gen-cap" not in tested
+    assert tested["redis-persistence-no-loss"]  # its own marker still counts
 
 
 def test_problems_name_a_missing_case_and_an_expectation_the_case_does_not_imply(
