@@ -225,3 +225,21 @@ def test_links_within_one_publisher_only_are_not_exercised() -> None:
 def test_an_unknown_ordering_is_refused() -> None:
     with pytest.raises(ValueError, match="one of ts, seq, offset"):
         CausalOrder("wallclock")
+
+
+def test_immediate_is_exercised_only_by_reads_racing_the_propagation() -> None:
+    from pytest_sdconform.backends.pipelines.judges import racing_reads
+
+    # the first read showing the write began after its ack: it raced the propagation
+    h = history(*W1, "2 invoke read a", "2 ok read a 1")
+    assert len(racing_reads(h)) == 1
+    # a read begun after another read had shown the copy holding the write proves nothing
+    late = history(*W1, "2 invoke read a", "2 ok read a 1", "3 invoke read a", "3 ok read a 1")
+    assert [r.process for r in racing_reads(late)] == [2]
+    # a lone read begun long after another read showed it: nothing raced
+    shown_first = history("2 invoke read a", *W1, "2 ok read a 1", "3 invoke read a",
+                          "3 ok read a 1")
+    assert racing_reads(shown_first) == []
+    d = decide(shown_first, {}, Freshness("immediate"))
+    assert d.outcome == INCONCLUSIVE and not d.exercised
+    assert "before a read had shown the copy holding" in d.reason

@@ -75,6 +75,31 @@ def stale_reads(history: History) -> tuple[list[Stale], int]:
     return stale, judged
 
 
+def racing_reads(history: History) -> list[Completed]:
+    """Reads that began while an acknowledged write of their key may still have been on its
+    way to the copy: after the write's acknowledgement and before the first read that showed
+    the copy holding it (the earliest completion of a read returning its value or a value
+    written after it), the propagation the history measured. A read begun after that showed
+    nothing about the claim (the copy already had the write)."""
+    writes = _writes(history)
+    by_value = {w.invoke.value: w for ws in writes.values() for w in ws}
+    reads = [r for r in history.complete() if r.f == "read" and r.type == "ok"
+             and r.end is not None and r.key in writes]
+    by_key: dict[object, list[Completed]] = defaultdict(list)
+    for r in reads:
+        by_key[r.key].append(r)
+    windows: dict[object, list[tuple[int, float]]] = defaultdict(list)  # (ack, first shown)
+    for key, ws in writes.items():
+        for w in ws:
+            if w.type != "ok" or w.end is None:
+                continue
+            shown = [float(o.end) for o in by_key[key] if o.end is not None
+                     and (seen := by_value.get(o.value)) is not None
+                     and (seen is w or seen.start > w.end)]
+            windows[key].append((w.end, min(shown, default=float("inf"))))
+    return [r for r in reads if any(ack < r.start < shown for ack, shown in windows[r.key])]
+
+
 def _figures(stale: list[Stale], judged: int) -> str:
     behind = [s.behind_ms for s in stale]
     return (f"{len(stale)} of {judged} reads after an acknowledged write missed it (the missed "
@@ -91,7 +116,8 @@ class Freshness:
 
     claim: str = "immediate"
     name: str = "freshness"
-    exercises: str = "reads of the copy begun after an acknowledged write of their key"
+    exercises: str = ("reads of the copy begun after an acknowledged write of their key "
+                      "(immediate: before a read had shown the copy holding it)")
 
     def __post_init__(self) -> None:
         if self.claim not in ("immediate", "may-lag"):
@@ -105,6 +131,13 @@ class Freshness:
             return Exercise(False, "no read began after an acknowledged write of its key")
         if self.claim == "may-lag" and not finals:
             return Exercise(False, "no final read of the copy succeeded")
+        if self.claim == "immediate":
+            racing = len(racing_reads(history))
+            if not racing:
+                return Exercise(False, f"{judged} reads after acknowledged writes, none begun "
+                                       "before a read had shown the copy holding the write")
+            return Exercise(True, f"{judged} reads after acknowledged writes, {racing} begun "
+                                  "before a read had shown the copy holding the write")
         return Exercise(True, f"{judged} reads after acknowledged writes, "
                               f"{len(finals)} final reads")
 
