@@ -164,7 +164,7 @@ class Case:
         run = run or RunConfig()
         cfg = replace(run, duration=run.duration or opts.duration,
                       concurrency=run.concurrency or opts.concurrency, seed=opts.seed,
-                      schedule=self._written_schedule(faults))
+                      schedule=self._written_schedule(faults) or run.schedule)
         started = time.monotonic()
         attempt = Attempt(workload, client_factory, faults, checks, judge, converged,
                           emulator_limit, self.session.progress)

@@ -65,6 +65,13 @@ def test_standin(sdconform):
     sdconform.run(Register(keys=1), lambda i: Client(), faults, decide_by=["linearizable"],
                   run=RunConfig(quiet=0.4, fault_duration=0.6, compose=2, settle=0.1,
                                 op_delay=0.002))
+
+def test_own_schedule(sdconform):
+    from pytest_sdconform.faults.schedule import Schedule, Step
+    faults = [Toggle("pause-primary"), Toggle("partition-replica")]
+    own = Schedule((Step(((1, "partition-replica"),), 0.2, 0.5),))
+    sdconform.run(Register(keys=1), lambda i: Client(), faults, decide_by=["linearizable"],
+                  run=RunConfig(settle=0.1, op_delay=0.002, schedule=own))
 '''
 
 
@@ -89,6 +96,7 @@ def test_exploration_finds_the_broken_standin_and_shrinks_it_to_one_fault(
     # and if a slow machine lets one start, seed 7 draws pause and kill, not the partition:
     # only the exploration can find it.
     result = suite.runpytest("--sdconform", "--sdconform-duration", "0.3", "--sdconform-seed", "7",
+                             "-k", "test_standin",
                              "--sdconform-concurrency", "2", "--sdconform-report", str(report),
                              "--sdconform-explore", "25", "--sdconform-explore-budget", "60")
     result.assert_outcomes(passed=1)
@@ -117,7 +125,8 @@ def test_exploration_finds_the_broken_standin_and_shrinks_it_to_one_fault(
     schedule.write_text(json.dumps(explored["minimal"]))
     again = suite.path / "again"
     result = suite.runpytest("--sdconform", "--sdconform-duration", "0.3", "--sdconform-report",
-                             str(again), "--sdconform-schedule", str(schedule))
+                             str(again), "--sdconform-schedule", str(schedule), "-k",
+                             "test_standin")
     result.assert_outcomes(passed=1)
     assert case_of(again)["outcome"] == "refuted"
     assert case_of(again)["config"]["schedule"] == explored["minimal"]["describe"]
@@ -143,7 +152,7 @@ def test_a_schedule_that_does_not_fit_the_case_names_the_file(suite: pytest.Pyte
                                           "duration": 0.2}]}))
     result = suite.runpytest("--sdconform", "--sdconform-duration", "0.3",
                              "--sdconform-report", str(suite.path / "run"),
-                             "--sdconform-schedule", str(bad))
+                             "--sdconform-schedule", str(bad), "-k", "test_standin")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*{bad}: step 1 names fault 0 'partition-replica', but this "
                                  "case's faults are 0: pause-primary*"])
@@ -152,3 +161,13 @@ def test_a_schedule_that_does_not_fit_the_case_names_the_file(suite: pytest.Pyte
     result = suite.runpytest("--sdconform", "--sdconform-schedule", str(broken))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--sdconform-schedule {broken}: not JSON*"])
+
+
+def test_a_case_may_write_its_own_schedule(suite: pytest.Pytester) -> None:
+    report = suite.path / "run"
+    result = suite.runpytest("--sdconform", "--sdconform-duration", "0.1", "--sdconform-report",
+                             str(report), "-k", "test_own_schedule")
+    result.assert_outcomes(passed=1)
+    case = case_of(report)
+    assert case["outcome"] == "refuted"  # the partition it wrote in, not a seeded draw
+    assert [f["name"] for f in case["faults"]] == ["partition-replica"]
