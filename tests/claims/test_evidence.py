@@ -155,3 +155,13 @@ def test_the_catalogue_reads_classifications_and_definitions_one_sided() -> None
         assert entries and all(e.one_sided for e in entries), claim
     assert not any("replica_reads_miss_own_writes" in e.case
                    for e in evidence_for("gen-ryw-leader-pinning"))
+
+
+def test_the_catalogue_maps_no_restore_to_rpo_and_reads_single_leader_failover_as_a_gap() -> None:
+    """A point-in-time restore judges the restore, not what a lost primary loses; a
+    single-leader failover (writes stop until a promotion) never upholds a seamless redirect."""
+    assert not any("point_in_time_restore" in e.case for e in evidence_for("gen-rpo-checkpoint"))
+    for e in evidence_for("gen-replication-seamless"):
+        assert e.one_sided
+        if e.system in ("postgres", "redis"):
+            assert e.expected == "refuted", e.case
