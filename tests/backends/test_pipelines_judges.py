@@ -243,3 +243,26 @@ def test_immediate_is_exercised_only_by_reads_racing_the_propagation() -> None:
     d = decide(shown_first, {}, Freshness("immediate"))
     assert d.outcome == INCONCLUSIVE and not d.exercised
     assert "before a read had shown the copy holding" in d.reason
+
+
+def test_timestamps_are_exercised_only_by_a_link_published_inside_the_skew() -> None:
+    from pytest_sdconform.backends.pipelines.judges import skewed_links
+
+    # B first shown by a poll whose poller had already polled inside the window without it
+    inside = observed([A], [B_FINE])
+    assert skewed_links(inside) == 1
+    d = decide(inside, {}, CausalOrder("ts"))
+    assert d.outcome == UPHELD and d.exercised, d.reason
+    # both events in the first poll: they may have been published before the window opened
+    unknown = observed([A, B_FINE])
+    assert skewed_links(unknown) == 0
+    d = decide(unknown, {}, CausalOrder("ts"))
+    assert d.outcome == INCONCLUSIVE and "inside a clock-skew window" in d.reason
+    # a window that closed before the polls
+    closed = observed([A], [B_FINE])
+    stop = [event(2, "n invoke clock-skew-stop"), event(3, "n info clock-skew-stop")]
+    closed = History([*closed.ops[:2], *stop, *closed.ops[2:]])
+    for i, op in enumerate(closed.ops):
+        op.index, op.time = i, i
+    assert [w.end is not None for w in closed.fault_windows()] == [True]
+    assert skewed_links(closed) == 0

@@ -272,6 +272,34 @@ def causal_inversions(history: History, by: str) -> tuple[list[tuple[Completed, 
     return found, crossing
 
 
+def skewed_links(history: History, fault: str = "clock-skew") -> int:
+    """Causal links between two publishers with an end published inside a ``fault`` window:
+    first shown by a (non-final) poll that ended inside the window, by a poller whose previous
+    poll, begun inside the window too, had not shown it (published at most at the end of the
+    poll that showed it, and not yet fetched when the window was already open)."""
+    windows = windows_of(history, fault)
+    last = max((op.time for op in history.ops), default=0)
+    polls = sorted((c for c in history.complete() if c.f == "poll" and c.type == "ok"
+                    and isinstance(c.value, list) and not c.is_final and c.end is not None),
+                   key=lambda c: c.start)
+    previous: dict[Any, Completed] = {}
+    inside: set[Any] = set()
+    rows: dict[Any, list[Any]] = {}
+    for c in polls:
+        before = previous.get(c.process)
+        previous[c.process] = c
+        for row in c.value:
+            if not (isinstance(row, list) and len(row) == 6) or row[0] in rows:
+                continue
+            rows[row[0]] = row
+            if before is not None and c.end is not None and any(
+                    w.start <= before.start and c.end <= (w.end if w.end is not None else last)
+                    for w in windows):
+                inside.add(row[0])
+    return sum(1 for value, row in rows.items() if (prev := rows.get(row[1])) is not None
+               and prev[4] != row[4] and (value in inside or prev[0] in inside))
+
+
 @dataclass
 class CausalOrder:
     """The claim "timestamps or incremental identifiers resolve ordering": ordering the events by
@@ -291,8 +319,15 @@ class CausalOrder:
         _, crossing = causal_inversions(history, self.by)
         if not crossing:
             return Exercise(False, "no event followed another publisher's event")
-        if self.by == "ts" and not windows_of(history, "clock-skew"):
-            return Exercise(False, "no clock-skew window: the publishers' clocks agreed")
+        if self.by == "ts":
+            if not windows_of(history, "clock-skew"):
+                return Exercise(False, "no clock-skew window: the publishers' clocks agreed")
+            skewed = skewed_links(history)
+            if not skewed:
+                return Exercise(False, f"{crossing} causal links between publishers, none "
+                                       "with an event published inside a clock-skew window")
+            return Exercise(True, f"{crossing} causal links between publishers, {skewed} "
+                                  "with an event published inside a clock-skew window")
         return Exercise(True, f"{crossing} causal links between publishers")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
