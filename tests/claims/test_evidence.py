@@ -165,3 +165,12 @@ def test_the_catalogue_maps_no_restore_to_rpo_and_reads_single_leader_failover_a
         assert e.one_sided
         if e.system in ("postgres", "redis"):
             assert e.expected == "refuted", e.case
+
+
+def test_no_operator_repair_or_half_exercised_pattern_decides_a_generic_claim() -> None:
+    """Convergence an operator's repair forced is not eventual consistency; a breaker and a
+    retry budget alone (no rate limiter, no backoff, no control) do not uphold the three
+    patterns together."""
+    assert not any("repair" in e.case for e in evidence_for("gen-eventual"))
+    assert any("converge" in e.case for e in evidence_for("gen-eventual"))
+    assert evidence_for("gen-resilience-patterns") == []
