@@ -11,7 +11,8 @@ received event whose message is not what was published under that id is an
 ``unexpected-message``.
 
 Exercised: some subscriber reconnected after events were published while it was away (the
-head it found is above the id it sent), during or after a fault, and every subscriber reached
+head it found is above the id it sent), in a poll span tied to a fault window
+(``tied_reconnects``: during the fault or the recovery right after it), and every subscriber reached
 the head at the drain (a subscriber still behind may yet receive what it lacks).
 """
 
@@ -29,6 +30,7 @@ from ...checkers.judge import (
     Ruling,
     Verdicts,
     client_ops,
+    windows_of,
 )
 from ...checkers.verdict import Anomaly
 from ...history import Completed, History
@@ -47,18 +49,46 @@ def _reconnects(history: History) -> list[list[Any]]:
             for r in c.completion.get("reconnects") or []]
 
 
+def tied_reconnects(history: History, fault: str | None = None) -> list[list[Any]]:
+    """The reconnections that a ``fault`` window (any fault: None) may have caused. A poll
+    reports the reconnections made since its poller's previous poll began (the earliest
+    they can be) and before it ended (the latest): tied when that span reaches the window's
+    start and began before the window ended (during the fault, or the recovery right after
+    it, before the poller had polled again)."""
+    windows = windows_of(history, fault)
+    last = max((op.time for op in history.ops), default=0)
+    tied: list[list[Any]] = []
+    since: dict[Any, int] = {}
+    for c in sorted(_polls(history), key=lambda c: c.start):
+        lower = since.get(c.process, 0)
+        since[c.process] = c.start
+        upper = c.end if c.end is not None else last
+        if c.completion is None or not any(
+                upper >= w.start and lower <= (w.end if w.end is not None else last)
+                for w in windows):
+            continue
+        tied += c.completion.get("reconnects") or []
+    return tied
+
+
 @dataclass
 class EventsRecovered:
+    fault: str | None = None  # the windows a reconnection must be tied to (None: any fault)
     name: str = "events-recovered"
-    exercises: str = ("a subscriber reconnecting after events were published while it was "
-                      "away, and every subscriber at the server's last event at the drain")
+    exercises: str = ("a subscriber reconnecting, during a fault or the recovery after it, "
+                      "after events were published while it was away, and every subscriber "
+                      "at the server's last event at the drain")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        missed = [r for r in _reconnects(history) if r[2] > r[1]]
+        if not windows_of(history, self.fault):
+            return Exercise(False, f"no {self.fault or 'fault'} window in the history")
+        tied = tied_reconnects(history, self.fault)
+        missed = [r for r in tied if r[2] > r[1]]
         if not missed:
             n = len(_reconnects(history))
-            return Exercise(False, f"no subscriber missed an event while away ({n} "
-                                   "reconnections, none found newer events at the server)")
+            return Exercise(False, f"no subscriber missed an event while away through a "
+                                   f"fault ({n} reconnections, {len(tied)} tied to a fault "
+                                   "window, none of those found newer events at the server)")
         drain = _drain(history)
         if drain is None or drain.completion is None:
             return Exercise(False, "no final drain of the subscribers")
