@@ -266,3 +266,21 @@ def test_timestamps_are_exercised_only_by_a_link_published_inside_the_skew() -> 
         op.index, op.time = i, i
     assert [w.end is not None for w in closed.fault_windows()] == [True]
     assert skewed_links(closed) == 0
+
+
+def test_watermarks_are_compared_with_the_appends_of_their_own_partition() -> None:
+    from pytest_sdconform.history import HistoryError
+
+    # offset 5 of partition 1 says nothing of partition 0's watermark 1
+    h = history(*appended(0), *appended(5), "2 invoke read -", "2 ok read - 1")
+    for op in h.ops:
+        if op.type == "ok" and op.f == "write":
+            op.extra = {"offset": int(op.value) - 100, "partition": 0 if op.value == 100 else 1}
+        elif op.type == "ok":
+            op.extra = {"partition": 0}
+    assert invisible_reads(h) == ([], 1)
+    assert decide(h, {}, Visibility()).outcome == UPHELD
+    # two appends acknowledged at one offset and no partition named: refused
+    same = history(*appended(0), *appended(0), "2 invoke read -", "2 ok read - 1")
+    with pytest.raises(HistoryError, match="several partitions"):
+        invisible_reads(with_offsets(same))

@@ -182,26 +182,45 @@ def published_twice(fault: str = "kill") -> ExerciseRule:
 def invisible_reads(history: History) -> tuple[list[tuple[Completed, Completed]], int]:
     """Reads of a partition's high watermark that show an append acknowledged before the read
     began as not yet readable (watermark at or below its offset), each with the highest such
-    append; and how many reads began after an acknowledged append."""
-    acked = sorted(((c.end, int(c.completion.get("offset")), c) for c in history.complete()
-                    if c.f == "write" and c.type == "ok" and c.end is not None
-                    and c.completion is not None and c.completion.get("offset") is not None),
-                   key=lambda t: t[0])
-    ends = [end for end, _, _ in acked]
-    highest: list[tuple[int, Completed]] = []  # the highest offset acknowledged by each end
-    for _, offset, c in acked:
-        highest.append(max(highest[-1], (offset, c), key=lambda t: t[0]) if highest
-                       else (offset, c))
+    append; and how many reads began after an acknowledged append. Offsets are compared only
+    within one partition (the ``partition`` an append's or a read's completion names; none
+    named: one partition), and two acknowledged appends at one offset of one partition are
+    refused (appends to several partitions that do not say which)."""
+    acked: dict[Any, list[tuple[int, int, Completed]]] = defaultdict(list)
+    offsets: dict[tuple[Any, int], Completed] = {}
+    for c in history.complete():
+        if not (c.f == "write" and c.type == "ok" and c.end is not None
+                and c.completion is not None and c.completion.get("offset") is not None):
+            continue
+        partition, offset = c.completion.get("partition"), int(c.completion.get("offset"))
+        other = offsets.setdefault((partition, offset), c)
+        if other is not c:
+            raise history.error(
+                f"appends {other.invoke.value!r} and {c.invoke.value!r} were both acknowledged "
+                f"at offset {offset} of partition {partition!r}: appends to several "
+                "partitions must name theirs (``partition``) for their offsets to be compared",
+                c.completion.index)
+        acked[partition].append((c.end, offset, c))
+    ends: dict[Any, list[int]] = {}
+    highest: dict[Any, list[tuple[int, Completed]]] = {}  # the highest offset by each end
+    for partition, appends in acked.items():
+        appends.sort(key=lambda t: t[0])
+        ends[partition] = [end for end, _, _ in appends]
+        best: list[tuple[int, Completed]] = []
+        for _, offset, c in appends:
+            best.append(max(best[-1], (offset, c), key=lambda t: t[0]) if best else (offset, c))
+        highest[partition] = best
     found: list[tuple[Completed, Completed]] = []
     judged = 0
     for r in history.complete():
         if r.f != "read" or r.type != "ok" or not isinstance(r.value, int):
             continue
-        n = bisect_left(ends, r.start)  # appends acknowledged before the read began
+        partition = r.completion.get("partition") if r.completion is not None else None
+        n = bisect_left(ends.get(partition, []), r.start)  # acknowledged before the read began
         if not n:
             continue
         judged += 1
-        offset, append = highest[n - 1]
+        offset, append = highest[partition][n - 1]
         if offset >= r.value:
             found.append((r, append))
     return found, judged
