@@ -140,6 +140,27 @@ def test_flush_loss_inconclusive_when_nothing_was_lost() -> None:
     assert decide(hist, {}, FlushLoss(window), faults=["kill"]).outcome == INCONCLUSIVE
 
 
+def test_flush_loss_counts_only_the_last_write_of_a_key() -> None:
+    final = {"final": True}
+    # b=1 overwritten by b=2 long before the crash: the database rightly shows 2
+    hist = h("0 1 invoke write b 1", "0.5 1 ok write b 1", "0.8 1 invoke write b 2",
+             "1.0 1 ok write b 2", "4.5 n info kill-start", "5.5 n info kill-stop",
+             ("7 1 invoke read b", final), ("7.1 1 ok read b 2", final))
+    assert FlushLoss(window)._lost(hist) == []
+    assert decide(hist, {}, FlushLoss(window), faults=["kill"]).outcome == INCONCLUSIVE
+    # two racing writes of c: either may be the one the database kept
+    race = h("0 1 invoke write c 1", "0.2 2 invoke write c 2", "0.5 1 ok write c 1",
+             "0.6 2 ok write c 2", "4.5 n info kill-start", "5.5 n info kill-stop",
+             ("7 1 invoke read c", final), ("7.1 1 ok read c 1", final))
+    assert FlushLoss(window)._lost(race) == []
+    # the last write of a key, acknowledged and gone, is still lost
+    gone = h("0 1 invoke write d 1", "0.5 1 ok write d 1", "3.9 1 invoke write d 2",
+             "4.0 1 ok write d 2", "4.5 n info kill-start", "5.5 n info kill-stop",
+             ("7 1 invoke read d", final), ("7.1 1 ok read d 1", final))
+    assert [c.invoke.value for c in FlushLoss(window)._lost(gone)] == [2]
+    assert FlushLoss(window).rule(gone, {}).outcome == UPHELD
+
+
 # --- DNS TTL expiry ----------------------------------------------------------------------------
 
 def dns_history(last_call: float) -> History:

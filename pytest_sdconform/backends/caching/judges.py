@@ -111,7 +111,9 @@ class FlushLoss:
     """Write-back: the crash of the buffer (``fault``) loses acknowledged writes, each
     acknowledged within ``window(history)`` seconds (the flush window, and why) before the
     crash. Lost: an acknowledged write whose key's final read (of the database) does not
-    show its value."""
+    show its value, and that was the key's last write (every other write of the key, not
+    failed, had completed before it began: a write overwritten later, or racing another, may
+    rightly be gone)."""
 
     window: Callable[[History], tuple[float, str]]
     fault: str = "kill"
@@ -124,8 +126,17 @@ class FlushLoss:
         for c in history.complete():
             if c.is_final and c.f == "read" and c.type == "ok":
                 finals[c.key] = c.value
-        return [c for c in client_ops(history) if c.f == "write" and c.type == "ok"
-                and c.key in finals and finals[c.key] != c.invoke.value]
+        writes: dict[object, list[Completed]] = {}
+        for c in client_ops(history):
+            if c.f == "write" and c.type != "fail":
+                writes.setdefault(c.key, []).append(c)
+
+        def last(c: Completed) -> bool:  # every other write of its key completed before it
+            return all(w is c or (w.end is not None and w.end < c.start)
+                       for w in writes[c.key])
+
+        return [c for ws in writes.values() for c in ws if c.type == "ok"
+                and c.key in finals and finals[c.key] != c.invoke.value and last(c)]
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         windows = windows_of(history, self.fault)
