@@ -31,6 +31,14 @@ class EvidenceRow:
     expected: str
     reads: str
     why: str
+    case_configuration: str = ""  # the case's catalogue configuration of its own claim
+
+    @property
+    def label(self) -> str:
+        """The system with the case's claim and configuration: "cassandra (cass-tunable)",
+        "cassandra (cass-leaderless-available, quorum)"; two settings of one system differ."""
+        setting = ", ".join(x for x in (self.case_claim, self.case_configuration) if x)
+        return f"{self.system} ({setting})" if setting else self.system
 
     @property
     def passed(self) -> bool | None:
@@ -54,17 +62,25 @@ class GenericClaimView:
 
     @property
     def summary(self) -> str:
-        """"upheld on redis, cassandra; refuted on postgres" (in order of first evidence)."""
+        """"upheld on redis (x), cassandra (y, quorum); refuted on postgres (z)" (in order of
+        first evidence; each system labelled with the case's claim and configuration)."""
         parts = []
         for outcome in ("upheld", "refuted", "inconclusive"):
-            on = list(dict.fromkeys(e.system for e in self.evidence if e.outcome == outcome))
+            on = list(dict.fromkeys(e.label for e in self.evidence if e.outcome == outcome))
             if on:
                 parts.append(f"{outcome} on {', '.join(on)}")
         return "; ".join(parts)
 
 
 def test_of(case: CaseView) -> str:
-    return PARAMS.sub("", case.test)
+    """The case's test id as the evidence names it ("suites/<system>/test_x.py::test_y"):
+    without its parameters, and from the last "suites" folder of its path, whatever rootdir
+    the run had (as ``claims.coverage`` reads the markers)."""
+    path, sep, name = PARAMS.sub("", case.test).partition("::")
+    parts = path.replace("\\", "/").split("/")
+    if "suites" in parts:
+        parts = parts[len(parts) - 1 - parts[::-1].index("suites"):]
+    return "/".join(parts) + sep + name
 
 
 def generic_views(cases: Sequence[CaseView], catalogue: Mapping[str, Claim],
@@ -90,6 +106,7 @@ def generic_views(cases: Sequence[CaseView], catalogue: Mapping[str, Claim],
             view.evidence.append(EvidenceRow(
                 system=e.system, case_id=case.case_id, case_anchor=case.anchor,
                 case_claim=case.claim_id, case_outcome=case.outcome,
-                outcome=e.outcome(case.outcome), expected=e.expected, reads=e.reads, why=e.why))
+                outcome=e.outcome(case.outcome), expected=e.expected, reads=e.reads, why=e.why,
+                case_configuration=case.configuration))
     order = {claim_id: n for n, claim_id in enumerate(catalogue)}
     return sorted(views.values(), key=lambda v: order.get(v.row.claim_id, len(order)))

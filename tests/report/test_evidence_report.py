@@ -49,7 +49,9 @@ def test_each_case_of_the_run_shows_under_the_generic_claims_it_decides(tmp_path
     # upholds CAP (availability kept, acknowledged writes lost).
     assert {(e.system, e.case_outcome, e.outcome, e.reads) for e in cap.evidence} == {
         ("redis", "refuted", "upheld", "opposite"), ("cassandra", "refuted", "upheld", "opposite")}
-    assert cap.summary == "upheld on cassandra, redis"  # in the catalogue's order
+    # In the catalogue's order, each system with the case's claim (and configuration).
+    assert cap.summary == ("upheld on cassandra (cass-quorum-intersection), "
+                           "redis (elasticache-multiaz)")
     assert "gen-cap" not in {row.claim_id for row in report.untested}
     assert "gen-causal" in {row.claim_id for row in report.untested}
     html = write_report(folder).read_text(encoding="utf-8")
@@ -78,7 +80,46 @@ def test_evidence_against_its_expectation_fails_and_an_inconclusive_case_stays_s
     [lin], [cap] = views[0].evidence, views[1].evidence
     assert (lin.outcome, lin.passed) == ("refuted", False)
     assert (cap.outcome, cap.passed) == ("inconclusive", False)
-    assert views[0].summary == "refuted on x"
+    assert views[0].summary == "refuted on x (c)"
+
+
+def test_a_case_run_from_another_rootdir_still_decides_its_generic_claims() -> None:
+    """pytest names a test from its rootdir: run from /work, the id starts "main/suites/"."""
+    catalogue = load_catalogue()
+    entries = [Evidence("gen-read-latest", "suites/x/test_a.py::test_lin", "x", "same",
+                        "upheld", "w", "o")]
+    from pytest_sdconform.report.case import case_view
+
+    for test in ("main/suites/x/test_a.py::test_lin[1]", "/abs/main/suites/x/test_a.py::test_lin",
+                 "suites\\x\\test_a.py::test_lin"):
+        case = case_view(verdict(1, test, "c", "upheld", "upheld"), 1, Path("/nonexistent"),
+                         catalogue)
+        [view] = generic_views([case], catalogue, entries)
+        assert [e.outcome for e in view.evidence] == ["upheld"], test
+    other = case_view(verdict(1, "other/x/test_a.py::test_lin", "c", "upheld", "upheld"), 1,
+                      Path("/nonexistent"), catalogue)
+    assert generic_views([other], catalogue, entries) == []
+
+
+def test_the_summary_tells_two_configurations_of_one_system_apart() -> None:
+    """"upheld on cassandra; refuted on cassandra" says nothing: each label carries the case's
+    claim and its catalogue configuration."""
+    catalogue = load_catalogue()
+    entries = [Evidence("gen-base-available", "suites/x/test_a.py::test_one", "cassandra",
+                        "same", "upheld", "w", "o"),
+               Evidence("gen-base-available", "suites/x/test_a.py::test_quorum", "cassandra",
+                        "same", "refuted", "w", "o")]
+    from pytest_sdconform.report.case import case_view
+
+    one = verdict(1, "suites/x/test_a.py::test_one", "cass-leaderless-available", "upheld",
+                  "upheld", "cassandra")
+    quorum = {**verdict(2, "suites/x/test_a.py::test_quorum", "cass-leaderless-available",
+                        "refuted", "refuted", "cassandra"), "configuration": "quorum"}
+    cases = [case_view(v, n, Path("/nonexistent"), catalogue)
+             for n, v in enumerate((one, quorum), 1)]
+    [view] = generic_views(cases, catalogue, entries)
+    assert view.summary == ("upheld on cassandra (cass-leaderless-available); "
+                            "refuted on cassandra (cass-leaderless-available, quorum)")
 
 
 def test_a_run_without_such_cases_has_no_generic_section(tmp_path: Path) -> None:
