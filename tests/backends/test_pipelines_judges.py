@@ -284,3 +284,15 @@ def test_watermarks_are_compared_with_the_appends_of_their_own_partition() -> No
     same = history(*appended(0), *appended(0), "2 invoke read -", "2 ok read - 1")
     with pytest.raises(HistoryError, match="several partitions"):
         invisible_reads(with_offsets(same))
+
+
+def test_a_value_no_write_wrote_is_a_phantom_not_a_stale_read() -> None:
+    from pytest_sdconform.backends.pipelines.judges import phantom_reads
+
+    h = history(*W1, "2 invoke read a", "2 ok read a 7")
+    assert stale_reads(h) == ([], 0)
+    assert [r.value for r in phantom_reads(h)] == [7]
+    for claim in ("immediate", "may-lag"):
+        ruling = Freshness(claim).rule(h, {})
+        assert ruling.outcome == REFUTED and "no write wrote" in ruling.reason
+        assert [a.kind for a in ruling.anomalies] == ["phantom-read"]

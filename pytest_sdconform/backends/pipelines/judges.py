@@ -6,7 +6,8 @@ readable at once (``Visibility``: the high watermark against the append's offset
 A read of key ``k`` from the copy is *stale* when a write of ``k`` was acknowledged before the
 read began and the read returned nothing, or a value whose own write had completed before
 that write began (so the source held the newer one, in real time, before the read). Values
-are unique per history, so a value names its write. Concurrent writes may show in either
+are unique per history, so a value names its write (a value no write wrote is a *phantom*,
+``phantom-read``, refuting either freshness claim). Concurrent writes may show in either
 order: no read is called stale for them. No clock bound is assumed anywhere; the figures
 (how long before the read the missed write was acknowledged) are what the history shows.
 """
@@ -66,6 +67,8 @@ def stale_reads(history: History) -> tuple[list[Stale], int]:
                   and w.end < r.start]
         if not before:
             continue
+        if r.value is not None and r.value not in by_value:
+            continue  # a value no write wrote: a phantom (phantom_reads), not a stale read
         judged += 1
         seen = by_value.get(r.value) if r.value is not None else None
         newer = [w for w in before if seen is None or (
@@ -73,6 +76,15 @@ def stale_reads(history: History) -> tuple[list[Stale], int]:
         if newer:
             stale.append(Stale(r, max(newer, key=lambda w: w.end or 0)))
     return stale, judged
+
+
+def phantom_reads(history: History) -> list[Completed]:
+    """Reads of a written key that returned a value no write wrote (invented, or another
+    system's data): not stale, wrong."""
+    writes = _writes(history)
+    values = {w.invoke.value for ws in writes.values() for w in ws}
+    return [r for r in history.complete() if r.f == "read" and r.type == "ok"
+            and r.key in writes and r.value is not None and r.value not in values]
 
 
 def racing_reads(history: History) -> list[Completed]:
@@ -142,6 +154,11 @@ class Freshness:
                               f"{len(finals)} final reads")
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        phantoms = phantom_reads(history)
+        if phantoms:
+            text = (f"{len(phantoms)} reads of the copy returned a value no write wrote "
+                    f"(first: {phantoms[0].key!r} = {phantoms[0].value!r})")
+            return Ruling(REFUTED, text, evidence("phantom-read", phantoms, text))
         stale, judged = stale_reads(history)
         final = [s for s in stale if s.read.is_final]
         if self.claim == "immediate":
