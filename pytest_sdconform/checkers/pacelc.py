@@ -10,15 +10,18 @@ What is measured, from the history alone: each group's median latency of acknowl
 and its stale reads, the read-your-writes anomalies of the sessions checker (a session reading,
 at the replica, something older than its own acknowledged write). The trade-off is shown
 (upheld) when the strong group has no stale read, the weak group has some, and the strong
-group's median write latency is above the weak group's. Refuted when the strong group kept
-read-your-writes at no latency cost (its median at or below the weak one's): consistency for
-free, which the claim says cannot be. Inconclusive when the weak group showed no stale read
+group's median write latency is above the weak group's beyond noise: the distribution-free 95%
+confidence intervals of the two medians are apart, the strong one above. Refuted when the
+strong group kept read-your-writes at no latency cost (its median's interval at or below the
+weak one's): consistency for free, which the claim says cannot be; overlapping intervals show
+no difference either way (inconclusive). Inconclusive when the weak group showed no stale read
 (nothing was traded in this run) or the strong group did (it bought no consistency to weigh).
 Exercised: each group had ``min_ops`` acknowledged writes and ``min_ops`` reads.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +75,24 @@ def median_ms(ops: Sequence[Completed]) -> float:
     return statistics.median(c.latency or 0 for c in ops) / 1e6
 
 
+Z95 = 1.959964  # the standard normal's two-sided 95% quantile
+
+
+def median_interval_ms(ops: Sequence[Completed]) -> tuple[float, float]:
+    """A distribution-free 95% confidence interval of the median latency: the order statistics
+    of ranks floor(n/2 - 1.96 sqrt(n)/2) and ceil(1 + n/2 + 1.96 sqrt(n)/2) (1-based; the
+    binomial(n, 1/2) count of values below the median, in its normal approximation), clipped
+    to the sample: a small sample's interval is its whole range."""
+    xs = sorted((c.latency or 0) / 1e6 for c in ops)
+    if not xs:
+        raise ValueError("the median of no latency")
+    n = len(xs)
+    half = Z95 * math.sqrt(n) / 2
+    lo = min(n, max(1, math.floor(n / 2 - half)))
+    hi = min(n, max(1, math.ceil(1 + n / 2 + half)))
+    return xs[lo - 1], xs[hi - 1]
+
+
 @dataclass
 class LatencyOrConsistency:
     """Judge: the strong group pays latency for the consistency the weak group lacks."""
@@ -101,16 +122,22 @@ class LatencyOrConsistency:
         if not strong or not weak:
             return Ruling(INCONCLUSIVE, "a group has no acknowledged write to time")
         ms_strong, ms_weak = median_ms(strong), median_ms(weak)
-        figures = (f"strong: median write {ms_strong:.2f} ms, {len(stale[STRONG])} stale reads; "
-                   f"weak: median write {ms_weak:.2f} ms, {len(stale[WEAK])} stale reads")
+        (lo_s, hi_s), (lo_w, hi_w) = median_interval_ms(strong), median_interval_ms(weak)
+        figures = (f"strong: median write {ms_strong:.2f} ms (95% interval {lo_s:.2f}-"
+                   f"{hi_s:.2f}), {len(stale[STRONG])} stale reads; "
+                   f"weak: median write {ms_weak:.2f} ms (95% interval {lo_w:.2f}-{hi_w:.2f}), "
+                   f"{len(stale[WEAK])} stale reads")
         if stale[STRONG]:
             return Ruling(INCONCLUSIVE, f"the strong setting read behind its own writes too, so "
                                         f"it bought no consistency to weigh ({figures})")
         if not stale[WEAK]:
             return Ruling(INCONCLUSIVE, f"the weak setting showed no stale read: nothing was "
                                         f"traded in this run ({figures})")
-        if ms_strong <= ms_weak:
+        if hi_s <= lo_w:
             return Ruling(REFUTED, f"consistency at no latency cost: {figures}",
                           evidence("consistent-at-no-latency-cost", strong,
                                    "a strong write no slower than the weak ones' median"))
+        if lo_s <= hi_w:
+            return Ruling(INCONCLUSIVE, f"the two medians are within each other's 95% "
+                                        f"intervals: no latency difference shown ({figures})")
         return Ruling(UPHELD, f"latency paid for consistency: {figures}")
