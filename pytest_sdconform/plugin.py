@@ -80,6 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "claim(id, config=None): the catalogue claim a suite test checks, and the "
         "catalogue configuration it runs under (its expected outcome and why)")
     config.addinivalue_line("markers", "backend(name): the backend a suite test needs")
+    config.addinivalue_line(
+        "markers", "nightly: a case for the long (nightly) runs, left out of CI's short subset "
+        "(.ci/suites runs -m 'not nightly')")
     if not config.getoption("sdconform"):
         return
     seed = config.getoption("sdconform_seed")
