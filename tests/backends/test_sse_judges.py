@@ -82,34 +82,47 @@ def test_a_message_other_than_the_one_published_is_unexpected() -> None:
 
 
 def spaced(early: list[list[Any]], late: list[list[Any]]) -> History:
-    """Events 1..5; poller 2 polls (``early`` reconnections) before a reset window, then twice
-    after it (``late`` in the second, when it had polled since the window), then the drain."""
+    """Events 1..3 published, poller 2 polls (``early`` reconnections) before a reset window;
+    events 4..6 published after it, then poller 2 polls twice (``late`` in the second); the
+    drain."""
     rec = Recorder()
-    for n in range(1, 6):
+    for n in range(1, 4):
         rec.record(1, "invoke", "send", None, 100 + n)
         rec.record(1, "ok", "send", None, 100 + n, event_id=n)
     rec.record(2, "invoke", "poll")
     rec.record(2, "ok", "poll", None, [["s1", n, 100 + n] for n in (1, 2)], reconnects=[])
     rec.record(2, "invoke", "poll")
-    rec.record(2, "ok", "poll", None, [], reconnects=early)
+    rec.record(2, "ok", "poll", None, [["s1", 3, 103]], reconnects=early)
     rec.record(NEMESIS, "invoke", "reset-peer-start")
     rec.record(NEMESIS, "info", "reset-peer-start", value={})
     rec.record(NEMESIS, "info", "reset-peer-stop")
     rec.record(NEMESIS, "info", "reset-peer-healed", value={})
+    for n in range(4, 7):
+        rec.record(1, "invoke", "send", None, 100 + n)
+        rec.record(1, "ok", "send", None, 100 + n, event_id=n)
     rec.record(2, "invoke", "poll")
-    rec.record(2, "ok", "poll", None, [], reconnects=[])
+    rec.record(2, "ok", "poll", None, [["s1", 4, 104]], reconnects=[])
     rec.record(2, "invoke", "poll")
     rec.record(2, "ok", "poll", None, [], reconnects=late)
     rec.record(3, "invoke", "poll", None, "drain", final=True)
-    rec.record(3, "ok", "poll", None, [["s1", n, 100 + n] for n in (3, 4, 5)], final=True,
-               reconnects=[], head=5, behind=[])
+    rec.record(3, "ok", "poll", None, [["s1", n, 100 + n] for n in (5, 6)], final=True,
+               reconnects=[], head=6, behind=[])
     return rec.history()
 
 
 def test_reconnections_not_tied_to_a_fault_window_do_not_exercise() -> None:
     from pytest_sdconform.backends.sse.judges import tied_reconnects
 
-    for h in (spaced([["s1", 2, 4]], []), spaced([], [["s1", 2, 4]])):
+    # one before the window; one away only since event 4, published after the window
+    for h in (spaced([["s1", 1, 3]], []), spaced([], [["s1", 4, 6]])):
         assert tied_reconnects(h) == []
         result, reason = outcome(h)
         assert result == "inconclusive" and "tied to a fault window" in reason, reason
+
+
+def test_a_reconnection_after_the_heal_away_since_before_it_is_tied() -> None:
+    # reported after the poller had polled again since the heal (the retry delay), but the
+    # subscriber had been away since event 3, published before the window
+    h = spaced([], [["s1", 3, 6]])
+    result, reason = outcome(h)
+    assert result == "upheld", reason

@@ -11,8 +11,8 @@ received event whose message is not what was published under that id is an
 ``unexpected-message``.
 
 Exercised: some subscriber reconnected after events were published while it was away (the
-head it found is above the id it sent), in a poll span tied to a fault window
-(``tied_reconnects``: during the fault or the recovery right after it), and every subscriber reached
+head it found is above the id it sent) after time away that overlaps a fault window
+(``tied_reconnects``), and every subscriber reached
 the head at the drain (a subscriber still behind may yet receive what it lacks).
 """
 
@@ -50,24 +50,29 @@ def _reconnects(history: History) -> list[list[Any]]:
 
 
 def tied_reconnects(history: History, fault: str | None = None) -> list[list[Any]]:
-    """The reconnections that a ``fault`` window (any fault: None) may have caused. A poll
-    reports the reconnections made since its poller's previous poll began (the earliest
-    they can be) and before it ended (the latest): tied when that span reaches the window's
-    start and began before the window ended (during the fault, or the recovery right after
-    it, before the poller had polled again)."""
+    """The reconnections that a ``fault`` window (any fault: None) may have caused: those
+    whose time away overlaps the window. A subscriber was away from at least the publication
+    of the last event it had received (the ``send`` of the id it sent back, from its
+    invocation; unknown: since its poller's previous poll began) until its reconnection, at
+    the latest the end of the poll that reported it."""
     windows = windows_of(history, fault)
     last = max((op.time for op in history.ops), default=0)
+    sent_at: dict[int, int] = {}
+    for c in client_ops(history):
+        if c.f == "send" and c.type == "ok" and c.completion is not None \
+                and c.completion.get("event_id") is not None:
+            sent_at[int(c.completion.get("event_id"))] = c.start
     tied: list[list[Any]] = []
     since: dict[Any, int] = {}
     for c in sorted(_polls(history), key=lambda c: c.start):
         lower = since.get(c.process, 0)
         since[c.process] = c.start
         upper = c.end if c.end is not None else last
-        if c.completion is None or not any(
-                upper >= w.start and lower <= (w.end if w.end is not None else last)
-                for w in windows):
-            continue
-        tied += c.completion.get("reconnects") or []
+        for r in (c.completion.get("reconnects") or []) if c.completion is not None else []:
+            away = sent_at.get(int(r[1]), lower) if r[1] is not None else lower
+            if any(upper >= w.start and away <= (w.end if w.end is not None else last)
+                   for w in windows):
+                tied.append(r)
     return tied
 
 
