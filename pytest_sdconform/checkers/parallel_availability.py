@@ -6,21 +6,26 @@ fault (``faults/cycles.py``), the fraction of requests the service did not answe
 the product of the fractions of requests sent while each component was down (``u_j``, from the
 fault's proven down intervals): the formula predicts ``f = prod(u_j)``.
 
-Statistics. The slots are the samples, not the requests (the requests of one slot share its
-draw). Per slot ``i``: ``x_i`` is the fraction of its requests not answered, ``d_ji`` the
-fraction sent while component ``j`` was down. ``D = mean(x) - prod(mean(d_j))`` has, by the
-delta method, the per-slot influence ``g_i = x_i - sum_j prod_{k != j} u_k * d_ji``; a slot
-depends on the one before (a node down in slot i-1 is still restarting early in slot i), so
-the variance of the mean counts the lag-1 autocovariance as well (``(c0 + 2 c1) / n``, the
-1-dependent case). ``|D| <= z * SE`` upholds the formula; outside it refutes. A run whose
-``z * SE`` reaches the gap between the formula and fully correlated failures (``min(u_j)``)
-could not tell them apart: inconclusive.
+Statistics. The samples are time bins of the fault's slot length on one grid from its start,
+not the requests (the requests of one bin share its draws). Per bin ``i``: ``x_i`` is the
+fraction of its requests not answered, ``d_ji`` the fraction sent while component ``j`` was
+down. ``D = mean(x) - prod(mean(d_j))`` has, by the delta method, the per-bin influence
+``g_i = x_i - sum_j prod_{k != j} u_k * d_ji``; a bin depends on the ones before (a node down
+then may still be restarting), so the variance of the mean is Newey and West's (Bartlett
+weights, lag ``floor(4 (n/100)^(2/9))``, at least 1). ``|D| <= z * SE`` upholds the formula;
+outside it refutes. A run whose ``z * SE`` reaches the gap between the formula and fully
+correlated failures (``min(u_j)``) could not tell them apart: inconclusive.
 
-A request is answered when it completed ok or an app server answered it (``node`` set).
+A request is answered when it completed ok or an app server answered it (``node`` set). A
+component's down interval runs from its kill to its restart's readiness check, or to the first
+request it answered after the kill when that came sooner (a restarted server serves before the
+check, polled, notices it: counting it down then would overstate its downtime and make the
+service look more available than the formula predicts).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Sequence
@@ -67,7 +72,7 @@ def records(history: History, fault: str) -> list[tuple[float, dict[str, Any]]]:
             start = op.time
         elif op.f == f"{fault}-healed" and start is not None:
             rec = op.value
-            if not isinstance(rec, dict) or not {"slots", "down", "end"} <= rec.keys():
+            if not isinstance(rec, dict) or not {"slot_s", "down", "end"} <= rec.keys():
                 raise ValueError(f"{fault}-healed value is not a kill-cycles record: {rec!r}")
             out.append((float(start), rec))
             start = None
@@ -77,17 +82,24 @@ def records(history: History, fault: str) -> list[tuple[float, dict[str, Any]]]:
 
 
 def slots_of(history: History, fault: str, nodes: Sequence[str]) -> list[Slot]:
-    """Per slot of every window of the fault (those with at least one request), the
+    """Per bin of every window of the fault (those with at least one request), the
     fractions above."""
     ops = sorted(client_ops(history), key=lambda c: c.invoke.time)
+    served: dict[str, list[int]] = {}
+    for c in ops:
+        if c.completion is not None and c.completion.node is not None:
+            served.setdefault(c.completion.node, []).append(c.invoke.time)
     out = []
     for start, rec in records(history, fault):
         missing = [n for n in nodes if n not in rec["down"]]
         if missing:
             raise ValueError(f"{fault} record has no down intervals for {missing}")
-        t = [start + s[0] * NS for s in rec["slots"]] + [start + rec["end"] * NS]
-        down = {n: [(start + a * NS, start + b * NS) for a, b in rec["down"][n]]
-                for n in nodes}
+        if not isinstance(rec.get("slot_s"), int | float) or rec["slot_s"] <= 0:
+            raise ValueError(f"{fault} record has no positive slot_s: {rec.get('slot_s')!r}")
+        slot, end = float(rec["slot_s"]), float(rec["end"])
+        t = [start + k * slot * NS for k in range(math.ceil(end / slot))] + [start + end * NS]
+        down = {n: _trimmed([(start + a * NS, start + b * NS) for a, b in rec["down"][n]],
+                            served.get(n, [])) for n in nodes}
         for lo, hi in itertools.pairwise(t):
             inside = [c for c in ops if lo <= c.invoke.time < hi]
             if not inside:
@@ -96,6 +108,17 @@ def slots_of(history: History, fault: str, nodes: Sequence[str]) -> list[Slot]:
             d = tuple(sum(_down_at(down[n], c.invoke.time) for c in inside) / len(inside)
                       for n in nodes)
             out.append(Slot(x, d, len(inside)))
+    return out
+
+
+def _trimmed(intervals: list[tuple[float, float]], served: list[int]
+             ) -> list[tuple[float, float]]:
+    """Each down interval ends at the first request the node answered inside it, if one
+    did: a restarted node serves before the harness's readiness check notices it."""
+    out = []
+    for a, b in intervals:
+        i = bisect.bisect_right(served, a)
+        out.append((a, min(b, served[i]) if i < len(served) else b))
     return out
 
 
@@ -118,9 +141,9 @@ def estimate(slots: Sequence[Slot]) -> Estimate:
     coef = [math.prod(u[m] for m in range(k) if m != j) for j in range(k)]
     g = [s.x - sum(coef[j] * s.d[j] for j in range(k)) for s in slots]
     mg = sum(g) / n
-    c0 = sum((a - mg) ** 2 for a in g) / n
-    c1 = sum((a - mg) * (b - mg) for a, b in itertools.pairwise(g)) / n
-    var = max(c0 + 2 * c1, c0) / n
+    m = min(n - 1, max(1, math.floor(4 * (n / 100) ** (2 / 9))))
+    c = [sum((g[i] - mg) * (g[i + h] - mg) for i in range(n - h)) / n for h in range(m + 1)]
+    var = max(c[0] + 2 * sum((1 - h / (m + 1)) * c[h] for h in range(1, m + 1)), c[0]) / n
     return Estimate(n, sum(s.requests for s in slots), f, u, q, math.sqrt(var),
                     tuple(sum(s.d[j] > 0 for s in slots) for j in range(k)))
 
