@@ -146,3 +146,43 @@ def test_layer_rate_limits() -> None:
     layer = Resilient(Patterns(attempts=1, threshold=100, burst=2, rate=1.0), None, c, c.sleep)
     got = [layer.call(lambda: Result("ok"))[2] for _ in range(3)]
     assert got == [None, None, "limit"]
+
+
+def test_front_service_pool_is_held_by_a_hung_call() -> None:
+    """Without the layer a dep call to a listener that never answers holds the only slot: a
+    home request meanwhile finds no worker; with it the breaker opens and dep calls fail fast."""
+    import socket
+    import threading
+    import time
+    from http.server import ThreadingHTTPServer
+
+    from pytest_sdconform.backends.nginx.appserver import MemoryStore, make_handler
+    from pytest_sdconform.backends.nginx.resilience import FrontService
+    from pytest_sdconform.workloads import Invocation
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)  # accepts into the backlog, never answers
+    home = ThreadingHTTPServer(("127.0.0.1", 0), make_handler("a1", MemoryStore()))
+    threading.Thread(target=home.serve_forever, daemon=True).start()
+    try:
+        hport, dport = home.server_address[1], hung.getsockname()[1]
+        for patterns in (None, Patterns(attempts=1, threshold=1, open_for=60.0)):
+            svc = FrontService("127.0.0.1", "127.0.0.1", patterns, capacity=1, queue_wait=0.1,
+                               timeout=0.5, port=hport, dep_port=dport)
+            first = svc.serve(Invocation("dep", "k"))
+            assert first.type == "fail" and first.extra
+            assert first.extra["attempts"] == (2 if patterns is None else 1)
+            t = threading.Thread(target=svc.serve, args=(Invocation("dep", "k"),))
+            t.start()
+            time.sleep(0.05)
+            got = svc.serve(Invocation("home", "k"))
+            t.join()
+            assert got.extra is not None
+            if patterns is None:  # the hung call holds the slot 2 x 0.5 s: no worker for home
+                assert got.type == "fail" and got.extra["rejected"] == "pool", got
+            else:  # the breaker opened at the first failure: the second dep call failed fast
+                assert got.type == "ok", got
+    finally:
+        home.shutdown()
+        hung.close()

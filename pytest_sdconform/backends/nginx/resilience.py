@@ -155,12 +155,14 @@ class FrontService:
 
     def __init__(self, home: str, dep: str, patterns: Patterns | None, capacity: int = 2,
                  queue_wait: float = 0.3, timeout: float = 0.5, naive_attempts: int = 2,
-                 port: int = APP_PORT, rng: random.Random | None = None):
+                 port: int = APP_PORT, dep_port: int | None = None,
+                 rng: random.Random | None = None):
         if capacity < 1 or naive_attempts < 1 or queue_wait < 0 or timeout <= 0:
             raise ValueError("capacity, naive_attempts >= 1; queue_wait >= 0; timeout > 0")
-        self.addresses = {"home": home, "dep": dep}
+        self.addresses = {"home": (home, port), "dep": (dep, port if dep_port is None
+                                                         else dep_port)}
         self.patterns, self.capacity, self.queue_wait = patterns, capacity, queue_wait
-        self.timeout, self.naive_attempts, self.port = timeout, naive_attempts, port
+        self.timeout, self.naive_attempts = timeout, naive_attempts
         self.slots = threading.BoundedSemaphore(capacity)
         self.layer = Resilient(patterns, rng) if patterns else None
 
@@ -178,7 +180,7 @@ class FrontService:
             return Result("fail", error="front overloaded: no worker free",
                           extra={"tier": op.f, "attempts": 0, "rejected": "pool", "retries": 0})
         try:
-            client = HttpClient(self.addresses[op.f], self.port, timeout=self.timeout)
+            client = HttpClient(*self.addresses[op.f], timeout=self.timeout)
 
             def once() -> Result:
                 return client.invoke(Invocation("read", op.key))
