@@ -30,6 +30,8 @@ def load(name: str) -> ModuleType:
     return module
 
 
-def provision(name: str) -> None:
-    """Build or install what ``name``'s nodes need (idempotent)."""
-    load(name).provision()
+def provision(name: str) -> object:
+    """Build or install what ``name``'s nodes need (idempotent); what it says it provided, if
+    anything (a path, or why there is nothing to provide, as MongoDB's says)."""
+    provided: object = load(name).provision()
+    return provided

@@ -176,3 +176,14 @@ def test_every_member_taking_writes_upholds_it_and_a_silent_member_is_not_exerci
     silent = writes(("m1", "ok"), ("m2", "fail"))
     assert not JUDGE.exercised(silent, {}).done
     assert "m3" in JUDGE.exercised(silent, {}).why
+
+
+def test_sdconform_provision_says_there_is_no_mongod_rather_than_ready(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_sdconform.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("SDCONFORM_MONGOD", raising=False)
+    assert main(["provision", "mongodb"]) == 0
+    assert capsys.readouterr().out.startswith("mongodb: no mongod here (needs mongod")
