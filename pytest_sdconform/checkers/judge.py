@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..history import NEMESIS, Completed, FaultWindow, History
+from ..history import NEMESIS, Completed, FaultWindow, History, Operation
 from .verdict import Anomaly, Verdict
 
 UPHELD, REFUTED, INCONCLUSIVE = "upheld", "refuted", "inconclusive"
@@ -78,6 +78,15 @@ def client_ops(history: History) -> list[Completed]:
 
 def windows_of(history: History, fault: str | None = None) -> list[FaultWindow]:
     return [w for w in history.fault_windows() if fault is None or w.fault == fault]
+
+
+def healed(history: History, w: FaultWindow) -> Operation | None:
+    """The record of a window's heal once its stop returned (``<fault>-healed``: what the
+    heal proved, and what the fault observed while it was on), if any."""
+    if w.end_index is None:
+        return None
+    return next((op for op in history.ops if op.index > w.end_index
+                 and op.process == NEMESIS and op.f == f"{w.fault}-healed"), None)
 
 
 def in_window(c: Completed, w: FaultWindow, end: int | None = None) -> bool:

@@ -21,10 +21,11 @@ from ....checkers.judge import (
     Ruling,
     Verdicts,
     client_ops,
+    healed,
 )
 from ....checkers.verdict import Anomaly
 from ....history import Completed, History
-from .failover import FAILOVER, Timeline, healed, timelines
+from .failover import FAILOVER, Timeline, timelines
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ....checkers.judge import (
 )
 from ....checkers.recovery import Resumes
 from ....checkers.verdict import Anomaly
-from ....history import NEMESIS, Completed, FaultWindow, History, Operation
+from ....history import Completed, FaultWindow, History
 
 FAILOVER = "failover"
 
@@ -72,15 +72,6 @@ def timeline(w: FaultWindow) -> Timeline | None:
 
 def timelines(history: History, fault: str = FAILOVER) -> list[Timeline]:
     return [t for w in windows_of(history, fault) if (t := timeline(w)) is not None]
-
-
-def healed(history: History, w: FaultWindow) -> Operation | None:
-    """The record of a window's heal once its stop returned (``<fault>-healed``: what the
-    heal proved, and when it was done: a promotion at the heal, a restore), if any."""
-    if w.end_index is None:
-        return None
-    return next((op for op in history.ops if op.index > w.end_index
-                 and op.process == NEMESIS and op.f == f"{w.fault}-healed"), None)
 
 
 def final_reads_ok(history: History) -> bool:

@@ -15,12 +15,12 @@ from ....checkers.judge import (
     Ruling,
     Verdicts,
     client_ops,
+    healed,
     windows_of,
 )
 from ....checkers.verdict import Anomaly
 from ....history import Completed, FaultWindow, History
 from ..heap import expand
-from .failover import healed
 
 PITR = "pitr-restore"
 
