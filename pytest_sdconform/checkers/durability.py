@@ -27,6 +27,9 @@ goes: for each lost write, the time from its ack to the start of the fault activ
 to begin (0 when acked during a fault), maximised. That is the figure to set against "RPO =
 replication lag at failure" or "RPO = the checkpoint interval". Each fault window reports how
 many lost writes overlap it (invocation to ack), and each anomaly names the faults it overlaps.
+
+``acked_losses`` reads such a verdict back onto the history for the judges of a failover's loss
+(which acknowledged writes were lost, which survived, whether a lost one left a hole).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..history import Completed, FaultWindow, History, freeze, paused_gc
+from ..history import NEMESIS, Completed, FaultWindow, History, freeze, paused_gc
 from .verdict import Anomaly, Verdict
 
 NAME = "lost-writes"
@@ -297,3 +300,44 @@ class LostWritesChecker:
 
     def check(self, history: History) -> Verdict:
         return check_lost_writes(history, fs=self.fs)
+
+
+@dataclass(frozen=True)
+class AckedLosses:
+    """A lost-writes verdict read back onto its history: the clients' acknowledged ``f``
+    writes (final reads left out), the ones the verdict's ``lost-write`` anomalies name, and
+    the indices of the successful final reads (the evidence that a loss was seen)."""
+
+    writes: list[Completed]
+    lost: list[Completed]
+    finals: list[int]
+    lost_ids: frozenset[int]
+
+    def survivors(self, before: int) -> list[Completed]:
+        """The writes acknowledged before ``before`` (ns: a primary's death) and not lost."""
+        return [c for c in self.writes if _acked_at(c) < before
+                and not set(c.indices) & self.lost_ids]
+
+    @staticmethod
+    def survivor_after(c: Completed, survivors: Sequence[Completed]) -> Completed | None:
+        """The first of ``survivors`` invoked after ``c`` was acknowledged: with ``c`` lost, a
+        hole in what the copy kept rather than the tail of what it had not yet received."""
+        later = [s for s in survivors if s.invoke.time > _acked_at(c)]
+        return min(later, key=lambda s: s.invoke.time) if later else None
+
+
+def _acked_at(c: Completed) -> int:
+    assert c.completion is not None
+    return c.completion.time
+
+
+def acked_losses(history: History, verdict: Verdict, f: str) -> AckedLosses:
+    """The acknowledged ``f`` writes of ``history`` and which of them ``verdict`` (this
+    module's, on the same history) found lost."""
+    lost_ids = frozenset(i for a in verdict.anomalies if a.kind == "lost-write" for i in a.ops)
+    finals = [i for c in history.complete() if c.is_final and c.type == "ok"
+              for i in c.indices]
+    writes = [c for c in history.complete() if c.process != NEMESIS and not c.is_final
+              and c.f == f and c.type == "ok"]
+    lost = [c for c in writes if set(c.indices) & lost_ids]
+    return AckedLosses(writes, lost, finals, lost_ids)

@@ -9,7 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_sdconform.checkers import Checker
-from pytest_sdconform.checkers.durability import LostWritesChecker, check_lost_writes
+from pytest_sdconform.checkers.durability import (
+    LostWritesChecker,
+    acked_losses,
+    check_lost_writes,
+)
 from pytest_sdconform.history import History, Operation
 
 MS = 1_000_000
@@ -51,6 +55,20 @@ def test_an_acknowledged_add_missing_from_the_final_read_is_a_lost_write() -> No
     assert [(a.kind, a.ops) for a in v.anomalies] == [("lost-write", [2, 3, 4, 5])]
     assert v.details["lost"] == 1
     assert v.details["first_lost_ack_s"] == v.details["last_lost_ack_s"] == 0.003
+
+
+def test_acked_losses_reads_the_verdict_back_lost_survivors_and_the_hole() -> None:
+    h = hist(*add(1, 1), *add(2, 2), *add(3, 3), *add(4, 4, "info"), *final_read(5, [1, 3]))
+    acked = acked_losses(h, check_lost_writes(h), "add")
+    assert [c.invoke.value for c in acked.writes] == [1, 2, 3]
+    assert [c.invoke.value for c in acked.lost] == [2]
+    assert acked.finals == [8, 9]
+    survivors = acked.survivors(before=5 * MS)  # 3 was acknowledged at 5 ms: not before
+    assert [c.invoke.value for c in survivors] == [1]
+    assert acked.survivor_after(acked.lost[0], survivors) is None
+    later = acked.survivors(before=6 * MS)
+    hole = acked.survivor_after(acked.lost[0], later)
+    assert hole is not None and hole.invoke.value == 3  # invoked after 2's ack, survived
 
 
 def test_unknown_outcomes_may_or_may_not_appear() -> None:

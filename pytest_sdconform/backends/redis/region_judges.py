@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...checkers.durability import acked_losses
 from ...checkers.judge import (
     INCONCLUSIVE,
     NS,
@@ -107,13 +108,9 @@ class RpoWithinMeasuredLag:
         if not found:
             return Ruling(INCONCLUSIVE, f"no {self.fault} with a recorded kill and offsets")
         verdict = verdicts[self.lost]
-        lost_ids = {i for a in verdict.anomalies if a.kind == "lost-write" for i in a.ops}
-        finals = [i for c in history.complete() if c.is_final and c.type == "ok"
-                  for i in c.indices]
-        writes = [c for c in client_ops(history) if c.f == self.f and c.type == "ok"]
-        lost = [c for c in writes if set(c.indices) & lost_ids]
-        killed = min(x.killed for x in found)
-        survivors = [c for c in writes if _acked(c) < killed and not set(c.indices) & lost_ids]
+        acked = acked_losses(history, verdict, self.f)
+        lost, finals = acked.lost, acked.finals
+        survivors = acked.survivors(before=min(x.killed for x in found))
         anomalies = []
         safes = [x.safe for x in found if x.safe is not None]
         safe = min(safes) if safes else None
@@ -124,9 +121,8 @@ class RpoWithinMeasuredLag:
                                          f"{_acked(c) / NS:.3f}s is lost, though the replica "
                                          f"held all the primary had at {safe / NS:.3f}s"))
                 continue
-            later = [s for s in survivors if s.invoke.time > _acked(c)]
-            if later:
-                s = min(later, key=lambda s: s.invoke.time)
+            s = acked.survivor_after(c, survivors)
+            if s is not None:
                 anomalies.append(Anomaly("loss-beyond-lag", c.indices + s.indices + finals,
                                          f"{self.f} of {c.invoke.value!r} acknowledged at "
                                          f"{_acked(c) / NS:.3f}s is lost, but {s.invoke.value!r}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ....checkers.durability import acked_losses
 from ....checkers.judge import (
     INCONCLUSIVE,
     NS,
@@ -206,20 +207,14 @@ class LossWithinLag:
         if not lines:
             return Ruling(INCONCLUSIVE, f"no {self.fault} with a recorded kill")
         verdict = verdicts[self.lost]
-        lost_ids = {i for a in verdict.anomalies if a.kind == "lost-write" for i in a.ops}
-        finals = [i for c in history.complete() if c.is_final and c.type == "ok"
-                  for i in c.indices]
-        writes = [c for c in client_ops(history) if c.f == self.f and c.type == "ok"]
-        lost = [c for c in writes if set(c.indices) & lost_ids]
+        acked = acked_losses(history, verdict, self.f)
+        lost, finals = acked.lost, acked.finals
         if verdict.result != "invalid" or not lost:
             return Ruling(INCONCLUSIVE, f"no acknowledged {self.f} was lost ({verdict.result})")
         killed = min(t.killed for t in lines)
-        survivors = [c for c in writes if _acked(c) < killed and not set(c.indices) & lost_ids]
-        holes = []
-        for c in lost:
-            later = [s for s in survivors if s.invoke.time > _acked(c)]
-            if later:
-                holes.append((c, min(later, key=lambda s: s.invoke.time)))
+        survivors = acked.survivors(before=killed)
+        holes = [(c, s) for c in lost
+                 if (s := acked.survivor_after(c, survivors)) is not None]
         if holes:
             anomalies = [Anomaly("loss-beyond-lag", c.indices + s.indices + finals,
                                  f"{self.f} of {c.invoke.value!r} acknowledged at "
