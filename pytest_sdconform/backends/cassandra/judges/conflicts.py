@@ -24,7 +24,7 @@ from ....checkers.judge import (
 )
 from ....checkers.verdict import Anomaly
 from ....history import Completed, History
-from .common import WRITES, acked_in, inside
+from .common import WRITES, acked_in, inside, unexercised
 
 
 @dataclass
@@ -129,14 +129,14 @@ class SiblingsKept:
                 if c.is_final and c.type == "ok" and c.f == "read"}
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        if not windows_of(history, self.fault):
-            return Exercise(False, f"no {self.fault or 'fault'} window in the history")
         contested = self._contested(history)
-        if not contested:
-            return Exercise(False, "no key had writes acknowledged on every side of the "
-                                   "partition and none after it")
-        if not self.repaired:
-            return Exercise(False, "the repair did not complete before the final read")
+        missing = unexercised(history, self.fault, contested,
+                              "no key had writes acknowledged on every side of the partition "
+                              "and none after it",
+                              bool(self.repaired),
+                              "the repair did not complete before the final read")
+        if missing is not None:
+            return missing
         read = [k for k in contested if k in self._finals(history)]
         if not read:
             return Exercise(False, "no final read of a contested key succeeded")

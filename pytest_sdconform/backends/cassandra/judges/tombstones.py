@@ -23,7 +23,7 @@ from ....checkers.judge import (
 )
 from ....checkers.verdict import Anomaly
 from ....history import Completed, History
-from .common import inside
+from .common import inside, unexercised
 
 
 @dataclass
@@ -61,14 +61,13 @@ class DeletesStayDeleted:
         return [(writes[k], deletes[k], finals[k]) for k in finals if k not in twice]
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        if not windows_of(history, self.fault):
-            return Exercise(False, f"no {self.fault or 'fault'} window in the history")
         found = self._candidates(history)
-        if not found:
-            return Exercise(False, "no key written before the window and deleted during it "
-                                   "was read at the end")
-        if not self.purged:
-            return Exercise(False, "the flush and compaction did not complete")
+        missing = unexercised(history, self.fault, found,
+                              "no key written before the window and deleted during it was "
+                              "read at the end",
+                              bool(self.purged), "the flush and compaction did not complete")
+        if missing is not None:
+            return missing
         return Exercise(True, f"{len(found)} keys deleted while a replica was cut off, read at "
                               f"the end after a flush and compaction ({self.purged[-1]})")
 
