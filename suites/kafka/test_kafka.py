@@ -51,16 +51,18 @@ def acked_before(fault: str) -> Checkers:
     rule = acked_before_every_window("send", fault)
     return Checkers(["delivery"], rule, rule.__doc__ or "")
 
-# How long writes may take to resume, from the settings: the controller fences a broker after
-# broker.session.timeout.ms (3 s, topology.py); a send to the old leader is answered by then or
-# at message.timeout.ms (5 s, the clients' timeout); the next send connects to the new leader
-# within socket.connection.setup.timeout.ms (1 s).
-SESSION_S, MESSAGE_TIMEOUT_S, CONNECT_S = 3.0, 5.0, 1.0
-RESUME_AFTER_KILL_S = SESSION_S + MESSAGE_TIMEOUT_S + CONNECT_S
+# How long writes may take to resume once the other brokers name a new leader (the fault
+# watches for that and records when: an election takes the broker session timeout, 3 s, plus a
+# controller election when the victim was the active controller, longer on a busy machine).
+# From then on, the producers' own settings: a send to the old leader fails at
+# message.timeout.ms (5 s, the clients' timeout) and the next connects to the new leader within
+# socket.connection.setup.timeout.ms (1 s).
+MESSAGE_TIMEOUT_S, CONNECT_S = 5.0, 1.0
+RESUME_AFTER_KILL_S = MESSAGE_TIMEOUT_S + CONNECT_S
 # A cut-off broker still answers clients and still calls itself leader: a client that starts
 # again after a timed-out send may bootstrap from it and send there once more, one more
-# message timeout (seen on a loaded machine: every client twice, resumed 9.2 s in).
-RESUME_AFTER_CUT_S = SESSION_S + 2 * MESSAGE_TIMEOUT_S + CONNECT_S
+# message timeout (seen on a loaded machine: every client twice).
+RESUME_AFTER_CUT_S = 2 * MESSAGE_TIMEOUT_S + CONNECT_S
 
 
 # One cluster for the whole suite (JVM start-up dominates on two cores); each test creates
@@ -280,10 +282,10 @@ def test_writes_continue_while_a_leader_broker_is_down(sdconform: Case) -> None:
         [kafka.leader_kill()],
         judge=writes_continue("kill", RESUME_AFTER_KILL_S),
         converged=kafka.converged,
-        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_KILL_S},
-        # a new leader takes 4-5 s (3 s broker session timeout, then the producers' metadata
-        # refresh): the broker stays down well past that
-        run=replace(FAULTY, duration=12.0, fault_duration=9.0),
+        config={"producer": NO_RETRIES, "resume_after_election_s": RESUME_AFTER_KILL_S},
+        # a new leader takes 3-5 s (3 s broker session timeout), then the producers' metadata
+        # refresh: the broker stays down past that (a heal before sends are due: inconclusive)
+        run=replace(FAULTY, duration=14.0, fault_duration=11.0),
     )
 
 
@@ -299,10 +301,11 @@ def test_writes_continue_while_a_leader_broker_is_cut_off(sdconform: Case) -> No
         [kafka.leader_cut(sdconform)],
         judge=writes_continue("partition", RESUME_AFTER_CUT_S),
         converged=kafka.converged,
-        config={"producer": NO_RETRIES, "resume_bound_s": RESUME_AFTER_CUT_S},
+        config={"producer": NO_RETRIES, "resume_after_election_s": RESUME_AFTER_CUT_S},
         # writes stop for 4-6 s (fencing after 3 s, then the producers' 5 s message timeout),
-        # up to 9.2 s on a loaded machine: the cut outlasts the bound
-        run=replace(FAULTY, duration=17.0, fault_duration=RESUME_AFTER_CUT_S + 1.0),
+        # 14.4 s once on a loaded machine: the cut lasts past a slow election and the bound
+        # (a heal before sends are due: inconclusive)
+        run=replace(FAULTY, duration=22.0, fault_duration=20.0),
     )
 
 

@@ -4,6 +4,7 @@ exercised, and upholds a history where the claim holds."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pytest_sdconform.backends.kafka.judges import (
@@ -43,17 +44,23 @@ def final(h: History, *indices: int) -> History:
 
 # --- writes continue (Resumes) ----------------------------------------------------------------
 
-def kill_history(resumed: bool, traffic: bool = True) -> History:
+def kill_history(resumed: bool, traffic: bool = True, elected: float | None = 1.0,
+                 stop: float = 9.0) -> History:
+    """A kill from 2.0 s to ``stop``; with ``elected``, the fault's heal record says the other
+    brokers named a new leader that long after the kill."""
     during = ["2.5 0 invoke send - 3",
               "3.0 0 fail send - 3",
               "3.5 1 invoke send - 4",
               f"4.5 1 {'ok' if resumed else 'fail'} send - 4"] if traffic else []
+    seen = ({"new_leader": "n2", "elected_after_s": elected} if elected is not None
+            else {"new_leader": None})
     return final(timed(
         "0.1 0 invoke send - 1", "0.2 0 ok send - 1",
         "1.0 1 invoke send - 2", "1.1 1 ok send - 2",
         "2.0 n info kill-start",
         *during,
-        "9.0 n info kill-stop",
+        f"{stop} n info kill-stop",
+        f"{stop + 0.5} n info kill-healed - {json.dumps(seen)}",
         "10.0 2 invoke poll - \"drain\"",
         f"10.5 2 ok poll - {[[0, 0, 1], [0, 1, 2]] + ([[0, 2, 4]] if resumed else [])}",
     ), -2, -1)
@@ -61,23 +68,42 @@ def kill_history(resumed: bool, traffic: bool = True) -> History:
 
 def test_writes_continue_refutes_a_window_where_no_send_succeeded() -> None:
     h = kill_history(resumed=False)
-    d = decide(h, verdicts(h), writes_continue("kill", 9.0), faults=["kill"])
+    d = decide(h, verdicts(h), writes_continue("kill", 6.0), faults=["kill"])
     assert d.outcome == REFUTED and "no send succeeded" in d.reason
     assert d.anomalies and d.anomalies[0]["relative_to_faults"] == "during"
 
 
 def test_writes_continue_is_inconclusive_when_nobody_sent_during_the_fault() -> None:
     h = kill_history(resumed=False, traffic=False)
-    d = decide(h, verdicts(h), writes_continue("kill", 9.0), faults=["kill"])
+    d = decide(h, verdicts(h), writes_continue("kill", 6.0), faults=["kill"])
     assert d.outcome == INCONCLUSIVE and "no send was made" in d.reason
 
 
-def test_writes_continue_upholds_sends_back_within_the_bound() -> None:
-    h = kill_history(resumed=True)
-    d = decide(h, verdicts(h), writes_continue("kill", 9.0), faults=["kill"])
+def test_writes_continue_bounds_recovery_from_the_election_the_fault_saw() -> None:
+    h = kill_history(resumed=True)  # back 2.5 s into the kill; a new leader after 1.0 s
+    d = decide(h, verdicts(h), writes_continue("kill", 6.0), faults=["kill"])
     assert d.outcome == UPHELD, d.reason
+    assert "new leader named 1.00s in" in d.reason
     slow = decide(h, verdicts(h), writes_continue("kill", 1.0), faults=["kill"])
-    assert slow.outcome == REFUTED and "> 1s" in slow.reason
+    assert slow.outcome == REFUTED and "> 2s" in slow.reason
+    late = kill_history(resumed=True, elected=2.0)  # a later election moves the bound with it
+    assert decide(late, verdicts(late), writes_continue("kill", 1.0),
+                  faults=["kill"]).outcome == UPHELD
+
+
+def test_writes_continue_without_a_seen_election_needs_sends_back_within_the_window() -> None:
+    h = kill_history(resumed=True, elected=None)
+    d = decide(h, verdicts(h), writes_continue("kill", 0.1), faults=["kill"])
+    assert d.outcome == UPHELD and "no bound was applied" in d.reason
+    h = kill_history(resumed=False, elected=None)
+    d = decide(h, verdicts(h), writes_continue("kill", 0.1), faults=["kill"])
+    assert d.outcome == REFUTED and "no send succeeded" in d.reason
+
+
+def test_writes_continue_is_inconclusive_when_the_fault_healed_before_sends_were_due() -> None:
+    h = kill_history(resumed=False, elected=1.0, stop=5.0)  # 3 s of kill, due at 1 + 6 s
+    d = decide(h, verdicts(h), writes_continue("kill", 6.0), faults=["kill"])
+    assert d.outcome == INCONCLUSIVE and "before sends were due back" in d.reason
 
 
 # --- consumer crashes -------------------------------------------------------------------------

@@ -122,6 +122,21 @@ def leader(bootstrap: str, topic: str, partition: int = 0) -> str:
     raise TimeoutError(f"no leader for {topic}/{partition}")
 
 
+def leader_says(broker: str, topic: str, partition: int = 0, timeout: float = 1.0
+                ) -> str | None:
+    """Who leads a partition according to one broker alone (``address:port``), as node name;
+    None when it names no leader or does not answer. A fresh client that knows no other broker
+    asks that one: a broker cut off from the controllers still names the leader it knew."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        md = AdminClient({"bootstrap.servers": broker}).list_topics(topic, timeout=timeout)
+        p = md.topics[topic].partitions[partition]
+    except Exception:  # no answer in time, or no such partition there yet
+        return None
+    return f"n{p.leader}" if p.leader >= 0 else None
+
+
 def replicas(bootstrap: str, topic: str, partition: int = 0) -> dict[str, Any]:
     """A partition's leader, replicas and ISR as node names (``n<id>``), from the metadata."""
     from confluent_kafka.admin import AdminClient

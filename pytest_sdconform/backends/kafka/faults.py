@@ -12,7 +12,7 @@ from ...faults import FaultNotEffective
 from ...faults.partition import isolate
 from ...faults.power import PowerLoss
 from ...faults.process import Kill, Pause
-from .admin import leader, replicas
+from .admin import leader, leader_says, replicas
 from .topology import KafkaInfo
 
 
@@ -28,13 +28,17 @@ class LeaderKill:
             cluster.power_loss() if power_loss
             else Kill(list(cluster.nodes.values()), 1, cluster.rng))
         self.name = self.fault.name
+        self.election = Election(cluster.info, topic, partition)
 
     def start(self) -> dict[str, Any]:
         victim = leader(self.cluster.info.bootstrap, self.topic, self.partition)
-        return {**self.fault.start([self.cluster.node(victim)]), "leader_of": self.topic}
+        done = self.fault.start([self.cluster.node(victim)])
+        self.election.start(victim)
+        return {**done, "leader_of": self.topic}
 
     def stop(self) -> dict[str, Any]:
-        return self.fault.stop()
+        elected = self.election.stop()
+        return {**self.fault.stop(), **elected}
 
 
 class LeaderIsolation:
@@ -46,16 +50,59 @@ class LeaderIsolation:
     def __init__(self, cluster: Cluster[KafkaInfo], topic: str = "log", partition: int = 0):
         self.cluster, self.topic, self.partition = cluster, topic, partition
         self.cut = cluster.partition()
+        self.election = Election(cluster.info, topic, partition)
 
     def start(self) -> dict[str, Any]:
         victim = leader(self.cluster.info.bootstrap, self.topic, self.partition)
-        return {
-            **self.cut.start(isolate(sorted(self.cluster.nodes), victim)),
-            "leader_of": self.topic,
-        }
+        done = self.cut.start(isolate(sorted(self.cluster.nodes), victim))
+        self.election.start(victim)
+        return {**done, "leader_of": self.topic}
 
     def stop(self) -> dict[str, Any]:
-        return self.cut.stop()
+        elected = self.election.stop()
+        return {**self.cut.stop(), **elected}
+
+
+class Election:
+    """Watches, from the moment a fault has taken effect, for the other brokers to name a new
+    leader of the partition: how long the cluster took to fail over, as the brokers clients can
+    still use saw it (each asked alone, every ``every_s``). The stop record carries it
+    (``elected_after_s``, ``new_leader``), so that a bound on when writes are back starts from
+    what the cluster did, not from a guess at how long an election takes on a busy machine.
+    The figure is late by at most one round of questions, never early."""
+
+    def __init__(self, info: KafkaInfo, topic: str, partition: int, every_s: float = 0.2):
+        self.info, self.topic, self.partition, self.every_s = info, topic, partition, every_s
+        self.cancel = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.seen: dict[str, Any] = {}
+
+    def start(self, victim: str) -> None:
+        others = {n: b for n, b in self.info.brokers().items() if n != victim}
+        self.cancel.clear()
+        self.seen = {}
+        self.thread = threading.Thread(target=self._watch,
+                                       args=(victim, others, time.monotonic()), daemon=True,
+                                       name="sdconform-kafka-election")
+        self.thread.start()
+
+    def _watch(self, victim: str, others: dict[str, str], began: float) -> None:
+        while not self.cancel.is_set():
+            for node, broker in others.items():
+                named = leader_says(broker, self.topic, self.partition)
+                if named is not None and named != victim:
+                    self.seen = {"new_leader": named, "seen_by": node,
+                                 "elected_after_s": round(time.monotonic() - began, 3)}
+                    return
+            self.cancel.wait(self.every_s)
+
+    def stop(self) -> dict[str, Any]:
+        """What was seen while the fault was on: ``new_leader`` None if no election."""
+        self.cancel.set()
+        if self.thread is not None:
+            self.thread.join(10)
+            self.thread = None
+        return self.seen or {"new_leader": None}
 
 
 class StaleFailover:

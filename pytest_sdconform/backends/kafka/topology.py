@@ -91,6 +91,10 @@ class KafkaInfo:
     bootstrap: str  # every broker's ``address:port``, comma-separated
     cluster_id: str  # the KRaft cluster id every node's storage was formatted with
 
+    def brokers(self) -> dict[str, str]:
+        """Each node's own ``address:port`` (the bootstrap list lists them in node order)."""
+        return dict(zip(self.addresses, self.bootstrap.split(","), strict=True))
+
 
 @dataclass
 class Topology(base.Topology[KafkaInfo]):
