@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-from ...nodes import NodeSpec
-from ...nodes.readiness import TcpPort
-from ...nodes.routes import via
 from .. import base
+from ..own_server import OwnServer, ServerInfo
 
 PORT = 8090
 
@@ -20,20 +16,18 @@ def provision() -> None:
 
 
 @dataclass(frozen=True)
-class SseInfo:
-    address: str
-
-    def endpoint(self) -> tuple[str, int]:
-        return via(self.address, PORT)
+class SseInfo(ServerInfo):
+    port: ClassVar[int] = PORT
 
 
 @dataclass
-class Topology(base.Topology[SseInfo]):
+class Topology(OwnServer[SseInfo]):
     """``replay``: the server answers ``Last-Event-ID`` with the events after it (False: it
     ignores the header and only broadcasts what comes next)."""
 
     backend: ClassVar[str] = "sse"
-    runtimes: ClassVar[tuple[str, ...]] = ("local",)
+    module: ClassVar[str] = "pytest_sdconform.backends.sse.server"
+    port: ClassVar[int] = PORT
 
     replay: bool = True
 
@@ -41,21 +35,9 @@ class Topology(base.Topology[SseInfo]):
         return {"server": "sdconform SSE server (event log in a file)",
                 "last_event_id": "replays the events after it" if self.replay else "ignored"}
 
-    def provision(self) -> None:
-        provision()
-
-    def node_names(self, runtime: str) -> list[str]:
-        return ["n1"]
-
-    def specs(self, start: base.Start) -> list[NodeSpec]:
-        address = start.addresses["n1"]
+    def server_args(self, start: base.Start) -> list[str]:
         log = start.paths("n1").data / "events.log"
-        argv = [sys.executable, "-m", "pytest_sdconform.backends.sse.server", "--bind", address,
-                "--port", str(PORT), "--log", str(log), *([] if self.replay else ["--no-replay"])]
-        package = Path(__file__).resolve().parents[3]
-        return [NodeSpec("n1", address, argv, ready=TcpPort(address, PORT), ready_timeout=30,
-                         image="python", ports=[PORT],
-                         shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))]
+        return ["--log", str(log), *([] if self.replay else ["--no-replay"])]
 
     def ready(self, start: base.Start) -> SseInfo:
         return SseInfo(start.addresses["n1"])

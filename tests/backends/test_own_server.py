@@ -1,0 +1,51 @@
+"""Our own Python servers as nodes (``backends/own_server.py``): the SSE server's and the
+transport sink's single node, as their topologies build it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from pytest_sdconform.backends import sse, transport
+from pytest_sdconform.backends.base import Start
+from pytest_sdconform.backends.own_server import PACKAGE_ROOT, python_node
+from pytest_sdconform.nodes import NodePaths
+from pytest_sdconform.nodes.readiness import TcpPort
+
+
+def start() -> Start:
+    runtime = SimpleNamespace(paths=lambda name, user=None: NodePaths(Path("/c") / name,
+                                                                      Path("/d") / name))
+    return Start(None, runtime, {"n1": "127.9.0.1"}, "127.9.0.9")  # type: ignore[arg-type]
+
+
+def test_a_python_node_runs_a_module_of_the_package_on_this_interpreter() -> None:
+    spec = python_node("app", "127.9.0.2", "pytest_sdconform.x", ["--a", "1"],
+                       ready=TcpPort("127.9.0.2", 80))
+    assert spec.command == [sys.executable, "-m", "pytest_sdconform.x", "--a", "1"]
+    assert spec.image == "python" and spec.ready_timeout == 30.0 and list(spec.ports) == []
+    assert (PACKAGE_ROOT / "pytest_sdconform" / "backends" / "own_server.py").exists()
+    assert set(spec.shared) == {Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}
+
+
+def test_the_sse_server_node_binds_its_port_and_keeps_its_log_in_its_data_folder() -> None:
+    [spec] = sse.Topology(replay=False).specs(start())
+    assert spec.name == "n1" and spec.address == "127.9.0.1"
+    assert spec.command[1:] == ["-m", "pytest_sdconform.backends.sse.server", "--bind",
+                                "127.9.0.1", "--port", "8090", "--log", "/d/n1/events.log",
+                                "--no-replay"]
+    assert spec.ready == TcpPort("127.9.0.1", sse.PORT) and list(spec.ports) == [sse.PORT]
+    assert "--no-replay" not in sse.Topology().specs(start())[0].command
+    assert sse.Topology().ready(start()) == sse.SseInfo("127.9.0.1")
+    assert sse.SseInfo("127.9.0.1").endpoint()[1] == sse.PORT
+
+
+def test_the_transport_sink_node_binds_its_port() -> None:
+    topology = transport.Topology()
+    assert topology.node_names("local") == ["n1"] and topology.runtimes == ("local",)
+    [spec] = topology.specs(start())
+    assert spec.command[1:] == ["-m", "pytest_sdconform.backends.transport.sink", "--bind",
+                                "127.9.0.1", "--port", "7070"]
+    assert topology.ready(start()) == transport.TransportInfo("127.9.0.1")
+    assert transport.TransportInfo("127.9.0.1").endpoint()[1] == transport.PORT
