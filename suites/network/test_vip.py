@@ -12,7 +12,6 @@ import pytest
 
 from pytest_sdconform.backends import vip
 from pytest_sdconform.case import Case
-from pytest_sdconform.checkers.reroute import RoutedAround
 from pytest_sdconform.faults.link import LinkDown, ProtocolCut
 from pytest_sdconform.history import Completed
 from pytest_sdconform.runner import RunConfig
@@ -29,22 +28,24 @@ def routes(c: Completed) -> list[str]:
 def test_the_vip_moves_to_the_backup_when_the_master_drops_off_the_network(sdconform: Case
                                                                            ) -> None:
     """lb1's link goes down (its processes keep running). Within the backup's
-    master_down_interval (RFC 3768: 3 advert_int + skew) lb2 takes the VIP and sends
-    gratuitous ARPs: requests invoked after that bound go to lb2's MAC and are answered.
-    A request still sent to lb1 after the bound, or none answered, refutes."""
+    master_down_interval (RFC 3768: 3 advert_int + skew) plus one advert_int (the bound of
+    ``vip.judges``: keepalived takes over at the RFC's edge, measured from the cut) lb2 takes
+    the VIP and sends gratuitous ARPs: requests invoked after that bound go to lb2's MAC and
+    are answered. A request still sent to lb1 after the bound, none answered, or a takeover the
+    fault saw had not happened by then refutes."""
     cluster = sdconform.start(vip.Topology())
     info = cluster.info
-    bound = info.master_down_s()
+    bound = vip.takeover_bound_s(info.master_down_s(), info.advert_int)
     down = LinkDown({m: info.network.veths[m] for m in vip.MACHINES}, ["lb1"])
     sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
-                  lambda i: vip.VipClient(info), [down], checkers=[],
-                  judge=RoutedAround("link-down", detect_s=bound, routes=routes, servers=2,
-                                     outlast_s=1.0),
+                  lambda i: vip.VipClient(info), [vip.Watched(down, info)], checkers=[],
+                  judge=vip.TakesOver("link-down", bound, info.master_down_s(), routes),
                   # One window: lb1 back too soon would find the VIP elsewhere and take it
                   # back only after its own master_down_interval (preemption).
                   run=RunConfig(duration=bound + 3.5, quiet=1.0, fault_duration=bound + 2.0,
                                 op_delay=0.02, op_timeout=2.0, settle=1.0),
                   config={"fault": "lb1's link down", "bound_s": round(bound, 3),
+                          "master_down_s": round(info.master_down_s(), 3),
                           "vip": info.vip})
 
 
@@ -54,18 +55,21 @@ def test_the_vip_moves_to_the_backup_when_the_masters_keepalived_is_killed(sdcon
     """lb1's keepalived is SIGKILLed: it can neither say goodbye (a priority-0 advert) nor
     take the VIP off its interface, so lb1 still holds the address while lb2, hearing no
     adverts, takes it within its master_down_interval and sends gratuitous ARPs, which move
-    the harness's traffic. Requests sent to lb1 after the bound, or none answered, refute."""
+    the harness's traffic. Requests sent to lb1 after the bound (master_down_interval + one
+    advert_int, as above), none answered, or a takeover not seen by then refute."""
     cluster = sdconform.start(vip.Topology())
     info = cluster.info
-    bound = info.master_down_s()
+    bound = vip.takeover_bound_s(info.master_down_s(), info.advert_int)
     sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
-                  lambda i: vip.VipClient(info), [cluster.kill(["lb1-vrrp"])], checkers=[],
-                  judge=RoutedAround("kill", detect_s=bound, routes=routes, servers=2,
-                                     victims=lambda w: {"lb1"}, outlast_s=1.0),
+                  lambda i: vip.VipClient(info), [vip.Watched(cluster.kill(["lb1-vrrp"]), info)],
+                  checkers=[],
+                  judge=vip.TakesOver("kill", bound, info.master_down_s(), routes,
+                                      victims=lambda w: {"lb1"}),
                   run=RunConfig(duration=bound + 3.5, quiet=1.0, fault_duration=bound + 2.0,
                                 op_delay=0.02, op_timeout=2.0, settle=1.0),
                   config={"fault": "lb1's keepalived SIGKILLed (its VIP left on eth0)",
-                          "bound_s": round(bound, 3), "vip": info.vip})
+                          "bound_s": round(bound, 3),
+                          "master_down_s": round(info.master_down_s(), 3), "vip": info.vip})
 
 
 @pytest.mark.claim("lb-vip-failover", config="vrrp-cut")

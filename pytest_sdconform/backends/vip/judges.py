@@ -1,4 +1,21 @@
-"""One master at a time: did a cut of VRRP's adverts leave two machines holding the VIP?
+"""The VIP's judges: did the backup take the VIP in time, and did a cut of VRRP's adverts
+leave two machines holding it?
+
+``TakesOver`` judges a takeover after the master dropped off (its link down, its keepalived
+killed): ``checkers/reroute.py``'s ``RoutedAround`` with the bound below, plus the takeover
+time the fault watched (``faults.Watched``: ``not_taken_s``, ``takeover_s`` in its heal record).
+
+The bound, from keepalived's settings: RFC 3768 puts the backup's takeover
+``master_down_interval`` (3 ``advert_int`` + skew) after the last advertisement it heard, and
+the last one came at most one ``advert_int`` before the cut. keepalived (2.2) was measured to
+take over ``master_down_interval`` after the *cut* itself (3.52-3.61 s for a 3.61 s interval,
+link down and kill alike), at the edge of the RFC's bound, so any scheduling delay of a
+loaded machine crossed it (CI margins of 0.05 s). The bound is therefore
+``master_down_interval + advert_int``: a backup later than that missed one more whole
+advertisement interval than its settings allow, which no scheduling delay of a few hundred ms
+explains. Requests invoked after the bound that still go to the old master refute, as does a
+takeover the fault saw had not happened by then (``not_taken_s``: a poll that began after the
+bound found no VIP on the backup).
 
 ``SingleMaster`` reads what the ``vrrp-cut`` fault observed just before its heal (``holders``:
 the machines whose interface carried the VIP then). Two or more is a split brain and refutes;
@@ -8,7 +25,9 @@ backup that could not yet have taken over shows nothing either way).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...checkers.judge import (
     INCONCLUSIVE,
@@ -18,10 +37,12 @@ from ...checkers.judge import (
     Exercise,
     Ruling,
     Verdicts,
+    healed,
     windows_of,
 )
+from ...checkers.reroute import RoutedAround, victims_named
 from ...checkers.verdict import Anomaly
-from ...history import NEMESIS, History
+from ...history import NEMESIS, Completed, FaultWindow, History
 
 
 def _observed(history: History, fault: str) -> list[tuple[int, list[str]]]:
@@ -65,3 +86,78 @@ class SingleMaster:
         if any(not h for _, h in seen):
             return Ruling(INCONCLUSIVE, "no machine held the VIP at a heal")
         return Ruling(UPHELD, f"one holder at each of {len(seen)} cuts")
+
+
+def takeover_bound_s(master_down_s: float, advert_int_s: float) -> float:
+    """The judged bound on a takeover: the backup's ``master_down_interval`` plus one
+    advertisement interval (the module's docstring says why)."""
+    if master_down_s <= 0 or advert_int_s <= 0:
+        raise ValueError(f"takeover bound: master_down_interval {master_down_s} and advert_int "
+                         f"{advert_int_s} must be positive")
+    return master_down_s + advert_int_s
+
+
+def _watched(history: History, w: FaultWindow) -> dict[str, Any] | None:
+    op = healed(history, w)
+    if op is None or not isinstance(op.value, dict):
+        return None
+    seen = op.value.get("observed")
+    return seen if isinstance(seen, dict) and seen.get("polls") else None
+
+
+@dataclass
+class TakesOver:
+    """The backup takes the VIP and the harness's traffic within ``bound_s`` of the cut
+    (``takeover_bound_s``), as ``RoutedAround`` judges it from each request's route, with the
+    takeover the fault watched in the ruling; a takeover seen not to have happened by the bound
+    refutes too. Exercised as ``RoutedAround`` is, and only when the fault watched the takeover
+    (``faults.Watched``) in every window."""
+
+    fault: str  # "link-down", "kill"
+    bound_s: float  # takeover_bound_s(...)
+    master_down_s: float  # the RFC's interval, for the ruling's text
+    routes: Callable[[Completed], list[str]]
+    victims: Callable[[FaultWindow], set[str]] = victims_named
+    servers: int = 2
+    outlast_s: float = 1.0
+    name: str = "takes-over"
+    exercises: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._routed = RoutedAround(self.fault, detect_s=self.bound_s, routes=self.routes,
+                                    servers=self.servers, victims=self.victims,
+                                    outlast_s=self.outlast_s)
+        self.exercises = (f"{self._routed.exercises}; the backup's takeover watched by the "
+                          "fault in every window")
+
+    def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
+        windows = windows_of(history, self.fault)
+        if any(_watched(history, w) is None for w in windows):
+            return Exercise(False, f"a {self.fault}'s takeover was not watched (no observation "
+                                   "in its heal record)")
+        return self._routed.exercised(history, verdicts)
+
+    def rule(self, history: History, verdicts: Verdicts) -> Ruling:
+        times = []
+        for w in windows_of(history, self.fault):
+            seen = _watched(history, w)
+            if seen is None:
+                continue
+            late, took = seen.get("not_taken_s"), seen.get("takeover_s")
+            if late is not None and late > self.bound_s:
+                op = healed(history, w)
+                assert op is not None
+                when = (f"took it only by {took:.2f}s" if took is not None
+                        else "never took it before the heal")
+                text = (f"the backup had no VIP {late:.2f}s into a {self.fault}, after the "
+                        f"bound ({self.bound_s:.2f}s), and {when}")
+                return Ruling(REFUTED, text, [Anomaly("late-takeover", [op.index], text)])
+            if took is not None:
+                times.append(float(took))
+        ruling = self._routed.rule(history, verdicts)
+        if ruling.outcome != UPHELD or not times:
+            return ruling
+        return Ruling(UPHELD, f"{ruling.reason}; the backup took the VIP at worst "
+                              f"{max(times):.2f}s into a {self.fault} (master_down_interval "
+                              f"{self.master_down_s:.2f}s, bound {self.bound_s:.2f}s)",
+                      ruling.anomalies)
