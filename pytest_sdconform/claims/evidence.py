@@ -22,7 +22,15 @@ definition of RTO). Then only the outcome ``expected`` counts; the other one rea
 ``reads`` is there because a case's claim may be the generic one's negation: a case that upholds
 "at ONE both sides of a partition answer" refutes "NoSQL keeps integrity and accessibility" only
 together with its stale reads, so it says which way its outcome counts. An inconclusive case is
-inconclusive evidence either way. ``coverage.problems`` checks that each entry's case exists and
+inconclusive evidence either way.
+
+Where neither way fits, ``reads`` is a table, a reading per decided outcome of the case (an
+outcome it leaves out reads ``inconclusive``): a case that upholds "a region's loss loses only
+the replica's lag" and refutes it with a loss beyond the lag refutes "a region's loss leaves the
+customer unaffected" either way::
+
+    reads = { upheld = "refuted", refuted = "refuted" }
+ ``coverage.problems`` checks that each entry's case exists and
 that ``expected`` is what ``reads`` makes of the case's own expected outcome.
 """
 
@@ -40,8 +48,36 @@ from .validation import CatalogueError
 EVIDENCE = "evidence.toml"
 Reading = Literal["same", "opposite"]
 READINGS: tuple[Reading, ...] = ("same", "opposite")
+DECIDED = ("upheld", "refuted")  # the case's outcomes a reading maps
 FIELDS = {"claim", "case", "system", "reads", "expected", "why"}
 OPTIONAL = {"one_sided"}
+
+
+@dataclass(frozen=True)
+class PerOutcome:
+    """A reading per decided outcome of the case: the claim's outcome when the case is upheld,
+    and when it is refuted (None: that outcome says nothing, it reads ``inconclusive``)."""
+
+    upheld: str | None = None
+    refuted: str | None = None
+
+    def __str__(self) -> str:
+        return ", ".join(f"{case} reads {claim}" for case, claim in
+                         (("upheld", self.upheld), ("refuted", self.refuted)) if claim)
+
+
+def _per_outcome(table: dict[str, object], where: str) -> PerOutcome:
+    """A ``reads`` table; CatalogueError on a key or a value that is no outcome."""
+    if not table:
+        raise CatalogueError(f"{where}: a reads table needs an outcome of the case "
+                             f"({' or '.join(DECIDED)})")
+    for case, claim in table.items():
+        if case not in DECIDED:
+            raise CatalogueError(f"{where}: reads: {case!r} is no decided outcome of the case "
+                                 f"(one of {DECIDED})")
+        if claim not in OUTCOMES:
+            raise CatalogueError(f"{where}: reads.{case} must be one of {OUTCOMES}")
+    return PerOutcome(**{k: str(v) for k, v in table.items()})
 
 
 @dataclass(frozen=True)
@@ -51,7 +87,7 @@ class Evidence:
     claim: str
     case: str  # "suites/x/test_y.py::test_z", as a claim marker's test
     system: str
-    reads: Reading
+    reads: Reading | PerOutcome
     expected: str
     why: str
     origin: str
@@ -63,8 +99,11 @@ class Evidence:
             return case_outcome if case_outcome in OUTCOMES else "inconclusive"
         if self.reads == "same":
             read = case_outcome
-        else:
+        elif self.reads == "opposite":
             read = "refuted" if case_outcome == "upheld" else "upheld"
+        else:
+            mapped = self.reads.upheld if case_outcome == "upheld" else self.reads.refuted
+            read = mapped or "inconclusive"
         if self.one_sided and read != self.expected:
             return "inconclusive"
         return read
@@ -90,13 +129,17 @@ def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
         one_sided = row.get("one_sided", False)
         if not isinstance(one_sided, bool):
             raise CatalogueError(f"{where}: one_sided must be true or false")
-        for k in FIELDS:
+        reads = row["reads"]
+        for k in FIELDS - ({"reads"} if isinstance(reads, dict) else set()):
             if not isinstance(row[k], str) or not row[k].strip():
                 raise CatalogueError(f"{where}: {k} must be a non-empty string")
         if row["claim"] not in claims:
             raise CatalogueError(f"{where}: unknown claim {row['claim']!r}")
-        if row["reads"] not in READINGS:
-            raise CatalogueError(f"{where}: reads must be one of {READINGS}")
+        if isinstance(reads, dict):
+            reads = _per_outcome(reads, where)
+        elif reads not in READINGS:
+            raise CatalogueError(f"{where}: reads must be one of {READINGS}, or a table of "
+                                 f"readings per outcome ({', '.join(DECIDED)})")
         if row["expected"] not in OUTCOMES:
             raise CatalogueError(f"{where}: expected must be one of {OUTCOMES}")
         if not row["case"].startswith("suites/") or "::" not in row["case"]:
@@ -105,7 +148,7 @@ def parse(text: str, origin: str, claims: set[str]) -> list[Evidence]:
         if (row["claim"], row["case"]) in seen:
             raise CatalogueError(f"{where}: {row['case']} already decides {row['claim']!r}")
         seen.add((row["claim"], row["case"]))
-        out.append(Evidence(row["claim"], row["case"], row["system"], row["reads"],
+        out.append(Evidence(row["claim"], row["case"], row["system"], reads,
                             row["expected"], row["why"], where, one_sided))
     return out
 

@@ -106,7 +106,7 @@ def generic_views(cases: Sequence[CaseView], catalogue: Mapping[str, Claim],
             view.evidence.append(EvidenceRow(
                 system=e.system, case_id=case.case_id, case_anchor=case.anchor,
                 case_claim=case.claim_id, case_outcome=case.outcome,
-                outcome=e.outcome(case.outcome), expected=e.expected, reads=e.reads, why=e.why,
+                outcome=e.outcome(case.outcome), expected=e.expected, reads=str(e.reads), why=e.why,
                 case_configuration=case.configuration))
     order = {claim_id: n for n, claim_id in enumerate(catalogue)}
     return sorted(views.values(), key=lambda v: order.get(v.row.claim_id, len(order)))

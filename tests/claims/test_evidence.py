@@ -8,7 +8,14 @@ import pytest
 
 from pytest_sdconform.claims import CatalogueError, load_catalogue
 from pytest_sdconform.claims import coverage as cov
-from pytest_sdconform.claims.evidence import Evidence, Reading, evidence, evidence_for, parse
+from pytest_sdconform.claims.evidence import (
+    Evidence,
+    PerOutcome,
+    Reading,
+    evidence,
+    evidence_for,
+    parse,
+)
 
 SUITES = Path(__file__).resolve().parents[2] / "suites"
 CLAIMS = {"gen-cap", "gen-read-latest", "redis-persistence-no-loss"}
@@ -16,7 +23,7 @@ ROW = ('[[decided_by]]\nclaim = "gen-cap"\ncase = "suites/x/test_a.py::test_b"\n
        'system = "x"\nreads = "same"\nexpected = "upheld"\nwhy = "because"\n')
 
 
-def entry(claim: str = "gen-cap", reads: Reading = "same", expected: str = "upheld",
+def entry(claim: str = "gen-cap", reads: Reading | PerOutcome = "same", expected: str = "upheld",
           case: str = "suites/x/test_a.py::test_b") -> Evidence:
     return Evidence(claim, case, "x", reads, expected, "because", "evidence.toml: decided_by 1")
 
@@ -69,6 +76,38 @@ def test_one_sided_evidence_counts_only_its_expected_outcome() -> None:
     upholds = Evidence("gen-cap", "suites/x/test_a.py::test_b", "x", "opposite", "upheld", "w",
                        "o", one_sided=True)
     assert [upholds.outcome(o) for o in ("upheld", "refuted")] == ["inconclusive", "upheld"]
+
+
+def test_a_reading_per_outcome_maps_each_decided_outcome_and_leaves_the_rest_inconclusive() -> None:
+    """The aurora case refutes "a region's loss leaves the customer unaffected" both ways: upheld
+    (only the lag lost) and refuted (more lost); 'same' or 'opposite' gets one of them wrong."""
+    both = entry(reads=PerOutcome(upheld="refuted", refuted="refuted"), expected="refuted")
+    assert [both.outcome(o) for o in ("upheld", "refuted", "inconclusive", "error")] == [
+        "refuted", "refuted", "inconclusive", "inconclusive"]
+    only = entry(reads=PerOutcome(refuted="upheld"), expected="upheld")
+    assert [only.outcome(o) for o in ("upheld", "refuted")] == ["inconclusive", "upheld"]
+    assert str(both.reads) == "upheld reads refuted, refuted reads refuted"
+
+
+def test_a_reading_per_outcome_is_read_from_a_table_and_checked() -> None:
+    table = 'reads = { upheld = "refuted", refuted = "refuted" }'
+    [e] = parse(ROW.replace('reads = "same"', table), "e.toml", CLAIMS)
+    assert e.reads == PerOutcome(upheld="refuted", refuted="refuted")
+    assert e.outcome("upheld") == "refuted"
+    for bad, message in [('reads = { upheld = "maybe" }', "reads.upheld must be one of"),
+                         ('reads = { inconclusive = "refuted" }', "'inconclusive' is no decided"),
+                         ("reads = {}", "a reads table needs an outcome of the case"),
+                         ('reads = { upheld = 1 }', "reads.upheld must be one of")]:
+        with pytest.raises(CatalogueError) as raised:
+            parse(ROW.replace('reads = "same"', bad), "e.toml", CLAIMS)
+        assert str(raised.value).startswith("e.toml: decided_by 1") and message in str(raised.value)
+
+
+def test_the_catalogue_reads_the_aurora_case_per_outcome_for_multi_region_failover() -> None:
+    [e] = [e for e in evidence_for("multi-region-failover") if "region" in e.case]
+    assert e.reads == PerOutcome(upheld="refuted", refuted="refuted")
+    assert [e.outcome(o) for o in ("upheld", "refuted", "inconclusive")] == [
+        "refuted", "refuted", "inconclusive"]
 
 
 def test_one_sided_is_read_from_the_file() -> None:
