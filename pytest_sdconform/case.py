@@ -92,14 +92,16 @@ class Case:
             if shared:
                 cluster = self.session.shared_cluster(topology, power_loss)
                 self.config["shared_cluster"] = True
-                return cluster
-            cluster = topology.start(self.case_run, self.session.block,
-                                     seed=self.session.options.seed, runtime=runtime,
-                                     images=self.session.options.images,
-                                     power_loss=power_loss)
+            else:
+                cluster = topology.start(self.case_run, self.session.block,
+                                         seed=self.session.options.seed, runtime=runtime,
+                                         images=self.session.options.images,
+                                         power_loss=power_loss)
+                self.clusters.append(cluster)
         except RuntimeUnsupported as e:
             pytest.skip(str(e))
-        self.clusters.append(cluster)
+        if (served := topology.served_version(cluster.info)) is not None:
+            self.config["version"] = served  # what runs, not what this machine has
         return cluster
 
     def _in_version(self, topology: Topology[InfoT]) -> Topology[InfoT]:

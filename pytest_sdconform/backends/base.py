@@ -70,6 +70,12 @@ class Topology(ABC, Generic[InfoT]):
     def provision(self) -> None:
         """Make sure what the nodes need is on this machine (first use only)."""
 
+    def served_version(self, info: InfoT) -> str | None:
+        """The release the running servers say they are, asked once they are up: what a
+        report must show where it differs from the binary ``describe`` found on this machine
+        (a container image's). None: not asked, or no answer."""
+        return None
+
     @abstractmethod
     def node_names(self, runtime: str) -> list[str]:
         """The nodes with an address of their own, in address order."""

@@ -12,6 +12,8 @@ import pytest
 from pytest_sdconform.backends.cassandra import topology as cassandra
 from pytest_sdconform.backends.postgres import topology as postgres
 from pytest_sdconform.backends.redis import topology as redis
+from pytest_sdconform.nodes.addresses import AddressBlock
+from pytest_sdconform.runs import Run
 
 
 def fake_binary(folder: Path, name: str, output: str) -> Path:
@@ -55,6 +57,24 @@ def test_postgres_records_the_version_postgres_reports(tmp_path: Path,
 def test_the_installed_servers_versions_are_recorded() -> None:
     assert redis.Topology().describe()["version"][:1].isdigit()
     assert postgres.Topology().describe()["version"].startswith("15.")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None
+                    or not (postgres.BIN / "postgres").exists(),
+                    reason="needs redis-server and PostgreSQL 15 installed")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_running_server_says_the_release_a_case_records(run: Run, block: AddressBlock) -> None:
+    """What runs is asked once it is up (in a container it is the image's, not this
+    machine's binary); here both are the same server. (PostgreSQL's answer is checked by its
+    suite, whose nodes run as another user.)"""
+    topology = redis.Topology()
+    cluster = topology.start(run, block, seed=1)
+    try:
+        assert topology.served_version(cluster.info) == topology.describe()["version"]
+    finally:
+        cluster.stop()
+    assert redis.served_version("127.0.0.1:1") is None  # nothing there: not known
+    assert postgres.served_version("127.0.0.1:1") is None
 
 
 def test_cassandra_before_5_runs_on_java_11() -> None:

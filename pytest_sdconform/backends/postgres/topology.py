@@ -197,6 +197,17 @@ class PgInfo:
     addresses: dict[str, str]  # node name -> address
 
 
+def served_version(address: str) -> str | None:
+    """The release a running server says it is (``SHOW server_version``: ``15.8 (Debian
+    ...)``), None if it does not answer."""
+    try:
+        with connect(address) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except Exception:  # psycopg errors: not known
+        return None
+    return str(row[0]).split()[0] if row else None
+
+
 @dataclass
 class Topology(base.Topology[PgInfo]):
     """A primary (n1) and ``standby`` streaming standby (n2): asynchronous by default,
@@ -228,6 +239,9 @@ class Topology(base.Topology[PgInfo]):
 
     def provision(self) -> None:
         provision()
+
+    def served_version(self, info: PgInfo) -> str | None:
+        return served_version(info.addresses[info.primary])
 
     def node_names(self, runtime: str) -> list[str]:
         return ["n1", "n2"] if self.standby else ["n1"]

@@ -23,7 +23,15 @@ from ...nodes import NodeSpec
 from ...nodes.routes import via
 from ...workloads import Invocation, Result
 from .. import base
-from .topology import PORT, Persistence, admin, provision, server_spec, server_version
+from .topology import (
+    PORT,
+    Persistence,
+    admin,
+    provision,
+    served_version,
+    server_spec,
+    server_version,
+)
 
 NODE_TIMEOUT_MS = 2000  # cluster-node-timeout
 CRON_S = 0.1  # clusterCron runs ten times a second
@@ -68,6 +76,9 @@ class ClusterTopology(base.Topology[RedisClusterInfo]):
 
     def provision(self) -> None:
         provision()
+
+    def served_version(self, info: RedisClusterInfo) -> str | None:
+        return served_version(next(iter(info.addresses.values())))
 
     def node_names(self, runtime: str) -> list[str]:
         return [f"n{i}" for i in range(1, self.shards * (1 + self.replicas) + 1)]

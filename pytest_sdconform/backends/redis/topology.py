@@ -162,6 +162,9 @@ class Topology(base.Topology[RedisInfo]):
     def provision(self) -> None:
         provision()
 
+    def served_version(self, info: RedisInfo) -> str | None:
+        return served_version(info.addresses[info.primary])
+
     def node_names(self, runtime: str) -> list[str]:
         return [f"n{i}" for i in range(1, self.replicas + 2)]
 
@@ -178,6 +181,14 @@ class Topology(base.Topology[RedisInfo]):
             start.add([sentinel_spec(f"s{n[1:]}", a, addresses["n1"], host=n)
                        for n, a in addresses.items()])
         return RedisInfo("n1", addresses)
+
+
+def served_version(address: str) -> str | None:
+    """The release a running server says it is (``INFO server``), None if it does not answer."""
+    try:
+        return str(admin(address, timeout=2.0).info("server")["redis_version"])
+    except Exception:  # redis errors, a missing field: not known
+        return None
 
 
 def admin(address: str, port: int = PORT, timeout: float = 0.5) -> Any:
