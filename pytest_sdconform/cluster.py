@@ -111,6 +111,13 @@ class Cluster(Generic[InfoT]):
         server: ToxiproxyServer = self.runtime.toxiproxy(self.harness)
         return server
 
+    def link_through(self, host: str, port: int) -> None:
+        """Check that nodes can reach the harness's proxy at ``host:port``, for a link between
+        two nodes through it (FaultUnavailable with the runtime's reason where they cannot)."""
+        if why := self.runtime.capabilities().get("proxied-link"):
+            raise FaultUnavailable(f"a link through the harness's proxy ({host}:{port}) between "
+                                   f"nodes on the {self.runtime.name} runtime: {why}")
+
     def _pick(self, names: Sequence[str] | None) -> list[Node]:
         return [self.node(n) for n in names] if names else list(self.nodes.values())
 

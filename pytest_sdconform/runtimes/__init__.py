@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from ..nodes import Node, NodePaths, NodeSpec
 from ..nodes.addresses import AddressBlock
 
-# The fault capabilities a runtime may offer (``Runtime.capabilities``).
-CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss")
+# The fault capabilities a runtime may offer (``Runtime.capabilities``). ``proxied-link``: a
+# link between two nodes through the harness's toxiproxy (nodes reach the harness's address).
+CAPABILITIES = ("kill", "pause", "partition", "latency", "clock", "power-loss", "proxied-link")
 
 
 class RuntimeUnsupported(RuntimeError):

@@ -126,7 +126,9 @@ class DockerRuntime:
                 "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
             power = lossfs_unavailable()
         return {"kill": None, "pause": None, "partition": None, "latency": None,
-                "clock": clock, "power-loss": power}
+                "clock": clock, "power-loss": power,
+                "proxied-link": "containers do not reach the harness's loopback address, where "
+                                "its proxies listen"}
 
     def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
         """Fixed addresses on the run's network (the gateway takes the first)."""

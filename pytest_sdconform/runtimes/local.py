@@ -65,7 +65,7 @@ class LocalRuntime:
         clock = None if self._clock and self._clock.methods else (
             "; ".join(self.no_clock.values()) or "no node was started with a skewable clock")
         return {"kill": None, "pause": None, "partition": self.no_partition, "latency": None,
-                "clock": clock, "power-loss": lossfs_unavailable()}
+                "clock": clock, "power-loss": lossfs_unavailable(), "proxied-link": None}
 
     def addresses(self, names: Sequence[str], block: AddressBlock) -> dict[str, str]:
         """The run's loopback block: 127.A.B.1 is the harness, nodes from .2 on."""

@@ -66,6 +66,8 @@ def test_a_cluster_on_the_base_has_typed_info_and_reaches_clock_skew(
     try:
         assert cluster.info == RedisInfo("n1", {"n1": block.node(1), "n2": block.node(2)})
         assert cluster.runtime.capabilities()["clock"] is None
+        assert cluster.runtime.capabilities()["proxied-link"] is None  # loopback: reached
+        cluster.link_through(cluster.harness, 1)
         replica = admin(cluster.info.addresses["n2"], timeout=5)
 
         def replica_clock() -> float:

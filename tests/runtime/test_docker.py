@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_sdconform import images
+from pytest_sdconform.faults import FaultUnavailable
 from pytest_sdconform.nodes import NodeSpec
 from pytest_sdconform.nodes.addresses import AddressBlock
 from pytest_sdconform.runs import Run
@@ -280,6 +281,9 @@ def test_a_redis_container_clock_is_skewed_through_the_shim(
     cluster = rb.Topology(skew_clocks=True).start(run, block, seed=1, runtime="docker")
     try:
         assert cluster.runtime.capabilities()["clock"] is None
+        with pytest.raises(FaultUnavailable, match="do not reach the harness's loopback"):
+            cluster.link_through(cluster.harness, 1)  # a proxy between containers: said why
+        assert (rb.Topology().served_version(cluster.info) or "")[:1].isdigit()  # the image's
         server = rb.admin(cluster.info.addresses["n1"], timeout=5)
 
         def server_clock() -> float:

@@ -288,10 +288,7 @@ def stream_through(cluster: Cluster[PgInfo], host: str, port: int, standby: str 
                    timeout: float = 30.0) -> None:
     """Have the standby stream from the primary through ``host:port`` (a proxy on its link):
     ``primary_conninfo`` is reloadable, and the walreceiver reconnects with it."""
-    if cluster.runtime.name != "local":
-        raise FaultUnavailable(f"a link through the harness's proxy ({host}:{port}) between "
-                               f"nodes on the {cluster.runtime.name} runtime: its nodes do not "
-                               "reach the harness's loopback addresses")
+    cluster.link_through(host, port)
     conninfo = f"host={host} port={port} user=postgres application_name={standby}"
     with connect(cluster.info.addresses[standby], timeout=5) as conn:
         conn.execute(f"ALTER SYSTEM SET primary_conninfo = '{conninfo}'")

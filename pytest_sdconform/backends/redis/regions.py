@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ...cluster import Cluster
-from ...faults import FaultNotEffective, FaultUnavailable
+from ...faults import FaultNotEffective
 from .topology import RedisInfo, admin
 
 
@@ -22,10 +22,7 @@ def replicate_through(cluster: Cluster[RedisInfo], host: str, port: int, replica
                       timeout: float = 30.0) -> None:
     """Have ``replica`` replicate from the primary through ``host:port`` (a proxy on its link):
     ``REPLICAOF host port``, then wait until its link to that master is up."""
-    if cluster.runtime.name != "local":
-        raise FaultUnavailable(f"a link through the harness's proxy ({host}:{port}) between "
-                               f"nodes on the {cluster.runtime.name} runtime: its nodes do not "
-                               "reach the harness's loopback addresses")
+    cluster.link_through(host, port)
     r = admin(cluster.info.addresses[replica], timeout=2)
     try:
         r.execute_command("REPLICAOF", host, str(port))
