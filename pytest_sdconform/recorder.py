@@ -1,7 +1,11 @@
 """The recorder: appends operations to history.jsonl as they happen, safe across threads.
 
-Each line is written and flushed under a lock, so a run that is killed loses at most
-the operation in flight, and file order is real-time order.
+Each line is written to the file (one ``write`` system call, no buffer of ours) before
+``record`` returns, under a lock, so a run that is killed loses at most the operation in
+flight, and file order is real-time order. What costs a line is kept outside the lock: the
+line is encoded before it (only the index and time are added under it). The recorder also
+keeps running counts (``counts()``), so that the progress line and the early stop need not
+walk the history.
 """
 
 from __future__ import annotations
@@ -9,10 +13,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Any
 
-from .formats.jsonl import dumps
-from .history import History, Operation
+from .formats.jsonl import tail
+from .history import NEMESIS, History, Operation
 
 CORE_FIELDS = frozenset({"index", "time", "process", "type", "f", "key", "value", "node",
                          "error"})
@@ -28,6 +33,18 @@ def client_fields(f: str, fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a recorder has recorded so far, counted as it records."""
+
+    ops: int = 0  # every line, the nemesis's included
+    invocations: int = 0  # client invocations
+    ok: int = 0  # client completions, by type
+    fail: int = 0
+    info: int = 0
+    faults_started: int = 0  # nemesis ``<fault>-start`` completions: faults proven on
+
+
 class Recorder:
     """Stamps each event with an index and monotonic nanoseconds since the run began."""
 
@@ -35,11 +52,15 @@ class Recorder:
         self._lock = threading.Lock()
         self._t0 = time.monotonic_ns()
         self._ops: list[Operation] = []
+        self._client = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+        self._faults_started = 0
         self._fsync = fsync
-        self._out: IO[str] | None = None
+        self._fd: int | None = None
         self.path = None if path is None else os.fspath(path)
         if self.path is not None:
-            self._out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            # Unbuffered: a line is in the kernel's hands once write returns (as the
+            # flush per line did), whatever becomes of this process afterwards.
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
 
     def now(self) -> int:
         return time.monotonic_ns() - self._t0
@@ -55,17 +76,36 @@ class Recorder:
         error: Any = None,
         **extra: Any,
     ) -> Operation:
+        more = extra or None
+        # Encoded before the lock (a value json cannot write raises here, nothing recorded).
+        rest = None if self._fd is None else tail(process, type, f, key, value, node, error, more)
         with self._lock:
-            op = Operation(
-                len(self._ops), self.now(), process, type, f, key, value, node, error, extra or None
-            )
+            index = len(self._ops)
+            t = time.monotonic_ns() - self._t0
+            op = Operation(index, t, process, type, f, key, value, node, error, more)
+            if rest is not None and self._fd is not None:
+                self._write(f'{{"index": {index}, "time": {t}{rest}'.encode())
             self._ops.append(op)
-            if self._out is not None:
-                self._out.write(dumps(op) + "\n")
-                self._out.flush()
-                if self._fsync:
-                    os.fsync(self._out.fileno())
+            if process != NEMESIS:
+                self._client[type] = self._client.get(type, 0) + 1
+            elif type != "invoke" and f.endswith("-start"):
+                self._faults_started += 1
             return op
+
+    def _write(self, line: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
+        view = memoryview(line)
+        while view:  # a regular file takes it all at once, short of a full disk or a signal
+            view = view[os.write(fd, view):]
+        if self._fsync:
+            os.fsync(fd)
+
+    def counts(self) -> Counts:
+        with self._lock:
+            c = self._client
+            return Counts(len(self._ops), c["invoke"], c["ok"], c["fail"], c["info"],
+                          self._faults_started)
 
     def history(self) -> History:
         with self._lock:
@@ -73,9 +113,9 @@ class Recorder:
 
     def close(self) -> None:
         with self._lock:
-            if self._out is not None:
-                self._out.close()
-                self._out = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> Recorder:
         return self

@@ -36,10 +36,64 @@ def op_to_dict(op: Operation) -> dict[str, Any]:
 # Built once: json.dumps with any option builds a new encoder per call, and the recorder
 # calls this for every line of a run.
 _encode = json.JSONEncoder(separators=(", ", ": "), default=str).encode
+_encode_str = json.encoder.encode_basestring_ascii  # the C function _encode uses for a str
+_HEAD = '{"index": 0, "time": 0'
+_CORE = frozenset(CORE_FIELDS)
+_ALWAYS = frozenset(("index", "time", "process", "type", "f"))
+_READS = ("read", "poll", "dequeue")  # their value is written even when null
 
 
 def dumps(op: Operation) -> str:
     return _encode(op_to_dict(op))
+
+
+def _value(v: Any) -> str:
+    """One JSON value as ``_encode`` writes it; the scalars a run records most, by hand."""
+    c = v.__class__
+    if c is str:
+        return _encode_str(v)
+    if c is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return _encode(v)  # containers, floats, anything default=str turns into a string
+
+
+def tail(process: int | str, type: str, f: str, key: Any = None, value: Any = None,
+         node: str | None = None, error: Any = None, extra: dict[str, Any] | None = None) -> str:
+    """An operation's line after its ``index`` and ``time``, newline included: the line is
+    ``'{"index": %d, "time": %d' % (index, time) + tail``, the same text as ``dumps`` writes.
+
+    The recorder encodes this part before it takes its lock, where only the index and time
+    are added; written by hand, as ``json``'s encoder costs a dict and a generic walk a line.
+    """
+    p = int.__repr__(process) if process.__class__ is int else _value(process)
+    t = _encode_str(type) if type.__class__ is str else _value(type)
+    out = f', "process": {p}, "type": {t}, "f": {_value(f)}'
+    if key is not None:
+        out += f', "key": {_value(key)}'
+    valued = value is not None or f in _READS
+    if valued:
+        out += f', "value": {_value(value)}'
+    if node is not None:
+        out += f', "node": {_value(node)}'
+    if error is not None:
+        out += f', "error": {_value(error)}'
+    if extra:
+        for k, v in extra.items():
+            if k.__class__ is not str:  # json's own rules for such keys: the reference way
+                whole = dumps(Operation(0, 0, process, type, f, key, value, node, error, extra))
+                return whole[len(_HEAD):] + "\n"
+            if k in _CORE and (k in _ALWAYS or (valued if k == "value" else
+                                                {"key": key, "node": node, "error": error}[k]
+                                                is not None)):
+                continue  # the operation's own field comes first (op_to_dict's setdefault)
+            out += f", {_encode_str(k)}: {_value(v)}"
+    return out + "}\n"
 
 
 def op_from_dict(d: Any, position: int) -> Operation:
