@@ -36,7 +36,7 @@ from .outcome import INCONCLUSIVE, Decision, ok_during_faults
 from .runner import RunConfig
 from .runs import Run
 from .runtimes import RuntimeUnsupported
-from .session import Session
+from .session import Session, suite_of
 from .workloads import Client, Workload
 
 # Seconds of judging a refuted case may spend looking for its smallest counterexample.
@@ -90,7 +90,8 @@ class Case:
             if power_loss:
                 self.config["disk"] = "sdconform-lossfs (loses unsynced writes)"
             if shared:
-                cluster = self.session.shared_cluster(topology, power_loss)
+                cluster = self.session.shared_cluster(topology, power_loss,
+                                                      suite=suite_of(self.test))
                 self.config["shared_cluster"] = True
             else:
                 cluster = topology.start(self.case_run, self.session.block,

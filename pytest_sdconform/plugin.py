@@ -21,7 +21,7 @@ from .claims import UnknownClaim, get_claim
 from .claims.configurations import UnknownConfiguration, get_configuration
 from .faults.schedule import Schedule, ScheduleError
 from .runtimes.choice import RUNTIMES
-from .session import Options, Session, worker_id
+from .session import Options, Session, suite_of, worker_id
 
 SESSION = pytest.StashKey[Session]()
 
@@ -213,6 +213,19 @@ def sdconform(request: pytest.FixtureRequest) -> Iterator[object]:
         yield case
     finally:
         case.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a test's fixtures are torn down: when the next test is in another suite folder,
+    the shared clusters this one's suite used are stopped (the last ones at the session's
+    end)."""
+    session = item.config.stash.get(SESSION, None)
+    if session is None or nextitem is None:
+        return
+    here, there = suite_of(item.nodeid), suite_of(nextitem.nodeid)
+    if here != there:
+        session.leave_suite(here, there)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,

@@ -18,6 +18,7 @@ from .backends.base import Topology
 from .cluster import Cluster
 from .faults.schedule import Schedule
 from .nodes.addresses import AddressBlock, allocate
+from .progress import progress as say
 from .runs import Run, new_run
 
 InfoT = TypeVar("InfoT")
@@ -52,6 +53,11 @@ def worker_id() -> str | None:
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
+def suite_of(nodeid: str) -> str:
+    """The suite folder of a test (``suites/kafka`` for ``suites/kafka/test_kafka.py::t``)."""
+    return nodeid.split("::", 1)[0].rpartition("/")[0]
+
+
 @dataclass
 class Session:
     options: Options
@@ -61,9 +67,12 @@ class Session:
     cases: list[dict[str, Any]] = field(default_factory=list)
     systems: set[str] = field(default_factory=set)
     _block: AddressBlock | None = None
-    _shared_blocks: list[AddressBlock] = field(default_factory=list)
     _counter: int = 0
+    # Shared clusters by key: the cluster, its address block, the suite folders that used it.
     _shared: dict[str, Any] = field(default_factory=dict)
+    _shared_blocks: dict[str, AddressBlock] = field(default_factory=dict)
+    _shared_users: dict[str, set[str]] = field(default_factory=dict)
+    _shared_started: int = 0
     # Where a run's progress lines go (the plugin points it at the terminal: pytest captures
     # a test's own output, and a long chaos run must show that it is alive).
     progress: Any = None
@@ -129,33 +138,59 @@ class Session:
         self.systems |= {c["backend"] for c in merged if c.get("backend")}
         self.write()
 
-    def shared_cluster(self, topology: Topology[InfoT],
-                       power_loss: bool = False) -> Cluster[InfoT]:
-        """One cluster per topology (by its description) for the whole session, on an address
-        block of its own: the cases' own clusters (on the session's block) start and stop
-        beside it."""
+    def shared_cluster(self, topology: Topology[InfoT], power_loss: bool = False,
+                       suite: str = "") -> Cluster[InfoT]:
+        """One cluster per topology (by its description) for the tests of a suite folder
+        (``suite``) and any other that asks while it is up, on an address block of its own: the
+        cases' own clusters (on the session's block) start and stop beside it. It is stopped
+        when the session leaves the suites that used it (``leave_suite``), or at the end."""
         key = f"{type(topology).__module__}.{type(topology).__name__}:{power_loss}:" + json.dumps(
             topology.describe(), sort_keys=True, default=str)
         if key not in self._shared:
-            n = len(self._shared) + 1
+            self._shared_started += 1
+            n = self._shared_started
             prefix = f"{worker_id()}-" if worker_id() else ""
             run = new_run(self.folder / f"shared-{prefix}{n}", f"{self.run_id}-{prefix}s{n}")
             block = allocate()
-            self._shared_blocks.append(block)
-            self._shared[key] = topology.start(run, block, seed=self.options.seed,
-                                               runtime=self.options.runtime,
-                                               images=self.options.images,
-                                               power_loss=power_loss)
+            try:
+                self._shared[key] = topology.start(run, block, seed=self.options.seed,
+                                                   runtime=self.options.runtime,
+                                                   images=self.options.images,
+                                                   power_loss=power_loss)
+            except BaseException:
+                block.release()
+                raise
+            self._shared_blocks[key] = block
+            self._shared_users[key] = set()
+        self._shared_users[key].add(suite)
         cluster: Cluster[InfoT] = self._shared[key]
         return cluster
 
+    def leave_suite(self, suite: str, next_suite: str | None) -> None:
+        """The session moves on from the tests of ``suite`` to ``next_suite``'s: the shared
+        clusters the suite used are stopped now, unless the next suite used them too (a run
+        over every suite would otherwise hold every JVM cluster until its end)."""
+        for key, users in list(self._shared_users.items()):
+            if suite in users and next_suite not in users:
+                say(f"{suite}: done; its shared cluster stopped")
+                self._stop_shared(key)
+
+    def _stop_shared(self, key: str) -> None:
+        try:
+            self._shared.pop(key).stop()
+        finally:
+            self._shared_users.pop(key, None)
+            self._shared_blocks.pop(key).release()
+
     def close(self) -> None:
-        for cluster in self._shared.values():
-            cluster.stop()
-        self._shared.clear()
-        for block in self._shared_blocks:
-            block.release()
-        self._shared_blocks.clear()
+        errors = []
+        for key in list(self._shared):
+            try:
+                self._stop_shared(key)
+            except Exception as e:  # stop the others all the same
+                errors.append(e)
         if self._block is not None:
             self._block.release()
             self._block = None
+        if errors:
+            raise errors[0]
