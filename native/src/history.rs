@@ -19,15 +19,16 @@ pub struct Encoded {
     pub values: Vec<Py<PyAny>>, // register value ids -> values
 }
 
-struct Call<'py> {
-    pos: i64,
-    f: Bound<'py, PyString>,
-    key: Bound<'py, PyAny>,
-    value: Bound<'py, PyAny>,
-    done: Option<(i64, Bound<'py, PyString>, Bound<'py, PyAny>)>,
+/// An invocation (its position, f, key, value) and its completion (position, type, value).
+pub(crate) struct Call<'py> {
+    pub pos: i64,
+    pub f: Bound<'py, PyString>,
+    pub key: Bound<'py, PyAny>,
+    pub value: Bound<'py, PyAny>,
+    pub done: Option<(i64, Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
-fn scalar(v: &Bound<'_, PyAny>) -> bool {
+pub(crate) fn scalar(v: &Bound<'_, PyAny>) -> bool {
     v.is_none()
         || v.is_exact_instance_of::<PyString>()
         || v.is_exact_instance_of::<PyInt>()
@@ -37,7 +38,7 @@ fn scalar(v: &Bound<'_, PyAny>) -> bool {
 
 /// `history.freeze`: scalars as they are, a list of scalars as a tuple here, anything else
 /// through the Python function.
-fn frozen<'py>(v: Bound<'py, PyAny>, freeze: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn frozen<'py>(v: Bound<'py, PyAny>, freeze: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if scalar(&v) {
         return Ok(v);
     }
@@ -68,59 +69,7 @@ pub fn encode<'py>(
     freeze: &Bound<'py, PyAny>,
     nemesis: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Encoded>> {
-    let (a_process, a_type, a_f, a_key, a_value) = (
-        intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "key"),
-        intern!(py, "value"),
-    );
-    // open invocations by process: integer processes in a Rust map, any other in a dict
-    let open = PyDict::new(py);
-    let mut open_int: HashMap<i64, usize> = HashMap::new();
-    let mut calls: Vec<Call> = Vec::new();
-    for (pos, op) in ops.try_iter()?.enumerate() {
-        let op = op?;
-        let process = op.getattr(a_process)?;
-        let int = if process.is_exact_instance_of::<PyInt>() {
-            match process.extract::<i64>() {
-                Ok(p) => Some(p),
-                Err(_) => return Ok(None),
-            }
-        } else {
-            None
-        };
-        if int.is_none() && process.eq(nemesis)? {
-            continue;
-        }
-        let Ok(typ) = op.getattr(a_type)?.cast_into::<PyString>() else { return Ok(None) };
-        if typ.to_str()? == "invoke" {
-            let busy = match int {
-                Some(p) => open_int.insert(p, calls.len()).is_some(),
-                None => {
-                    let busy = open.contains(&process)?;
-                    open.set_item(&process, calls.len())?;
-                    busy
-                }
-            };
-            if busy {
-                return Ok(None);
-            }
-            let Ok(f) = op.getattr(a_f)?.cast_into::<PyString>() else { return Ok(None) };
-            calls.push(Call { pos: pos as i64, f, key: op.getattr(a_key)?,
-                              value: op.getattr(a_value)?, done: None });
-        } else {
-            let i = match int {
-                Some(p) => open_int.remove(&p),
-                None => match open.get_item(&process)? {
-                    Some(i) => {
-                        open.del_item(&process)?;
-                        Some(i.extract::<usize>()?)
-                    }
-                    None => None,
-                },
-            };
-            let Some(i) = i else { return Ok(None) };
-            calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
-        }
-    }
+    let Some(calls) = pair(py, ops, nemesis)? else { return Ok(None) };
     let keys = PyDict::new(py);
     let ids = PyDict::new(py);
     let mut values: Vec<Py<PyAny>> = Vec::new();
@@ -249,4 +198,68 @@ pub fn encode<'py>(
         })
         .collect();
     Ok(Some(Encoded { parts, completions, operations, values }))
+}
+
+/// Pair each client invocation with its completion (`History.complete`), in invocation order;
+/// None when the history is unusual (a process invoking twice, a completion without an
+/// invocation, a type or f that is not a string): the Python path then says what is wrong.
+pub(crate) fn pair<'py>(
+    py: Python<'py>,
+    ops: &Bound<'py, PyAny>,
+    nemesis: &Bound<'py, PyAny>,
+) -> PyResult<Option<Vec<Call<'py>>>> {
+    let (a_process, a_type, a_f, a_key, a_value) = (
+        intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "key"),
+        intern!(py, "value"),
+    );
+    // open invocations by process: integer processes in a Rust map, any other in a dict
+    let open = PyDict::new(py);
+    let mut open_int: HashMap<i64, usize> = HashMap::new();
+    let mut calls: Vec<Call> = Vec::new();
+    for (pos, op) in ops.try_iter()?.enumerate() {
+        let op = op?;
+        let process = op.getattr(a_process)?;
+        let int = if process.is_exact_instance_of::<PyInt>() {
+            match process.extract::<i64>() {
+                Ok(p) => Some(p),
+                Err(_) => return Ok(None),
+            }
+        } else {
+            None
+        };
+        if int.is_none() && process.eq(nemesis)? {
+            continue;
+        }
+        let Ok(typ) = op.getattr(a_type)?.cast_into::<PyString>() else { return Ok(None) };
+        if typ.to_str()? == "invoke" {
+            let busy = match int {
+                Some(p) => open_int.insert(p, calls.len()).is_some(),
+                None => {
+                    let busy = open.contains(&process)?;
+                    open.set_item(&process, calls.len())?;
+                    busy
+                }
+            };
+            if busy {
+                return Ok(None);
+            }
+            let Ok(f) = op.getattr(a_f)?.cast_into::<PyString>() else { return Ok(None) };
+            calls.push(Call { pos: pos as i64, f, key: op.getattr(a_key)?,
+                              value: op.getattr(a_value)?, done: None });
+        } else {
+            let i = match int {
+                Some(p) => open_int.remove(&p),
+                None => match open.get_item(&process)? {
+                    Some(i) => {
+                        open.del_item(&process)?;
+                        Some(i.extract::<usize>()?)
+                    }
+                    None => None,
+                },
+            };
+            let Some(i) = i else { return Ok(None) };
+            calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
+        }
+    }
+    Ok(Some(calls))
 }

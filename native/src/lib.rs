@@ -5,6 +5,7 @@
 //! results back into `wgl.SearchResult`s. The pure-Python `wgl.py` stays the reference.
 
 pub mod history;
+pub mod multi;
 pub mod wgl;
 
 use pyo3::exceptions::PyValueError;
@@ -174,6 +175,7 @@ fn run(
 fn sdconform_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_many, m)?)?;
     m.add_function(wrap_pyfunction!(check_history, m)?)?;
+    m.add_function(wrap_pyfunction!(multi::check_multi_register, m)?)?;
     m.add("KINDS", (wgl::READ, wgl::WRITE, wgl::CAS_OK, wgl::CAS_FAIL, wgl::CAS_UNKNOWN,
                     wgl::NOP, wgl::APPEND))?;
     Ok(())

@@ -18,6 +18,7 @@ pub const CAS_FAIL: u8 = 4; // legal iff state != a; no change
 pub const CAS_UNKNOWN: u8 = 5; // state := b if state == a, else no change
 pub const NOP: u8 = 6; // always legal, no change (a read whose result is unknown)
 pub const APPEND: u8 = 7; // state := state ++ a (strings)
+pub const TXN: u8 = 8; // transaction a of multi::States: its new state, or illegal
 
 const NONE: u32 = u32::MAX;
 
@@ -30,10 +31,13 @@ pub struct Part {
     pub ends: Vec<i64>, // < 0: unknown outcome (its return goes after every other event)
 }
 
-/// What a step may need of the values: nothing (registers), or the strings behind the ids.
+/// What a step may need of the values: nothing (registers), the strings behind the ids, or
+/// the transactions and interned states of the multi-register (which the caller keeps, to read
+/// the deepest state back).
 pub enum Values<'a> {
     Ids,
     Strings(&'a [String]),
+    Txns(&'a mut crate::multi::States),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +70,7 @@ pub struct Budget<'a> {
 }
 
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -80,9 +84,9 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
 
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     // splitmix64's finalizer
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -232,9 +236,10 @@ impl Strings {
 /// Search one partition from `init`.
 pub fn search(part: &Part, values: Values, init: u32, budget: &Budget) -> Found {
     let n = part.kind.len();
-    let mut strings = match values {
-        Values::Ids => None,
-        Values::Strings(table) => Some(Strings::new(table)),
+    let (mut strings, mut txns) = match values {
+        Values::Ids => (None, None),
+        Values::Strings(table) => (Some(Strings::new(table)), None),
+        Values::Txns(states) => (None, Some(states)),
     };
     let done = |outcome, explored, order, best_state, stuck, strings: Option<Strings>| Found {
         outcome,
@@ -329,6 +334,7 @@ pub fn search(part: &Part, values: Values, init: u32, budget: &Budget) -> Found 
                 CAS_UNKNOWN => Some(if state == a { b } else { state }),
                 NOP => Some(state),
                 APPEND => Some(strings.as_mut().expect("APPEND needs strings").append(state, a)),
+                TXN => txns.as_mut().expect("TXN needs transactions").apply(state, a),
                 k => panic!("unknown operation kind {k}"),
             };
             let Some(new_state) = new_state else {
@@ -349,7 +355,8 @@ pub fn search(part: &Part, values: Values, init: u32, budget: &Budget) -> Found 
                     return done(Outcome::Unknown("state budget reached".into()), cache.len(),
                                 order, best_state, best_stuck, strings);
                 }
-                if budget.max_bytes.is_some_and(|m| cache.bytes() + links.len() * 8 >= m) {
+                let held = cache.bytes() + links.len() * 8 + txns.as_ref().map_or(0, |t| t.bytes());
+                if budget.max_bytes.is_some_and(|m| held >= m) {
                     lin[i / 64] &= !(1 << (i % 64));
                     let order = order_of(&links, best_path);
                     return done(Outcome::Unknown("memory budget reached".into()), cache.len(),

@@ -149,33 +149,41 @@ def kv(init: Any = None) -> Model:
 # --- multi-key register with transactions ----------------------------------------------------
 
 
+class MultiRegisterStep:
+    """The step of ``multi_register``: a state is the sorted (key, value) items of the keys
+    written so far; a key never written holds ``start(k)``. A class rather than a closure so
+    that the compiled search (native.py) can recognise it and read ``init``."""
+
+    def __init__(self, init: Any = 0):
+        self.init = init
+        self.initial = dict(init) if isinstance(init, dict) else None
+
+    def start(self, k: Any) -> Any:
+        return self.initial.get(k, 0) if self.initial is not None else self.init
+
+    def __call__(self, state: Any, op: Step) -> Any:
+        _, invoked, out = op
+        values = dict(state)
+        micro = invoked if out is UNKNOWN else out
+        for f, k, v in micro:
+            if f in ("r", "read"):
+                if v is not None and out is not UNKNOWN and values.get(k, self.start(k)) != v:
+                    return ILLEGAL
+            else:
+                values[k] = v
+        return tuple(sorted(values.items()))
+
+
 def multi_register(init: Any = 0) -> Model:
     """Registers updated by atomic transactions of [read k v] / [write k v] micro-ops.
 
     Every key starts at ``init`` (or ``init[k]`` for a dict), so a ``nil`` read value can never
     be a real value: it means the value was not returned, and matches anything.
     """
-    initial = dict(init) if isinstance(init, dict) else None
-
-    def start(k: Any) -> Any:
-        return initial.get(k, 0) if initial is not None else init
-
-    def step(state: Any, op: Step) -> Any:
-        _, invoked, out = op
-        values = dict(state)
-        micro = invoked if out is UNKNOWN else out
-        for f, k, v in micro:
-            if f in ("r", "read"):
-                if v is not None and out is not UNKNOWN and values.get(k, start(k)) != v:
-                    return ILLEGAL
-            else:
-                values[k] = v
-        return tuple(sorted(values.items()))
-
     return Model(
         "multi-register",
         (),
-        step,
+        MultiRegisterStep(init),
         frozenset(("txn",)),
         partitioned=False,
         describe="atomic transactions over several registers",

@@ -4,9 +4,10 @@
 step (same event order, forced steps, cache and deepest configuration), on threads without the
 GIL, for the models whose states it can hold as small integers: the registers (``register``,
 ``cas-register``, ``etcd-cas-register``: values interned), the mutex (as a register of
-booleans) and the key-value store whose values are strings (``kv``, strings interned in Rust).
-Any other model, or a history whose values do not fit (a list appended to a string), is
-searched by ``wgl.py``.
+booleans), the key-value store whose values are strings (``kv``, strings interned in Rust) and
+the multi-register (``multi-register``: each state's values interned, native/src/multi.rs).
+Any other model, or a history whose values do not fit (a list appended to a string, keys of
+mixed types), is searched by ``wgl.py``.
 
 ``engine``: ``"native"`` (an error when the extension is not built), ``"python"``, or None for
 native when present, otherwise Python with a one-line notice (``NOTICE``).
@@ -21,7 +22,7 @@ import time
 from typing import Any
 
 from ..history import NEMESIS, Completed, History, freeze
-from .models import UNKNOWN, Model, kv_step, mutex_step, register_step
+from .models import UNKNOWN, Model, MultiRegisterStep, kv_step, mutex_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
 _core: Any
@@ -45,14 +46,17 @@ def available() -> bool:
 
 
 def supports(model: Model) -> bool:
+    if isinstance(model.step, MultiRegisterStep):  # an older build lacks it
+        return hasattr(_core, "check_multi_register")
     return model.step in (register_step, mutex_step) or (
         model.step is kv_step and isinstance(model.init, str)
     )
 
 
-def choose(engine: str | None, model: Model) -> str:
-    """The engine that searches ``model``: ``native`` only when built and the model is one it
-    holds; an explicit ``native`` without the extension is an error, the default a notice."""
+def choose(engine: str | None, model: Model | None = None) -> str:
+    """The engine that searches ``model`` (None: the list-append checker, ``txn.py``): ``native``
+    only when built and the model is one it holds; an explicit ``native`` without the
+    extension is an error, the default a notice."""
     global _noticed
     if engine not in (None, *ENGINES):
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
@@ -65,7 +69,7 @@ def choose(engine: str | None, model: Model) -> str:
             _noticed = True
             print(NOTICE, file=sys.stderr)
         return "python"
-    return "native" if supports(model) else "python"
+    return "native" if model is None or supports(model) else "python"
 
 
 class _Unfit(Exception):
@@ -116,9 +120,9 @@ def run_searches(
     memory: MemoryBudget,
 ) -> dict[int, SearchResult] | None:
     """Search every partition natively; None when one does not fit (wgl.py searches them).
-    The mutex goes through ``search_history`` only."""
+    The mutex and the multi-register go through ``search_history`` only."""
     assert _core is not None and supports(model)
-    if model.step is mutex_step:
+    if model.step is mutex_step or isinstance(model.step, MultiRegisterStep):
         return None
     ids: dict[Any, int] = {}
     values: list[Any] = []
@@ -157,6 +161,8 @@ def search_history(
     order, and the ``Partition`` of each not found valid, for its evidence). None when the
     history needs the Python path (native/src/history.rs says when)."""
     assert _core is not None and supports(model)
+    if isinstance(model.step, MultiRegisterStep):
+        return _multi_register(history, model, deadline, max_states, memory)
     kind = 0 if model.step is register_step else 1 if model.step is kv_step else 2
     etcd = "cas" in model.fail_is_output
     threads = CPUS
@@ -167,19 +173,47 @@ def search_history(
     if got is None:
         return None
     n_parts, n_ops, found, values, places = got
-    ops = history.ops
-    parts: dict[int, Partition] = {}
-    for i, starts, completions in places:
-        part = parts[i] = Partition(None, starts=starts)
-        for s, e in zip(starts, completions, strict=True):
-            c = Completed(ops[s], None if e < 0 else ops[e])
-            prepared = model.prepare(c)
-            assert prepared is not None  # the compiled loop kept it
-            part.key, step = prepared
-            part.ops.append(c)
-            part.steps.append(step)
-            part.ends.append(None if step[2] is UNKNOWN or e < 0 else e)
+    parts = {i: _partition(history, model, starts, completions)
+             for i, starts, completions in places}
     return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
+
+
+def _partition(history: History, model: Model, starts: list[int],
+               completions: list[int]) -> Partition:
+    """The ``Partition`` of operations the compiled loop kept, at these positions (completion
+    -1: none), for the evidence of a search that did not end valid."""
+    ops = history.ops
+    part = Partition(None, starts=starts)
+    for s, e in zip(starts, completions, strict=True):
+        c = Completed(ops[s], None if e < 0 else ops[e])
+        prepared = model.prepare(c)
+        assert prepared is not None  # the compiled loop kept it
+        part.key, step = prepared
+        part.ops.append(c)
+        part.steps.append(step)
+        part.ends.append(None if step[2] is UNKNOWN or e < 0 else e)
+    return part
+
+
+def _multi_register(
+    history: History, model: Model, deadline: float | None, max_states: int,
+    memory: MemoryBudget,
+) -> tuple[int, int, dict[int, SearchResult], dict[int, Partition]] | None:
+    """``search_history`` for the multi-register: one partition, states as the model's sorted
+    (key, value) items."""
+    assert _core is not None and isinstance(model.step, MultiRegisterStep)
+    left = None if deadline is None else deadline - time.monotonic()
+    got = _core.check_multi_register(history.ops, model.step.init, freeze, NEMESIS, left,
+                                     max_states, max(1, memory.limit - memory.used))
+    if got is None:
+        return None
+    n_ops, found, best, starts, completions = got
+    if n_ops == 0:  # no partition, as linearizable.partitions() finds none
+        return 0, 0, {}, {}
+    found = (*found[:3], 0, *found[4:])  # the deepest state: ``best``, sent as items
+    result = _results([found], [tuple(sorted(best))])
+    parts = {} if found[0] == "valid" else {0: _partition(history, model, starts, completions)}
+    return 1, n_ops, result, parts
 
 
 def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResult]:
@@ -199,3 +233,16 @@ def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResu
         state = None if stuck is None else text if values is None else values[state_id]
         done[i] = SearchResult(result, explored, best, state, stuck, reason, path_)
     return done
+
+
+def check_txn(
+    history: History, realtime: bool, process_order: bool, max_reports: int
+) -> tuple[int, int, list[Any], list[Any], list[Any]] | None:
+    """The list-append checker (``txn.py``) in the compiled core, native/src/txn.rs:
+    (transactions, committed, anomaly counts by kind, the records kept for reports, where each
+    transaction they name is), or None for a history it leaves to the Python path."""
+    assert _core is not None
+    found: tuple[int, int, list[Any], list[Any], list[Any]] | None = _core.check_txn(
+        history.ops, realtime, process_order, max_reports
+    )
+    return found

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from pytest_sdconform.checkers import native
 from pytest_sdconform.checkers.linearizable import check_linearizable, partitions, run_searches
 from pytest_sdconform.checkers.models import model_for
+from pytest_sdconform.checkers.wgl import MemoryBudget
 from pytest_sdconform.formats import read_history
-from pytest_sdconform.history import History, Operation
+from pytest_sdconform.history import History, HistoryError, Operation
 
 if os.environ.get("SDCONFORM_REQUIRE_NATIVE") and not native.available():
     raise RuntimeError("SDCONFORM_REQUIRE_NATIVE is set but sdconform_native is not built")
@@ -133,6 +134,73 @@ def test_mutex_agrees_on_generated_histories(commands: list[Any]) -> None:
     assert mine == outcome(h, "mutex", "python")
 
 
+MICRO = st.tuples(st.sampled_from(["r", "w"]), st.sampled_from(["x", "y"]), st.integers(0, 2),
+                  st.sampled_from([True, True, True, False]))
+TXNS = st.lists(
+    st.tuples(st.integers(0, 3), st.lists(MICRO, min_size=1, max_size=3),
+              st.sampled_from(["ok", "ok", "ok", "fail", "info"])),
+    max_size=24,
+)
+
+
+def build_txns(commands: list[Any], **meta: Any) -> History:
+    """Multi-register transactions: a process invokes its micro-ops (reads without values),
+    then completes them (an ok's reads with a value, or nil when not returned)."""
+    out: list[Operation] = []
+    pending: dict[int, list[Any]] = {}
+    proc = {p: p for p in range(4)}
+    for p, micro, typ in commands:
+        n = len(out)
+        if p not in pending:
+            pending[p] = micro
+            out.append(Operation(n, n, proc[p], "invoke", "txn", None,
+                                 [[f, k, None if f == "r" else v] for f, k, v, _ in micro]))
+            continue
+        micro = pending.pop(p)
+        value = [[f, k, v if f == "w" or returned else None] for f, k, v, returned in micro]
+        out.append(Operation(n, n, proc[p], typ, "txn", None, value))
+        if typ == "info":
+            proc[p] += 10
+    return History(out, meta=meta)
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(TXNS, st.sampled_from([0, 1, {"x": 1}]))
+def test_multi_register_agrees_on_generated_histories(commands: list[Any], init: Any) -> None:
+    h = build_txns(commands, initial=init)
+    mine = outcome(h, "multi-register", "native")
+    event(mine[0])
+    assert mine == outcome(h, "multi-register", "python")
+
+
+@needs_native
+def test_multi_register_stale_read_is_invalid_natively() -> None:
+    """T1 writes x=1 and y=1 and completes; T2, invoked after, reads x=1 but y=0."""
+    h = build_txns([(0, [("w", "x", 1, True), ("w", "y", 1, True)], "ok"), (0, [], "ok"),
+                    (1, [("r", "x", 1, True), ("r", "y", 0, True)], "ok"), (1, [], "ok")],
+                   initial=0)
+    v = check_linearizable(h, "multi-register", engine="native")
+    assert v.result == "invalid"
+    [a] = v.anomalies
+    assert a.ops == [0, 1, 2, 3]
+    assert "(('x', 1), ('y', 1))" in a.explanation
+    assert outcome(h, "multi-register", "native") == outcome(h, "multi-register", "python")
+
+
+@needs_native
+def test_multi_register_odd_histories_fall_back_to_python() -> None:
+    """Keys of mixed types, or a micro-op that is not [f, key, value]: wgl.py decides (and
+    says what is wrong) as it would alone."""
+    mixed = build_txns([(0, [("w", "x", 1, True), ("w", 1, 1, True)], "ok"), (0, [], "ok")])
+    assert native.search_history(mixed, model_for("multi-register"), None, 10, True,
+                                 MemoryBudget(1 << 20)) is None
+    bad = History([Operation(0, 0, 0, "invoke", "txn", None, [["r", "x"]]),
+                   Operation(1, 1, 0, "ok", "txn", None, [["r", "x"]])])
+    with pytest.raises(HistoryError, match="txn needs a list of"):
+        check_linearizable(bad, "multi-register", engine="native")
+
+
 @needs_native
 def test_the_python_encoding_agrees_too() -> None:
     """run_searches(engine="native"), for callers that hold partitions already."""
@@ -159,6 +227,7 @@ def test_stale_read_is_invalid_natively() -> None:
     assert v.result == "invalid"
     [a] = v.anomalies
     assert a.ops == [0, 1, 2, 3]
+    assert a.details is not None
     assert a.details["linearization"]["stuck"]["op"] == "read 'x' -> 0"
 
 
@@ -192,6 +261,7 @@ def test_memory_budget_gives_unknown_natively() -> None:
 @needs_native
 def test_unsupported_model_or_values_fall_back_to_python() -> None:
     assert not native.supports(model_for("queue"))
+    assert native.supports(model_for("multi-register"))
     assert native.supports(model_for("mutex"))
     assert not native.supports(model_for("kv"))  # no string initial value
     h = history("1 invoke append k 1", "1 ok append k 1", "2 invoke read k", "2 ok read k [1]",
