@@ -96,16 +96,25 @@ class Attempt:
             return str(e)
         return None
 
-    def _stop_when_refuted(self) -> Callable[[History], bool] | None:
+    def _stop_when_refuted(self) -> Callable[[Recorder], bool] | None:
         """Stop on a counterexample the faults account for (during or after one), when the
-        case is decided by checkers alone and one of them is cheap enough to run as it goes."""
+        case is decided by checkers alone and one of them is cheap enough to run as it goes.
+        The history is copied and checked only once a fault has been proven on, and again
+        only when something was recorded since the last look (the recorder's counts)."""
         if not isinstance(self.judge, Checkers):
             return None
         early = [c for c in self.checks if c.name in self.judge.deciding and c.name in EARLY]
         if not early:
             return None
+        looked_at = -1  # how many operations the last look saw
 
-        def decided(h: History) -> bool:
+        def decided(recorder: Recorder) -> bool:
+            nonlocal looked_at
+            counts = recorder.counts()
+            if counts.faults_started == 0 or counts.ops == looked_at:
+                return False  # no fault yet, or the same history as last time: not decided
+            looked_at = counts.ops
+            h = recorder.history()
             windows = h.fault_windows()
             if not windows:
                 return False

@@ -45,7 +45,7 @@ class RunConfig:
     settle: float = 2.0  # seconds after heal before final reads (or until converged)
     op_delay: float = 0.0  # pause between a worker's operations
     progress_every: float = 5.0
-    decide_every: float = 2.0  # how often stop_when looks at the history
+    decide_every: float = 2.0  # how often stop_when is asked
     # A schedule written out (faults/schedule.py) instead of the one drawn from the seed.
     schedule: Schedule | None = None
 
@@ -105,6 +105,7 @@ class _Worker:
         reads = op.f in ("read", "poll", "dequeue")
         ok = result.type == "ok"
         value = result.value if ok and (reads or result.value is not None) else op.value
+        fields = {**result.extra, **extra} if extra and result.extra else result.extra or extra
         rec.record(
             self.process,
             result.type,
@@ -113,7 +114,7 @@ class _Worker:
             value,
             result.node,
             result.error,
-            **client_fields(op.f, {**(result.extra or {}), **extra}),
+            **(client_fields(op.f, fields) if fields else {}),
         )
         if result.type == "info":
             self._abandon()
@@ -126,6 +127,11 @@ def _close_quietly(client: Client) -> None:
 
 
 class Runner:
+    """Runs a workload under faults into ``recorder``. ``stop_when(recorder)``, asked every
+    ``decide_every`` seconds while the traffic runs, ends it early when true: the recorder's
+    ``counts()`` are kept as it records, its ``history()`` is a copy of all so far, to take
+    only when the counts say there may be something new to decide."""
+
     def __init__(
         self,
         workload: Workload,
@@ -133,7 +139,7 @@ class Runner:
         recorder: Recorder,
         faults: Sequence[Fault] = (),
         config: RunConfig | None = None,
-        stop_when: Callable[[History], bool] | None = None,
+        stop_when: Callable[[Recorder], bool] | None = None,
         converged: Callable[[], bool] | None = None,
         progress: Callable[[str], None] | None = None,
     ):
@@ -199,7 +205,7 @@ class Runner:
                 return
             if self.stop_when is not None and now - last_decide >= self.config.decide_every:
                 last_decide = now
-                if self.stop_when(self.recorder.history()):
+                if self.stop_when(self.recorder):
                     self.stopped_early = True
                     self.progress(f"stopping early after {now - start:.1f}s: the claim is decided")
                     return
@@ -229,14 +235,11 @@ class Runner:
             self.stop_workers.wait(0.1)
 
     def _status(self, elapsed: float) -> str:
-        counts: dict[str, int] = {}
-        for op in self.recorder.history().ops:
-            if op.process != NEMESIS and op.type != "invoke":
-                counts[op.type] = counts.get(op.type, 0) + 1
+        counts = self.recorder.counts()  # kept as it records: no walk through the history
         faults = ", ".join(f.name for f in self.active) or "none"
         return (
-            f"{elapsed:.0f}s/{self._duration():.0f}s: {counts.get('ok', 0)} ok, "
-            f"{counts.get('fail', 0)} fail, {counts.get('info', 0)} info; faults: {faults}"
+            f"{elapsed:.0f}s/{self._duration():.0f}s: {counts.ok} ok, "
+            f"{counts.fail} fail, {counts.info} info; faults: {faults}"
         )
 
     def _steps(self) -> Iterator[tuple[float, list[Fault], float]]:

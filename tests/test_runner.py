@@ -21,7 +21,7 @@ from pytest_sdconform.history import NEMESIS, History
 from pytest_sdconform.nodes.addresses import AddressBlock, free_port
 from pytest_sdconform.nodes.readiness import Command
 from pytest_sdconform.recorder import Recorder
-from pytest_sdconform.runner import RunConfig, RunStopped, run
+from pytest_sdconform.runner import RunConfig, Runner, RunStopped, run
 from pytest_sdconform.runs import Run
 from pytest_sdconform.runtimes.local import LocalRuntime, NodeSpec
 from pytest_sdconform.workloads import Invocation, Result
@@ -117,9 +117,21 @@ def test_stop_when_ends_the_run_early(tmp_path: Path) -> None:
             rec,
             (),
             fast(duration=30, decide_every=0.2),
-            stop_when=lambda h: len(h) > 50,
+            stop_when=lambda recorder: recorder.counts().ops > 50,
         )
     assert time.monotonic() - started < 10 and len(h) > 50
+
+
+def test_the_progress_line_says_what_the_recorder_counted() -> None:
+    with Recorder() as rec:
+        runner = Runner(Register(), lambda i: MemoryClient(), rec, [Hang()], fast(duration=30))
+        for p, outcome in enumerate(["ok", "ok", "fail", "info"]):
+            rec.record(p, "invoke", "write", "k", p)
+            rec.record(p, outcome, "write", "k", p)
+        rec.record(p + 1, "invoke", "read", "k")  # in flight
+        rec.record(NEMESIS, "info", "hang-start", value={})
+        runner.active.append(runner.faults[0])
+        assert runner._status(12.3) == "12s/30s: 2 ok, 1 fail, 1 info; faults: hang"
 
 
 class Broken:
