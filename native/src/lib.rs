@@ -6,6 +6,7 @@
 
 pub mod history;
 pub mod multi;
+pub mod txn;
 pub mod wgl;
 
 use pyo3::exceptions::PyValueError;
@@ -176,6 +177,7 @@ fn sdconform_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_many, m)?)?;
     m.add_function(wrap_pyfunction!(check_history, m)?)?;
     m.add_function(wrap_pyfunction!(multi::check_multi_register, m)?)?;
+    m.add_function(wrap_pyfunction!(txn::check_txn, m)?)?;
     m.add("KINDS", (wgl::READ, wgl::WRITE, wgl::CAS_OK, wgl::CAS_FAIL, wgl::CAS_UNKNOWN,
                     wgl::NOP, wgl::APPEND))?;
     Ok(())
