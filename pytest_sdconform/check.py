@@ -84,9 +84,13 @@ def run_check(
             )
         module, func = PROPERTY_CHECKERS[model]
         check: Callable[..., Verdict] = getattr(importlib.import_module(module), func)
-        if time_limit is not None and "time_limit" in inspect.signature(check).parameters:
-            return check(history, time_limit=time_limit)
-        return check(history)
+        params = inspect.signature(check).parameters
+        options: dict[str, Any] = {}
+        if time_limit is not None and "time_limit" in params:
+            options["time_limit"] = time_limit
+        if engine is not None and "engine" in params:  # txn: the compiled checker or Python
+            options["engine"] = engine
+        return check(history, **options)
     from .checkers.linearizable import check_linearizable
 
     return check_linearizable(

@@ -13,8 +13,9 @@ reported is a shortest cycle through one edge (breadth-first search):
 - ``G2``: else a cycle through the component's first rw edge that closes at all.
 
 A cycle that needs a ``po`` or ``rt`` edge gets a ``-process`` / ``-realtime`` suffix (the
-first of the two the cycle uses, in that order). Which levels proscribe each kind is in
-``isolation.py``.
+first of the two the cycle uses, in that order). Components are walked in node order, so the
+compiled search (``native/src/txn.rs``) finds the same cycles. Which levels proscribe each
+kind is in ``isolation.py``.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def _named(kind: str, cycle: list[Edge]) -> tuple[str, list[Edge]]:
 def _cycle_in(
     g: Graph, comp: set[int], kinds: frozenset[str], through: str
 ) -> Iterator[tuple[str, list[Edge]]]:
-    """A shortest cycle through one edge of type ``through`` inside a component."""
-    for a in comp:
+    """A shortest cycle through one edge of type ``through`` inside a component (its members
+    in order: the cycle reported does not depend on how a set lays out its members)."""
+    for a in sorted(comp):
         for b, k, key in g.out[a]:
             if k == through and b in comp:
                 back = shortest_path(g, b, a, kinds, comp)
@@ -82,7 +84,7 @@ def _rw_cycles(
     """G-single where an rw edge closes a ww/wr path (reachability bitsets inside the
     component), else G2 through the first rw edge of the component. ``singles[0]`` counts
     the unsuffixed G-single cycles found so far, across components."""
-    rw = [(a, b, key) for a in comp for b, k, key in g.out[a] if k == RW and b in comp]
+    rw = [(a, b, key) for a in sorted(comp) for b, k, key in g.out[a] if k == RW and b in comp]
     if not rw:
         return
     succ = g.succ(dep, comp)

@@ -45,6 +45,11 @@ def available() -> bool:
     return _core is not None
 
 
+def txn_available() -> bool:
+    """Whether the compiled core holds the transaction checker (native/src/txn.rs)."""
+    return hasattr(_core, "check_txn")
+
+
 def supports(model: Model) -> bool:
     if isinstance(model.step, MultiRegisterStep):  # an older build lacks it
         return hasattr(_core, "check_multi_register")
@@ -68,6 +73,11 @@ def choose(engine: str | None, model: Model | None = None) -> str:
         if not _noticed:
             _noticed = True
             print(NOTICE, file=sys.stderr)
+        return "python"
+    if model is None and not txn_available():  # a build older than native/src/txn.rs
+        if engine == "native":
+            raise ValueError("engine 'native': the compiled core was built without the "
+                             "transaction checker; rebuild it (./bootstrap.sh)")
         return "python"
     return "native" if model is None or supports(model) else "python"
 

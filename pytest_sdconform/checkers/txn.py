@@ -27,6 +27,11 @@ The verdict is ``invalid`` when an anomaly forbidden at ``level`` shows; ``detai
 ``strongest_level`` the history is consistent with and counts every anomaly kind found.
 Runs in time linear in the history and the read lists, except the G-single test inside each
 cycle component (see ``cycles.py``).
+
+``engine``: ``native`` runs the same steps in the compiled core (``native/src/txn.rs``, through
+``native.py``; the explanations are written by ``txn_findings.py`` for both), ``python`` this
+module, the reference; None native when built (``native.choose``). A history the compiled core
+does not hold (keys or values other than integers and strings...) is checked here.
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..history import Completed, History, freeze, paused_gc
+from . import native
+from . import txn_findings as say
 from .cycles import PO, RT, RW, WR, WW, cycles
 from .graph import Graph
 from .isolation import LEVELS, proscribed, strongest_level
+from .txn_findings import elements
 from .verdict import Anomaly, Verdict
 
 NAME = "txn"
@@ -49,18 +57,6 @@ UNSEEN_EDGES = 20
 
 
 _EMPTY: frozenset[Any] = frozenset()
-
-
-def _elements(value: Any) -> tuple[list[Any], set[Any]]:
-    """A read's list, its elements hashable (JSON lists inside become tuples), and their set."""
-    if not value:
-        return [], set()
-    items = list(value)
-    try:
-        return items, set(items)  # the common case, at C speed
-    except TypeError:
-        items = [freeze(v) for v in items]
-        return items, set(items)
 
 
 @dataclass
@@ -75,13 +71,15 @@ class _Txn:
 
 class _Checker:
     def __init__(
-        self, history: History, level: str, realtime: bool, process_order: bool, max_reports: int
+        self, history: History, level: str, realtime: bool, process_order: bool, max_reports: int,
+        engine: str = "python",
     ):
         self.history = history
         self.level = level
         self.realtime, self.process_order = realtime, process_order
         self.max_reports = max_reports
-        self.txns: list[_Txn] = []
+        self.engine = engine
+        self.txns: dict[int, _Txn] = {}  # by number (natively: those the reports name)
         self.anomalies: list[Anomaly] = []
         self.counts: dict[str, int] = {}
         self.cycles: list[dict[str, Any]] = []
@@ -123,14 +121,34 @@ class _Checker:
 
     def run(self) -> Verdict:
         with paused_gc():
+            if self.engine == "native":
+                found = native.check_txn(
+                    self.history, self.realtime, self.process_order, self.max_reports
+                )
+                if found is not None:
+                    return self._replay(*found)
             return self._run()
+
+    def _replay(
+        self, n: int, committed: int, counts: list[Any], records: list[Any], places: list[Any]
+    ) -> Verdict:
+        """The compiled checker's findings: its records reported as ``_run`` reports them."""
+        if not committed:
+            return Verdict(NAME, "unknown", reason="no transaction completed ok")
+        ops = self.history.ops
+        for t, i, j in places:
+            c = Completed(ops[i], None if j < 0 else ops[j])
+            self.txns[t] = _Txn(c, c.value if isinstance(c.value, list) else [])
+        say.replay(self, records)
+        self.counts = dict(counts)
+        return self.verdict(committed, n)
 
     def _run(self) -> Verdict:
         for c in self.history.complete():
             if c.f == "txn":
                 mops = c.value if isinstance(c.value, list) else []
-                self.txns.append(_Txn(c, mops))
-        committed = [t for t, x in enumerate(self.txns) if x.c.type == "ok"]
+                self.txns[len(self.txns)] = _Txn(c, mops)
+        committed = [t for t, x in self.txns.items() if x.c.type == "ok"]
         if not committed:
             return Verdict(NAME, "unknown", reason="no transaction completed ok")
         writer, failed, finals = self.index_appends()
@@ -138,7 +156,7 @@ class _Checker:
         order = self.version_orders(reads)
         graph = self.build(writer, reads, order, committed)
         self.cycles_of(graph)
-        return self.verdict(len(committed))
+        return self.verdict(len(committed), len(self.txns))
 
     def index_appends(
         self,
@@ -146,7 +164,7 @@ class _Checker:
         writer: dict[tuple[Any, Any], int] = {}
         failed: dict[tuple[Any, Any], int] = {}
         finals: set[tuple[Any, Any]] = set()  # (k, v): the last append of its txn to k
-        for t, x in enumerate(self.txns):
+        for t, x in self.txns.items():
             last: dict[Hashable, Any] = {}
             for mop in x.mops:
                 if mop[0] == "append":
@@ -176,17 +194,13 @@ class _Checker:
                 if mop[0] == "append":
                     own.setdefault(k, []).append(freeze(mop[2]))
                     continue
-                seen, distinct = _elements(mop[2])
+                seen, distinct = elements(mop[2])
                 mine = own.get(k)
                 external = seen
                 if mine:
                     if seen[-len(mine) :] != mine:
                         self.report(
-                            "internal",
-                            [t],
-                            f"{self.txns[t].label} read {seen} of "
-                            f"{k!r} after appending {mine} to it",
-                            k,
+                            "internal", [t], say.internal(self.txns[t].label, seen, k, mine), k
                         )
                         continue
                     external = seen[: len(seen) - len(mine)]
@@ -194,7 +208,7 @@ class _Checker:
                     self.report(
                         "duplicate-elements",
                         [t],
-                        f"{self.txns[t].label} read {k!r} with a repeated element: {seen}",
+                        say.duplicate_elements(self.txns[t].label, k, seen),
                         k,
                     )
                 strange = distinct - written.get(k, _EMPTY)  # C speed for the common case
@@ -206,27 +220,20 @@ class _Checker:
                         self.report(
                             "G1a",
                             [w, t],
-                            f"{self.txns[t].label} read {v!r} of {k!r},"
-                            f" appended by {self.txns[w].label}, which failed",
+                            say.aborted_read(self.txns[t].label, v, k, self.txns[w].label),
                             k,
                         )
                     elif (k, v) not in writer:
-                        self.report(
-                            "garbage",
-                            [t],
-                            f"{self.txns[t].label} read {v!r} of "
-                            f"{k!r}, which no transaction appended",
-                            k,
-                        )
+                        self.report("garbage", [t], say.garbage(self.txns[t].label, v, k), k)
                 last = (k, external[-1]) if external else None
                 source = writer.get(last) if last is not None else None
                 if source is not None and last not in finals:
                     self.report(
                         "G1b",
                         [source, t],
-                        f"{self.txns[t].label} read {k!r} ending in "
-                        f"{external[-1]!r}, an intermediate append of "
-                        f"{self.txns[source].label}",
+                        say.intermediate_read(
+                            self.txns[t].label, k, external[-1], self.txns[source].label
+                        ),
                         k,
                     )
                 out.append((t, k, seen, external))
@@ -247,8 +254,7 @@ class _Checker:
                 self.report(
                     "incompatible-order",
                     [u, t],
-                    f"{self.txns[t].label} read {seen} "
-                    f"of {k!r}, not a prefix of {self.txns[u].label}'s {order}",
+                    say.incompatible_order(self.txns[t].label, seen, k, self.txns[u].label, order),
                     k,
                 )
         return {k: v[1] for k, v in longest.items()}
@@ -326,7 +332,7 @@ class _Checker:
 
     # -- the verdict ----------------------------------------------------------------------
 
-    def verdict(self, committed: int) -> Verdict:
+    def verdict(self, committed: int, transactions: int) -> Verdict:
         top = "strict-serializable" if self.realtime else "serializable"
         strongest = strongest_level(self.counts, top)
         at = self.level
@@ -335,7 +341,7 @@ class _Checker:
         details: dict[str, Any] = {
             "strongest_level": strongest,
             "level": self.level,
-            "transactions": len(self.txns),
+            "transactions": transactions,
             "committed": committed,
             "anomaly_counts": dict(self.counts),
             "allowed_at_level": allowed,
@@ -366,11 +372,14 @@ def check_txn(
     realtime: bool = False,
     process_order: bool = False,
     max_reports: int = 20,
+    engine: str | None = None,
 ) -> Verdict:
-    """Check a list-append history at isolation ``level`` (one of ``LEVELS``)."""
+    """Check a list-append history at isolation ``level`` (one of ``LEVELS``) with ``engine``
+    (``native``, ``python``, or None: native when built)."""
     if level not in LEVELS[1:]:
         raise ValueError(f"unknown isolation level {level!r}; one of {', '.join(LEVELS[1:])}")
-    return _Checker(history, level, realtime, process_order, max_reports).run()
+    chosen = native.choose(engine)
+    return _Checker(history, level, realtime, process_order, max_reports, chosen).run()
 
 
 @dataclass
@@ -381,6 +390,9 @@ class TxnChecker:
     realtime: bool = False
     process_order: bool = False
     name: str = NAME
+    engine: str | None = None
 
     def check(self, history: History) -> Verdict:
-        return check_txn(history, self.level, self.realtime, self.process_order)
+        return check_txn(
+            history, self.level, self.realtime, self.process_order, engine=self.engine
+        )

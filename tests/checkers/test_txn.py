@@ -1,4 +1,5 @@
-"""The list-append isolation checker: one constructed history per anomaly kind, properties."""
+"""The list-append isolation checker: one constructed history per anomaly kind, properties;
+each under both engines (the compiled one skipped when it is not built)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ import random
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_sdconform.checkers.txn import TxnChecker, check_txn
+from pytest_sdconform.checkers import native
+from pytest_sdconform.checkers.txn import TxnChecker
+from pytest_sdconform.checkers.txn import check_txn as _check_txn
 from pytest_sdconform.history import History, Operation
+
+ENGINES = [
+    "python",
+    pytest.param("native", marks=pytest.mark.skipif(
+        not native.txn_available(), reason="sdconform_native not built with the txn checker")),
+]
+each_engine = pytest.mark.parametrize("engine", ENGINES)
 
 
 def txns(*rows: tuple[Any, ...]) -> History:
@@ -40,11 +51,12 @@ def concurrent(*done: tuple[str, list[Any]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def kinds(h: History, **kw: Any) -> set[str]:
-    return set(check_txn(h, **kw).details["anomaly_counts"])
+def kinds(h: History, engine: str, **kw: Any) -> set[str]:
+    return set(_check_txn(h, engine=engine, **kw).details["anomaly_counts"])
 
 
-def test_a_serial_history_is_serializable() -> None:
+@each_engine
+def test_a_serial_history_is_serializable(engine: str) -> None:
     h = txns(
         *serial(
             ("ok", [["append", "x", 1], ["r", "y", []]]),
@@ -52,17 +64,19 @@ def test_a_serial_history_is_serializable() -> None:
             ("ok", [["r", "x", [1]], ["r", "y", [2]]]),
         )
     )
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert v.result == "valid", v.reason
     assert v.details["strongest_level"] == "serializable"
 
 
-def test_nothing_committed_is_unknown() -> None:
+@each_engine
+def test_nothing_committed_is_unknown(engine: str) -> None:
     h = txns((0, "invoke", [["append", "x", 1]]), (0, "fail", [["append", "x", 1]]))
-    assert check_txn(h).result == "unknown"
+    assert _check_txn(h, engine=engine).result == "unknown"
 
 
-def test_g0_write_cycle() -> None:
+@each_engine
+def test_g0_write_cycle(engine: str) -> None:
     # T1 appended x then y, T2 likewise; x shows T1 before T2, y shows T2 before T1.
     h = txns(
         *concurrent(
@@ -71,7 +85,7 @@ def test_g0_write_cycle() -> None:
         ),
         *serial(("ok", [["r", "x", [1, 2]], ["r", "y", [2, 1]]])),
     )
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert v.result == "invalid"
     assert "G0" in v.anomaly_kinds
     assert v.details["strongest_level"] == "none"
@@ -79,21 +93,24 @@ def test_g0_write_cycle() -> None:
     assert {e[2] for e in cycle["edges"]} == {"ww"}
 
 
-def test_g1a_aborted_read() -> None:
+@each_engine
+def test_g1a_aborted_read(engine: str) -> None:
     h = txns(*serial(("fail", [["append", "x", 1]]), ("ok", [["r", "x", [1]]])))
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert v.anomaly_kinds == ["G1a"]
     assert v.details["strongest_level"] == "read-uncommitted"
 
 
-def test_g1b_intermediate_read() -> None:
+@each_engine
+def test_g1b_intermediate_read(engine: str) -> None:
     h = txns(
         *concurrent(("ok", [["append", "x", 1], ["append", "x", 2]]), ("ok", [["r", "x", [1]]]))
     )
-    assert "G1b" in kinds(h)
+    assert "G1b" in kinds(h, engine)
 
 
-def test_g1c_circular_information_flow() -> None:
+@each_engine
+def test_g1c_circular_information_flow(engine: str) -> None:
     # T1 reads T2's append to y, T2 reads T1's append to x: wr both ways.
     h = txns(
         *concurrent(
@@ -101,12 +118,13 @@ def test_g1c_circular_information_flow() -> None:
             ("ok", [["append", "y", 2], ["r", "x", [1]]]),
         )
     )
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert "G1c" in v.anomaly_kinds
     assert v.details["strongest_level"] == "read-uncommitted"
 
 
-def test_g_single_read_skew() -> None:
+@each_engine
+def test_g_single_read_skew(engine: str) -> None:
     # T1 reads x before T2's append, then y after it: rw(x) T1->T2, wr(y) T2->T1.
     h = txns(
         *concurrent(
@@ -115,16 +133,17 @@ def test_g_single_read_skew() -> None:
         ),
         *serial(("ok", [["r", "x", [1]]])),
     )
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert v.anomaly_kinds == ["G-single"]
     assert v.details["strongest_level"] == "read-committed"
-    assert check_txn(h, level="read-committed").result == "valid"
-    assert check_txn(h, level="repeatable-read").result == "invalid"
+    assert _check_txn(h, engine=engine, level="read-committed").result == "valid"
+    assert _check_txn(h, engine=engine, level="repeatable-read").result == "invalid"
     edges = v.details["cycles"][0]["edges"]
     assert sorted(e[2] for e in edges) == ["rw", "wr"]
 
 
-def test_g2_write_skew() -> None:
+@each_engine
+def test_g2_write_skew(engine: str) -> None:
     # Each reads the key the other appends to, before the other's append: two rw edges.
     h = txns(
         *concurrent(
@@ -133,42 +152,46 @@ def test_g2_write_skew() -> None:
         ),
         *serial(("ok", [["r", "x", [2]], ["r", "y", [1]]])),
     )
-    v = check_txn(h)
+    v = _check_txn(h, engine=engine)
     assert v.anomaly_kinds == ["G2"]
     assert v.details["strongest_level"] == "repeatable-read"
-    assert check_txn(h, level="repeatable-read").result == "valid"
+    assert _check_txn(h, engine=engine, level="repeatable-read").result == "valid"
 
 
-def test_incompatible_order() -> None:
+@each_engine
+def test_incompatible_order(engine: str) -> None:
     h = txns(
         *concurrent(("ok", [["append", "x", 1]]), ("ok", [["append", "x", 2]])),
         *serial(("ok", [["r", "x", [1, 2]]]), ("ok", [["r", "x", [2]]])),
     )
-    assert "incompatible-order" in kinds(h)
+    assert "incompatible-order" in kinds(h, engine)
 
 
-def test_internal_and_garbage_reads() -> None:
+@each_engine
+def test_internal_and_garbage_reads(engine: str) -> None:
     h = txns(*serial(("ok", [["append", "x", 1], ["r", "x", []]]), ("ok", [["r", "y", [99]]])))
-    assert {"internal", "garbage"} <= kinds(h)
+    assert {"internal", "garbage"} <= kinds(h, engine)
 
 
-def test_realtime_order_finds_a_stale_serializable_read() -> None:
+@each_engine
+def test_realtime_order_finds_a_stale_serializable_read(engine: str) -> None:
     # T2 begins after T1 committed but does not see its append: serializable (T2 first),
     # not strict serializable.
     h = txns(*serial(("ok", [["append", "x", 1]]), ("ok", [["r", "x", []]])))
-    assert check_txn(h).result == "valid"
-    v = check_txn(h, level="strict-serializable", realtime=True)
+    assert _check_txn(h, engine=engine).result == "valid"
+    v = _check_txn(h, engine=engine, level="strict-serializable", realtime=True)
     assert v.result == "invalid"
     assert v.anomaly_kinds == ["G-single-realtime"]
 
 
-def test_info_transactions_count_once_seen() -> None:
+@each_engine
+def test_info_transactions_count_once_seen(engine: str) -> None:
     h = txns(
         (0, "invoke", [["append", "x", 1]]),
         (0, "info", [["append", "x", 1]]),
         *serial(("ok", [["r", "x", [1]]])),
     )
-    assert check_txn(h).result == "valid"
+    assert _check_txn(h, engine=engine).result == "valid"
 
 
 def serial_history(rng: random.Random, n: int, keys: int) -> History:
@@ -194,15 +217,21 @@ def serial_history(rng: random.Random, n: int, keys: int) -> History:
 
 @given(st.integers(0, 10_000), st.integers(1, 60), st.integers(1, 5))
 @settings(max_examples=60, deadline=None)
-def test_every_serial_execution_is_strict_serializable(seed: int, n: int, keys: int) -> None:
+@each_engine
+def test_every_serial_execution_is_strict_serializable(
+    engine: str, seed: int, n: int, keys: int
+) -> None:
     h = serial_history(random.Random(seed), n, keys)
-    v = check_txn(h, level="strict-serializable", realtime=True, process_order=True)
+    v = _check_txn(
+        h, engine=engine, level="strict-serializable", realtime=True, process_order=True
+    )
     assert v.result == "valid", v.reason
 
 
 @given(st.integers(0, 10_000), st.integers(5, 40))
 @settings(max_examples=40, deadline=None)
-def test_one_stale_read_in_a_serial_history_is_caught(seed: int, n: int) -> None:
+@each_engine
+def test_one_stale_read_in_a_serial_history_is_caught(engine: str, seed: int, n: int) -> None:
     rng = random.Random(seed)
     h = serial_history(rng, n, 2)
     reads = [op for op in h if op.type == "ok" for m in op.value if m[0] == "r" and len(m[2]) >= 2]
@@ -211,13 +240,15 @@ def test_one_stale_read_in_a_serial_history_is_caught(seed: int, n: int) -> None
     op = rng.choice(reads)
     m = next(m for m in op.value if m[0] == "r" and len(m[2]) >= 2)
     m[2] = m[2][:-1]  # this read misses the last append before it: it happened earlier
-    assert check_txn(h, level="strict-serializable", realtime=True).result == "invalid"
+    v = _check_txn(h, engine=engine, level="strict-serializable", realtime=True)
+    assert v.result == "invalid"
 
 
-def test_ten_thousand_transactions_in_seconds() -> None:
+@each_engine
+def test_ten_thousand_transactions_in_seconds(engine: str) -> None:
     h = serial_history(random.Random(1), 10_000, 20)
     began = time.monotonic()
-    v = TxnChecker("strict-serializable", realtime=True).check(h)
+    v = TxnChecker("strict-serializable", realtime=True, engine=engine).check(h)
     assert v.result == "valid"
     assert v.details["committed"] == 10_000
     assert time.monotonic() - began >= 0  # speed itself lives in bench/
@@ -246,3 +277,17 @@ def test_isolation_table_is_nested_and_names_each_anomalys_weakest_level() -> No
     assert strongest_level(["G2", "G1b"], "serializable") == "read-uncommitted"
     assert strongest_level(["G-single-realtime"], "strict-serializable") == "serializable"
     assert strongest_level(["incompatible-order"], "serializable") == "none"
+
+
+def test_the_engine_choice_for_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = txns(*serial(("ok", [["append", "x", 1]]), ("ok", [["r", "x", [1]]])))
+    monkeypatch.setattr(native, "_core", object())  # a build without the txn checker
+    assert native.choose(None) == "python"
+    with pytest.raises(ValueError, match="without the transaction checker"):
+        _check_txn(h, engine="native")
+    monkeypatch.setattr(native, "_core", None)  # not built at all
+    with pytest.raises(ValueError, match="not built"):
+        _check_txn(h, engine="native")
+    with pytest.raises(ValueError, match="unknown engine"):
+        _check_txn(h, engine="rust")
+    assert _check_txn(h, engine="python").result == "valid"
