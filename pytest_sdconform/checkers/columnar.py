@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..history import NEMESIS, History, Operation
+from ..history import NEMESIS, FaultWindow, History, Operation
 
 
 @dataclass(slots=True)
@@ -27,12 +27,14 @@ class Columns:
     invokes: list[Operation]
     completions: list[Operation | None]
     increasing: bool  # whether operation indices increase in file order
+    nemesis: list[Operation]  # the nemesis's events, in order (``History.fault_windows``)
 
 
 def paired(history: History) -> Columns | None:
     """The history's client operations paired in columns, or ``None`` when a completion has no
     invocation or a process invokes while its previous operation is open."""
     open_: dict[int | str, int] = {}
+    nemesis: list[Operation] = []
     invokes: list[Operation] = []
     completions: list[Operation | None] = []
     add_invoke, add_completion = invokes.append, completions.append
@@ -46,6 +48,7 @@ def paired(history: History) -> Columns | None:
         p = op.process
         if op.type == "invoke":
             if p == NEMESIS:
+                nemesis.append(op)
                 continue
             if p in open_:
                 return None
@@ -57,4 +60,11 @@ def paired(history: History) -> Columns | None:
             if at is None:
                 return None
             completions[at] = op
-    return Columns(invokes, completions, increasing)
+        else:
+            nemesis.append(op)
+    return Columns(invokes, completions, increasing, nemesis)
+
+
+def fault_windows(cols: Columns) -> list[FaultWindow]:
+    """``History.fault_windows`` from the nemesis's events alone."""
+    return History(cols.nemesis).fault_windows()

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import NEMESIS, Completed, FaultWindow, History, freeze, paused_gc
+from .columnar import fault_windows, paired
+from .lost_writes_fast import scan
 from .verdict import Anomaly, Verdict
 
 NAME = "lost-writes"
@@ -252,6 +254,19 @@ def check_lost_writes(history: History, *, fs: Iterable[str] = ("add", "append")
     """Acknowledged writes (``f`` in ``fs``) missing from the final read of their key."""
     kinds = frozenset(fs)
     with paused_gc():
+        cols = paired(history)
+        fast = None if cols is None else scan(cols, kinds, elements)
+        if cols is None or fast is None:  # an anomaly to word, or a history complete() rejects
+            return _check_reference(history, kinds)
+    finals = {k: [FinalRead(c, els) for c, els in rs] for k, rs in fast.finals.items()}
+    _, summary = report_lost([], FaultIndex(fault_windows(cols)))
+    return _verdict(fast.source, finals, Tally(**fast.tally), summary, [], fast.marked)
+
+
+def _check_reference(history: History, kinds: frozenset[str]) -> Verdict:
+    """The reference path, on ``History.complete``'s pairs; it words every anomaly
+    (``lost_writes_fast.py`` decides the histories that show none)."""
+    with paused_gc():
         pairs = history.complete()
         writes = [c for c in pairs if c.invoke.f in kinds]
         reads = [c for c in pairs if c.invoke.f == "read"]
@@ -261,13 +276,23 @@ def check_lost_writes(history: History, *, fs: Iterable[str] = ("add", "append")
         phantoms = find_phantoms(writes, reads)
         tally.phantoms = len(phantoms)
         anomalies, summary = report_lost(lost, FaultIndex(history.fault_windows()))
+    return _verdict(source, finals, tally, summary, anomalies + phantoms, reads)
+
+
+def _verdict(
+    source: str,
+    finals: dict[Any, list[FinalRead]],
+    tally: Tally,
+    summary: dict[str, Any],
+    anomalies: list[Anomaly],
+    reads: Sequence[Completed],
+) -> Verdict:
     details: dict[str, Any] = {
         "final_reads": source,
         "final_read_count": sum(len(rs) for rs in finals.values()),
         **vars(tally),
         **summary,
     }
-    anomalies += phantoms
     if anomalies:
         return Verdict(NAME, "invalid", anomalies, details)
     reason = why_unknown(reads, finals, tally)

@@ -1,0 +1,177 @@
+"""Lost acknowledged writes in columns: the fast path of ``durability.py``.
+
+The same rules as ``durability.py``, over ``columnar.paired``'s lists: the final reads of each
+key (the only reads made into ``Completed`` objects), then each write's fate and each ok read's
+elements against what was written, in two passes in history order. It decides a history with
+neither a lost write nor a phantom; at the first of either it returns ``None``, and
+``durability.py`` runs the reference path, which words the anomalies. It takes the elements a
+read shows from ``durability.elements``, passed in (``durability`` imports this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..history import Completed, Operation, freeze
+from .columnar import Columns
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_NOTHING: frozenset[Any] = frozenset()
+
+
+@dataclass(slots=True)
+class Decided:
+    """What the reference path would report when nothing is lost and nothing is a phantom."""
+
+    tally: dict[str, int]  # durability.Tally's fields but phantoms
+    finals: dict[Any, list[tuple[Completed, set[Any]]]]  # per key: each final read, its elements
+    source: str
+    marked: list[Completed]  # reads marked final, whatever their outcome
+
+
+def scan(
+    cols: Columns, kinds: frozenset[str], elements: Callable[[Any], set[Any]]
+) -> Decided | None:
+    """The tally and final reads, or ``None`` when a write was lost or a read shows a phantom
+    (or ``kinds`` takes in ``read``, a case only the reference path reads right)."""
+    if "read" in kinds:
+        return None
+    invokes, completions = cols.invokes, cols.completions
+    writes: list[int] = []
+    ok_reads: list[int] = []
+    marked: list[int] = []
+    for j in range(len(invokes)):
+        inv = invokes[j]
+        f = inv.f
+        if f in kinds:
+            writes.append(j)
+        elif f == "read":
+            done = completions[j]
+            if (inv.extra is not None and inv.extra.get("final")) or (
+                done is not None and done.extra is not None and done.extra.get("final")
+            ):
+                marked.append(j)
+            if done is not None and done.type == "ok":
+                ok_reads.append(j)
+    finals, source = _final_reads(cols, marked, ok_reads, elements)
+    tally: dict[str, int] = {}
+    allowed = _classify(cols, writes, finals, tally)
+    if allowed is None or _phantom(cols, ok_reads, allowed, elements):
+        return None
+    picked = [Completed(invokes[j], completions[j]) for j in marked]
+    return Decided(tally, finals, source, picked)
+
+
+def _final_reads(
+    cols: Columns, marked: list[int], ok_reads: list[int], elements: Callable[[Any], set[Any]]
+) -> tuple[dict[Any, list[tuple[Completed, set[Any]]]], str]:
+    """``durability.final_reads``, from positions."""
+    invokes, completions = cols.invokes, cols.completions
+    chosen: dict[Any, list[int]] = {}
+    if marked:
+        for j in marked:
+            done = completions[j]
+            if done is not None and done.type == "ok":
+                chosen.setdefault(freeze(invokes[j].key), []).append(j)
+        source = "marked final"
+    else:
+        last: dict[Any, int] = {}
+        for j in ok_reads:
+            k = freeze(invokes[j].key)
+            prev = last.get(k)
+            if prev is None or completions[j].index > completions[prev].index:  # type: ignore[union-attr]
+                last[k] = j
+        chosen = {k: [j] for k, j in last.items()}
+        source = "last ok read of each key (no read was marked final)"
+    finals = {
+        k: [
+            (Completed(invokes[j], completions[j]), elements(_value_of(completions[j]))) for j in js
+        ]
+        for k, js in chosen.items()
+    }
+    return finals, source
+
+
+def _value_of(done: Operation | None) -> Any:
+    assert done is not None
+    return done.value
+
+
+def _classify(
+    cols: Columns,
+    writes: list[int],
+    finals: dict[Any, list[tuple[Completed, set[Any]]]],
+    tally: dict[str, int],
+) -> dict[Any, set[Any]] | None:
+    """Each write's fate in ``tally`` (``durability.classify``), and the elements each key's
+    writes may have put there; ``None`` at the first lost write."""
+    invokes, completions = cols.invokes, cols.completions
+    # per key: (invocation index, elements shown) of each final read
+    shown = {k: [(c.invoke.index, els) for c, els in rs] for k, rs in finals.items()}
+    none: list[tuple[int, set[Any]]] = []
+    allowed: dict[Any, set[Any]] = {}
+    failed = acknowledged = survived = unchecked = recovered = unknown_absent = 0
+    for j in writes:
+        inv, done = invokes[j], completions[j]
+        key, el = inv.key, inv.value
+        if key.__class__ not in _SCALARS:
+            key = freeze(key)
+        if el.__class__ not in _SCALARS:
+            el = freeze(el)
+        if done is not None and done.type == "fail":
+            failed += 1
+            continue
+        known = allowed.get(key)
+        if known is None:
+            allowed[key] = {el}
+        else:
+            known.add(el)
+        reads = shown.get(key, none)
+        if done is not None and done.type == "ok":
+            acknowledged += 1
+            acked = done.index
+            after = [s for i, s in reads if i > acked]
+            if not after:
+                unchecked += 1
+            elif any(el in s for s in after):
+                survived += 1
+            else:
+                return None  # lost
+        elif any(el in s for _, s in reads):
+            recovered += 1
+        else:
+            unknown_absent += 1
+    tally.update(
+        attempted=len(writes),
+        acknowledged=acknowledged,
+        survived=survived,
+        unchecked=unchecked,
+        recovered=recovered,
+        unknown_absent=unknown_absent,
+        failed=failed,
+    )
+    return allowed
+
+
+def _phantom(
+    cols: Columns,
+    ok_reads: list[int],
+    allowed: dict[Any, set[Any]],
+    elements: Callable[[Any], set[Any]],
+) -> bool:
+    """Whether an ok read shows an element no write that may have happened carried."""
+    invokes, completions = cols.invokes, cols.completions
+    for j in ok_reads:
+        key = invokes[j].key
+        value = completions[j].value  # type: ignore[union-attr]
+        if value is None:
+            continue
+        known = allowed.get(key if key.__class__ in _SCALARS else freeze(key), _NOTHING)
+        if value.__class__ in _SCALARS:
+            if value not in known:
+                return True
+        elif not elements(value) <= known:
+            return True
+    return False
