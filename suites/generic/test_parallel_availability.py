@@ -28,13 +28,21 @@ pytestmark = [pytest.mark.backend("nginx"), pytest.mark.nightly]
 BALANCING = nb.Balancing(max_fails=0, connect_timeout=0.5, read_timeout=1.0)
 DOWN = 0.25  # each slot, the chance a server is down
 SLOT = 0.5  # seconds
-# One fault window of 35 s, about 60 slots (a restart lengthens a slot): the window outlasts
-# the traffic's duration, so the traffic runs on until it closes and no second one starts.
-RUN = RunConfig(duration=30.0, quiet=0.5, fault_duration=35.0, settle=0.5, op_delay=0.01,
-                op_timeout=4.0)
+# The traffic lasts the session's --sdconform-duration (the nightly workflow's long runs: more
+# slots, a tighter tolerance), at least MIN_DURATION_S: about 60 slots (a restart lengthens a
+# slot), fewer leave the tolerance too wide to separate anything (inconclusive).
+MIN_DURATION_S = 30.0
+
+
+def run_config(duration_s: float) -> RunConfig:
+    """One fault window that outlasts the traffic by 5 s, so the traffic runs on until it
+    closes and no second one starts."""
+    return RunConfig(duration=duration_s, quiet=0.5, fault_duration=duration_s + 5.0,
+                     settle=0.5, op_delay=0.01, op_timeout=4.0)
 
 
 def _run(sdconform: Case, correlated: bool) -> None:
+    duration = max(sdconform.session.options.duration, MIN_DURATION_S)
     cluster = sdconform.start(nb.Topology(apps=2, store="memory", balancing=BALANCING))
     apps = cluster.info.apps
     cycles = KillCycles([cluster.node(a) for a in apps], down=DOWN, slot=SLOT,
@@ -46,8 +54,8 @@ def _run(sdconform: Case, correlated: bool) -> None:
         judge=ParallelAvailability(apps),
         checkers=[],
         config={"down_per_slot": DOWN, "slot_s": SLOT,
-                "kills": "together" if correlated else "independent"},
-        run=RUN,
+                "kills": "together" if correlated else "independent", "duration_s": duration},
+        run=run_config(duration),
     )
 
 

@@ -53,13 +53,22 @@ GRACE = (PATTERNS.threshold + PATTERNS.attempts) * TIMEOUT + PATTERNS.max_backof
 # After the heal: the breaker lets a probe through `open_for` s after it last opened (a probe
 # in flight at the heal ends within one timeout).
 RECOVER = PATTERNS.open_for + TIMEOUT + PATTERNS.max_backoff()
-PAUSE_S = 8.0
-SCHEDULE = Schedule((Step(((0, "pause"),), 2.0, PAUSE_S),))
-RUN = RunConfig(duration=2.0 + PAUSE_S + 4.0, concurrency=4, op_delay=0.1, op_timeout=4.0,
-                settle=0.5, schedule=SCHEDULE)
+# The pause lasts the session's --sdconform-duration (the nightly workflow's long runs: more
+# breaker cycles, a longer span for the limiter's bound), at least MIN_PAUSE_S: the grace, then
+# several of the breaker's open/half-open cycles inside the pause.
+MIN_PAUSE_S = 8.0
+assert MIN_PAUSE_S > GRACE + 2 * RECOVER
+
+
+def run_config(pause: float) -> RunConfig:
+    """One pause of ``pause`` seconds after 2 s of quiet, then 4 s of traffic after the heal
+    (recovery)."""
+    return RunConfig(duration=2.0 + pause + 4.0, concurrency=4, op_delay=0.1, op_timeout=4.0,
+                     settle=0.5, schedule=Schedule((Step(((0, "pause"),), 2.0, pause),)))
 
 
 def _run(sdconform: Case, patterns: Patterns | None) -> None:
+    pause = max(sdconform.session.options.duration, MIN_PAUSE_S)
     cluster = sdconform.start(nb.Topology(apps=2, store="memory"))
     addr = cluster.info.addresses
     service = FrontService(addr["a1"], addr["a2"], patterns, capacity=POOL,
@@ -71,8 +80,8 @@ def _run(sdconform: Case, patterns: Patterns | None) -> None:
         judge=ContainedFailure(grace=GRACE, recover=RECOVER, burst=PATTERNS.burst,
                                rate=PATTERNS.rate),
         checkers=[],
-        config=service.describe(),
-        run=RUN,
+        config={**service.describe(), "pause_s": pause},
+        run=run_config(pause),
     )
 
 
