@@ -16,16 +16,11 @@ from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD
 from pytest_sdconform.checkers.staleness import StalenessBound
 from pytest_sdconform.history import History
 from pytest_sdconform.outcome import decide
-from tests.compact import timed
+from tests.compact import Event, timed
 
 
-def h(*events: str | tuple[str, dict[str, Any]]) -> History:
-    texts = [e if isinstance(e, str) else e[0] for e in events]
-    hist = timed(*texts)
-    for op, e in zip(hist.ops, events, strict=True):
-        if not isinstance(e, str):
-            op.extra = dict(e[1])
-    return hist
+def h(*events: Event) -> History:
+    return timed(*events)
 
 
 def v(n: int) -> dict[str, Any]:

@@ -27,37 +27,16 @@ from tests.compact import timed
 N1, N2, N3 = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 
 
+def view(text: str) -> dict[str, Any]:
+    """``view=1,2``: the cluster's view of a set beside a final read, at ALL."""
+    return {"cluster_view": [int(x) for x in text.split(",") if x], "cluster_view_cl": "ALL"}
+
+
 def h(*events: str) -> History:
     """``timed`` events with suffixes: ``@node`` (the node that answered), ``#final`` (a final
     read), ``ts=N`` (a client timestamp on an ok write), ``view=1,2`` (the cluster's view of a
     set beside a final read, at ALL)."""
-    plain: list[str] = []
-    extra: dict[int, tuple[str | None, dict[str, Any]]] = {}
-    for i, e in enumerate(events):
-        node: str | None = None
-        fields: dict[str, Any] = {}
-        while True:
-            head, _, last = e.rpartition(" ")
-            if last.startswith("@"):
-                node = last[1:]
-            elif last == "#final":
-                fields["final"] = True
-            elif last.startswith("ts="):
-                fields["timestamp_us"] = int(last[3:])
-            elif last.startswith("view="):
-                fields["cluster_view"] = [int(x) for x in last[5:].split(",") if x]
-                fields["cluster_view_cl"] = "ALL"
-            else:
-                break
-            e = head
-        plain.append(e)
-        extra[i] = (node, fields)
-    history = timed(*plain)
-    for i, (node, fields) in extra.items():
-        op = history.ops[i]
-        op.node = node
-        op.extra = dict(fields) or None
-    return history
+    return timed(*events, fields={"ts": lambda text: {"timestamp_us": int(text)}, "view": view})
 
 
 def lost(history: History) -> dict[str, Verdict]:

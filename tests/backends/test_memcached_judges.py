@@ -21,29 +21,7 @@ from tests.compact import timed
 def h(*events: str) -> History:
     """``timed`` events with suffixes: ``@node`` (the server the ring chose), ``#final`` (a
     final read's line), ``copies=JSON`` (what a survey found on each server, no spaces)."""
-    plain, extra, nodes = [], {}, {}
-    for i, e in enumerate(events):
-        fields: dict[str, Any] = {}
-        while True:
-            head, _, last = e.rpartition(" ")
-            if last.startswith("@"):
-                nodes[i] = last[1:]
-            elif last == "#final":
-                fields["final"] = True
-            elif last.startswith("copies="):
-                fields["copies"] = json.loads(last[len("copies="):])
-            else:
-                break
-            e = head
-        plain.append(e)
-        if fields:
-            extra[i] = fields
-    history = timed(*plain)
-    for i, fields in extra.items():
-        history[i].extra = fields
-    for i, node in nodes.items():
-        history[i].node = node
-    return history
+    return timed(*events, fields={"copies": lambda text: {"copies": json.loads(text)}})
 
 
 def kill(victim: str, start: float = 1.0, stop: float = 2.0) -> list[str]:

@@ -27,11 +27,7 @@ FINAL = 9
 
 
 def h(*events: str) -> History:
-    out = timed(*events)
-    for op in out.ops:
-        if op.process == FINAL:
-            op.extra = {"final": True}
-    return out
+    return timed(*events, final_process=FINAL)
 
 
 def failover(at: float, since_kill: float, **more: Any) -> str:

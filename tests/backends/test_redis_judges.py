@@ -23,34 +23,17 @@ from pytest_sdconform.outcome import decide
 from tests.compact import timed
 
 
+def rdb(text: str) -> dict[str, Any]:
+    """``rdb=SAVES/RUNNING/STATUS``: what INFO persistence said after a write."""
+    saves, running, status = text.split("/")
+    return {"rdb_saves": int(saves), "rdb_bgsave_in_progress": int(running),
+            "rdb_last_bgsave_status": status}
+
+
 def h(*events: str) -> History:
     """``timed`` events with suffixes: ``@node`` (the node that answered), ``#final`` (a final
     read's line), ``rdb=SAVES/RUNNING/STATUS`` (what INFO persistence said after a write)."""
-    plain, extra, nodes = [], {}, {}
-    for i, e in enumerate(events):
-        fields: dict[str, Any] = {}
-        while True:
-            head, _, last = e.rpartition(" ")
-            if last.startswith("@"):
-                nodes[i] = last[1:]
-            elif last == "#final":
-                fields["final"] = True
-            elif last.startswith("rdb="):
-                saves, running, status = last[4:].split("/")
-                fields.update(rdb_saves=int(saves), rdb_bgsave_in_progress=int(running),
-                              rdb_last_bgsave_status=status)
-            else:
-                break
-            e = head
-        plain.append(e)
-        if fields:
-            extra[i] = fields
-    history = timed(*plain)
-    for i, fields in extra.items():
-        history[i].extra = fields
-    for i, node in nodes.items():
-        history[i].node = node
-    return history
+    return timed(*events, fields={"rdb": rdb})
 
 
 def lost(history: History) -> dict[str, Any]:

@@ -15,16 +15,7 @@ SIDES = {"majority": [MAJ], "minority": [MIN]}
 
 def h(*events: str) -> History:
     """``timed`` events; a completion ending in ``@node`` records the node that answered."""
-    plain, nodes = [], {}
-    for i, e in enumerate(events):
-        if " @" in e:
-            e, node = e.rsplit(" @", 1)
-            nodes[i] = node
-        plain.append(e)
-    history = timed(*plain)
-    for i, node in nodes.items():
-        history.ops[i].node = node
-    return history
+    return timed(*events)
 
 
 def calls(t: float, p: int, typ: str, node: str, f: str = "write", key: str = "x") -> list[str]:

@@ -18,11 +18,7 @@ FINAL = 9
 
 
 def h(*events: str) -> History:
-    out = timed(*events)
-    for op in out.ops:
-        if op.process == FINAL:
-            op.extra = {"final": True}
-    return out
+    return timed(*events, final_process=FINAL)
 
 
 def run(history: History) -> Decision:

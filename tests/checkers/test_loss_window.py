@@ -20,16 +20,7 @@ from tests.compact import timed
 
 def h(*events: str) -> History:
     """``timed`` events with suffixes: ``#final`` marks a final read's line."""
-    plain, finals = [], set()
-    for i, e in enumerate(events):
-        if e.endswith(" #final"):
-            e = e[: -len(" #final")]
-            finals.add(i)
-        plain.append(e)
-    history = timed(*plain)
-    for i in finals:
-        history[i].extra = {"final": True}
-    return history
+    return timed(*events)
 
 
 def verdicts(history: History) -> dict[str, Verdict]:

@@ -13,16 +13,7 @@ from tests.compact import timed
 
 def h(*events: str) -> History:
     """``timed`` events; a trailing ``@node`` names the node that answered."""
-    plain, nodes = [], {}
-    for i, e in enumerate(events):
-        head, _, last = e.rpartition(" ")
-        if last.startswith("@"):
-            nodes[i], e = last[1:], head
-        plain.append(e)
-    history = timed(*plain)
-    for i, node in nodes.items():
-        history[i].node = node
-    return history
+    return timed(*events)
 
 
 def failover(*inside: str) -> History:

@@ -12,16 +12,7 @@ JUDGE = KeysStay(min_keys=2)
 
 def h(*events: str) -> History:
     """``timed`` events; a completion ending in ``@node`` records the node that served it."""
-    plain, nodes = [], {}
-    for i, e in enumerate(events):
-        if " @" in e:
-            e, node = e.rsplit(" @", 1)
-            nodes[i] = node
-        plain.append(e)
-    history = timed(*plain)
-    for i, node in nodes.items():
-        history.ops[i].node = node
-    return history
+    return timed(*events)
 
 
 def write(t: float, key: str, node: str) -> list[str]:

@@ -14,17 +14,12 @@ from pytest_sdconform.checkers.judge import INCONCLUSIVE, REFUTED, UPHELD
 from pytest_sdconform.checkers.staleness import StalenessBound, check_staleness, races
 from pytest_sdconform.history import HistoryError
 from pytest_sdconform.outcome import decide
-from tests.compact import timed
+from tests.compact import Event, timed
 
 
-def h(*events: str | tuple[str, dict[str, Any]]) -> Any:
+def h(*events: Event) -> Any:
     """``timed`` events; a (text, extra) pair puts fields such as ``version`` on the op."""
-    texts = [e if isinstance(e, str) else e[0] for e in events]
-    hist = timed(*texts)
-    for op, e in zip(hist.ops, events, strict=True):
-        if not isinstance(e, str):
-            op.extra = dict(e[1])
-    return hist
+    return timed(*events)
 
 
 def v(n: int) -> dict[str, Any]:
