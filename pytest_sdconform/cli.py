@@ -243,7 +243,8 @@ def parser() -> argparse.ArgumentParser:
         "is 'unknown (memory budget)'; default: half the memory available",
     )
     c.add_argument("--engine", choices=("native", "python"), default=None,
-                   help="the linearizability search: compiled (native/) or pure Python; "
+                   help="the linearizability search and the txn checker: compiled (native/) "
+                   "or pure Python; "
                    "default: native when built, else python with a notice")
     c.set_defaults(func=cmd_check)
     v = sub.add_parser("convert", help="convert a history to jsonl or Jepsen EDN")
