@@ -23,10 +23,12 @@ its own counts and, when unknown, its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..history import History, freeze, paused_gc
+from ..history import Completed, FaultWindow, History, freeze, paused_gc
+from .columnar import Columns, fault_windows, paired
+from .delivery_fast import Decided, scan
 from .ordering import fifo, log_order
 from .traffic import Traffic, gather
 from .verdict import Anomaly, Verdict, merge
@@ -50,16 +52,24 @@ def unexpected(t: Traffic) -> list[Anomaly]:
 def drain_problem(t: Traffic, history: History) -> str:
     """Why the consumers cannot be taken to have drained, or ""."""
     final = [c for c in t.consumers if c.is_final]
+    last_ok = max((c.start for c in t.consumers if c.type == "ok"), default=None)
+    return drain_problem_of(final, last_ok, history.fault_windows())
+
+
+def drain_problem_of(
+    final: list[Completed], last_ok_start: int | None, windows: list[FaultWindow]
+) -> str:
+    """``drain_problem`` from the consumer ops marked final, the latest start of an ok
+    consumer op, and the fault windows."""
     if any(c.type == "ok" for c in final):
         return ""
     if final:
         errors = sorted({str(c.completion.error) for c in final if c.completion is not None})
         return f"the final drain did not succeed ({'; '.join(errors) or 'no answer'})"
-    windows = history.fault_windows()
     if any(w.end is None for w in windows):
         return "no drain: no consumer op is marked final and a fault was never healed"
     healed = max((w.end for w in windows if w.end is not None), default=None)
-    if any(c.type == "ok" and (healed is None or c.start >= healed) for c in t.consumers):
+    if last_ok_start is not None and (healed is None or last_ok_start >= healed):
         return ""
     return "no drain: no consumer op is marked final, and none read after the last fault"
 
@@ -77,15 +87,21 @@ def at_least_once(t: Traffic, history: History) -> Verdict:
         if c.completion.index > last_read:
             unchecked += 1  # no consumer looked after it was acknowledged
             continue
-        lost.append(Anomaly("lost-message", c.indices + drain,
-                            f"{m!r} was acknowledged, never received"))
+        lost.append(
+            Anomaly("lost-message", c.indices + drain, f"{m!r} was acknowledged, never received")
+        )
+    acked = any(c.type == "ok" for c in t.sends)
+    return at_least_once_of(lost, unchecked, drain_problem(t, history), acked)
+
+
+def at_least_once_of(lost: list[Anomaly], unchecked: int, problem: str, acked: bool) -> Verdict:
+    """The at-least-once verdict from the lost messages and the drain."""
     details: dict[str, Any] = {"lost": len(lost), "not_received": len(lost), "unchecked": unchecked}
-    problem = drain_problem(t, history)
     if problem:
         return Verdict("at-least-once", "unknown", [], {**details, "lost": None}, problem)
     if lost:
         return Verdict("at-least-once", "invalid", lost, details)
-    if not any(c.type == "ok" for c in t.sends):
+    if not acked:
         return Verdict("at-least-once", "unknown", [], details, "no send was acknowledged")
     return Verdict("at-least-once", "valid", [], details)
 
@@ -111,13 +127,16 @@ def at_most_once(t: Traffic) -> Verdict:
         )
         for m, msg in over.items()
     ]
-    details = {
-        "duplicates": sum(msg.receipts - msg.possible for msg in over.values()),
-        "duplicated_messages": len(out),
-    }
+    duplicates = sum(msg.receipts - msg.possible for msg in over.values())
+    return at_most_once_of(out, duplicates, len(t.receipts))
+
+
+def at_most_once_of(out: list[Anomaly], duplicates: int, receipts: int) -> Verdict:
+    """The at-most-once verdict from the duplicated messages."""
+    details = {"duplicates": duplicates, "duplicated_messages": len(out)}
     if out:
         return Verdict("at-most-once", "invalid", out, details)
-    if not t.receipts:
+    if not receipts:
         return Verdict("at-most-once", "unknown", [], details, "nothing was received")
     return Verdict("at-most-once", "valid", [], details)
 
@@ -152,17 +171,41 @@ def check_delivery(
     if unknown_names:
         raise ValueError(f"unknown guarantee(s) {sorted(unknown_names)}; choose from {GUARANTEES}")
     needed = dict.fromkeys(p for g in chosen for p in PARTS.get(g, (g,)))
+    if set(needed) <= set(FAST):
+        with paused_gc():  # first the fast path, for a history with nothing to report
+            cols = paired(history)
+            fast = None if cols is None else scan(cols)
+        if cols is not None and fast is not None:
+            parts = {p: FAST[p](fast, cols) for p in needed}
+            return assemble(chosen, parts, [], fast.counts)
     with paused_gc():
         t = gather(history)
         parts = {p: CHECKS[p](t, history) for p in needed}  # once each, though shared
+    return assemble(chosen, parts, unexpected(t), counts(t))
+
+
+FAST: dict[str, Callable[[Decided, Columns], Verdict]] = {
+    "at-least-once": lambda d, cols: at_least_once_of(
+        [],
+        d.unchecked,
+        drain_problem_of(d.final, d.last_ok_start, fault_windows(cols)),
+        d.counts["acked"] > 0,
+    ),
+    "at-most-once": lambda d, cols: at_most_once_of([], 0, d.counts["receipts"]),
+}
+
+
+def assemble(
+    chosen: list[str], parts: dict[str, Verdict], strays: list[Anomaly], counted: dict[str, Any]
+) -> Verdict:
+    """The delivery verdict from its parts' verdicts, the unexpected messages and the counts."""
     verdicts = {g: merge_parts(g, [parts[p] for p in PARTS.get(g, (g,))]) for g in chosen}
-    strays = unexpected(t)
     integrity = Verdict("integrity", "invalid" if strays else "valid", strays)
     overall = merge(NAME, [*verdicts.values(), integrity])
     overall.anomalies = strays + [a for v in parts.values() for a in v.anomalies]  # no repeats
     overall.reason = "; ".join(f"{g}: {v.reason}" for g, v in verdicts.items() if v.reason)
     overall.details = {
-        **counts(t),
+        **counted,
         "lost": parts["at-least-once"].details["lost"] if "at-least-once" in parts else None,
         "unexpected": len(strays),
         "guarantees": {g: entry(v) for g, v in {**verdicts, **parts}.items()},
