@@ -108,9 +108,20 @@ def _classify(
     """Each write's fate in ``tally`` (``durability.classify``), and the elements each key's
     writes may have put there; ``None`` at the first lost write."""
     invokes, completions = cols.invokes, cols.completions
-    # per key: (invocation index, elements shown) of each final read
-    shown = {k: [(c.invoke.index, els) for c, els in rs] for k, rs in finals.items()}
-    none: list[tuple[int, set[Any]]] = []
+    # per key: the latest invocation of a final read, the elements of its only final read (or
+    # None), all of them as (invocation index, elements), and every element any of them shows
+    shown: dict[Any, tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]]] = {}
+    for k, rs in finals.items():
+        reads = [(c.invoke.index, els) for c, els in rs]
+        union = reads[0][1] if len(reads) == 1 else set().union(*(els for _, els in reads))
+        only = reads[0][1] if len(reads) == 1 else None
+        shown[k] = (max(i for i, _ in reads), only, reads, union)
+    nothing: tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]] = (
+        -1,
+        None,
+        [],
+        set(),
+    )
     allowed: dict[Any, set[Any]] = {}
     failed = acknowledged = survived = unchecked = recovered = unknown_absent = 0
     for j in writes:
@@ -128,21 +139,21 @@ def _classify(
             allowed[key] = {el}
         else:
             known.add(el)
-        reads = shown.get(key, none)
-        if done is not None and done.type == "ok":
-            acknowledged += 1
-            acked = done.index
-            after = [s for i, s in reads if i > acked]
-            if not after:
-                unchecked += 1
-            elif any(el in s for s in after):
-                survived += 1
+        last, only, reads, union = shown.get(key, nothing)
+        if done is None or done.type != "ok":
+            if el in union:
+                recovered += 1
             else:
-                return None  # lost
-        elif any(el in s for _, s in reads):
-            recovered += 1
+                unknown_absent += 1
+            continue
+        acknowledged += 1
+        acked = done.index
+        if last <= acked:
+            unchecked += 1  # no final read of its key began after the ack
+        elif (el in only) if only is not None else any(el in s for i, s in reads if i > acked):
+            survived += 1
         else:
-            unknown_absent += 1
+            return None  # lost
     tally.update(
         attempted=len(writes),
         acknowledged=acknowledged,

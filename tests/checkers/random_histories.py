@@ -55,7 +55,8 @@ def histories(draw: st.DrawFn, workload: str) -> History:
         typ = draw(st.sampled_from(OUTCOMES))
         out, extra = _completion(draw, workload, f, key, value, typ, state)
         b.add(p, typ, f, key, out, extra)
-    for key in keys if draw(st.booleans()) else ():  # final reads, after everything else
+    replicas = draw(st.sampled_from((0, 1, 1, 2)))  # final reads per key (one per replica)
+    for key in keys * replicas:  # final reads, after everything else
         p = 100 + len(b.ops)
         f = {"register": "read", "set": "read", "queue": "poll"}[workload]
         b.add(p, "invoke", f, key, None, {"final": True})
