@@ -10,22 +10,28 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use std::collections::HashMap;
 
-use crate::wgl::{self, Part};
+use crate::wgl::{self, mix, IdMap, Part};
 
-pub struct Encoded {
+pub struct Encoded<'py> {
     pub parts: Vec<(Part, Option<Vec<String>>, u32)>,
     pub completions: Vec<Vec<i64>>, // per partition, each operation's completion position or -1
     pub operations: usize,
     pub values: Vec<Py<PyAny>>, // register value ids -> values
+    pub calls: Vec<Call<'py>>,
+    // per partition, each operation's call (an index into `calls`) and its step's argument and
+    // output (None: unknown), as `Model.prepare` makes them
+    pub steps: Vec<Vec<(usize, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>>,
 }
 
 /// An invocation (its position, f, key, value) and its completion (position, type, value).
-pub(crate) struct Call<'py> {
+pub struct Call<'py> {
     pub pos: i64,
     pub f: Bound<'py, PyString>,
     pub key: Bound<'py, PyAny>,
     pub value: Bound<'py, PyAny>,
     pub done: Option<(i64, Bound<'py, PyString>, Bound<'py, PyAny>)>,
+    pub op: Bound<'py, PyAny>,            // the invocation
+    pub completion: Option<Bound<'py, PyAny>>,
 }
 
 pub(crate) fn scalar(v: &Bound<'_, PyAny>) -> bool {
@@ -68,7 +74,7 @@ pub fn encode<'py>(
     init: &Bound<'py, PyAny>,
     freeze: &Bound<'py, PyAny>,
     nemesis: &Bound<'py, PyAny>,
-) -> PyResult<Option<Encoded>> {
+) -> PyResult<Option<Encoded<'py>>> {
     let Some(calls) = pair(py, ops, nemesis)? else { return Ok(None) };
     let keys = PyDict::new(py);
     let ids = PyDict::new(py);
@@ -86,7 +92,15 @@ pub fn encode<'py>(
     let false_ = PyBool::new(py, false);
     let mut operations = 0;
     let mut completions: Vec<Vec<i64>> = Vec::new();
-    for c in &calls {
+    // the mutex's states, ids in the order the per-operation lookups gave them before
+    let mutex = if kind == 2 && !calls.is_empty() {
+        (vid(PyBool::new(py, true).as_any())?, vid(false_.as_any())?)
+    } else {
+        (0, 0)
+    };
+    let mut last_key: Option<(&Bound<'py, PyAny>, usize)> = None; // consecutive same keys
+    let mut steps: Vec<Vec<(usize, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>> = Vec::new();
+    for (ci, c) in calls.iter().enumerate() {
         let f = c.f.to_str()?;
         let fs: &[&str] = match kind {
             0 => &["read", "write", "cas"],
@@ -114,24 +128,30 @@ pub fn encode<'py>(
             (Some(_), Some(d)) => d.0,
             _ => -1,
         };
-        let k = match keys.get_item(&c.key)? {
-            Some(k) => k.extract::<usize>()?,
-            None => {
-                keys.set_item(&c.key, parts.len())?;
-                completions.push(vec![]);
-                let mut strings = HashMap::new();
-                if kind == 1 {
-                    let Some(s) = text(init) else { return Ok(None) };
-                    strings.insert(s, 0);
+        let cached = last_key.filter(|(key, _)| key.is(&c.key)).map(|(_, k)| k);
+        let k = match cached {
+            Some(k) => k,
+            None => match keys.get_item(&c.key)? {
+                Some(k) => k.extract::<usize>()?,
+                None => {
+                    keys.set_item(&c.key, parts.len())?;
+                    completions.push(vec![]);
+                    steps.push(vec![]);
+                    let mut strings = HashMap::new();
+                    if kind == 1 {
+                        let Some(s) = text(init) else { return Ok(None) };
+                        strings.insert(s, 0);
+                    }
+                    parts.push((Part { kind: vec![], a: vec![], b: vec![], starts: vec![], ends: vec![] },
+                                strings));
+                    parts.len() - 1
                 }
-                parts.push((Part { kind: vec![], a: vec![], b: vec![], starts: vec![], ends: vec![] },
-                            strings));
-                parts.len() - 1
-            }
+            },
         };
+        last_key = Some((&c.key, k));
         let (part, strings) = &mut parts[k];
         let (kd, a, b) = if kind == 2 {
-            let (held, free) = (vid(PyBool::new(py, true).as_any())?, vid(false_.as_any())?);
+            let (held, free) = mutex;
             let kd = if out.is_none() { wgl::CAS_UNKNOWN } else { wgl::CAS_OK };
             if f == "acquire" { (kd, free, held) } else { (kd, held, free) }
         } else if kind == 0 {
@@ -181,6 +201,7 @@ pub fn encode<'py>(
         part.starts.push(c.pos);
         part.ends.push(end);
         completions[k].push(c.done.as_ref().map_or(-1, |d| d.0));
+        steps[k].push((ci, arg, out));
         operations += 1;
     }
     let init_id = if kind != 1 { vid(init)? } else { 0 };
@@ -197,7 +218,7 @@ pub fn encode<'py>(
             (p, Some(table), 0)
         })
         .collect();
-    Ok(Some(Encoded { parts, completions, operations, values }))
+    Ok(Some(Encoded { parts, completions, operations, values, calls, steps }))
 }
 
 /// Pair each client invocation with its completion (`History.complete`), in invocation order;
@@ -214,7 +235,8 @@ pub(crate) fn pair<'py>(
     );
     // open invocations by process: integer processes in a Rust map, any other in a dict
     let open = PyDict::new(py);
-    let mut open_int: HashMap<i64, usize> = HashMap::new();
+    // keyed by mix(process), a bijection, so that the identity hasher spreads them
+    let mut open_int: IdMap = IdMap::with_capacity_and_hasher(64, Default::default());
     let mut calls: Vec<Call> = Vec::new();
     for (pos, op) in ops.try_iter()?.enumerate() {
         let op = op?;
@@ -233,7 +255,7 @@ pub(crate) fn pair<'py>(
         let Ok(typ) = op.getattr(a_type)?.cast_into::<PyString>() else { return Ok(None) };
         if typ.to_str()? == "invoke" {
             let busy = match int {
-                Some(p) => open_int.insert(p, calls.len()).is_some(),
+                Some(p) => open_int.insert(mix(p as u64), calls.len() as u32).is_some(),
                 None => {
                     let busy = open.contains(&process)?;
                     open.set_item(&process, calls.len())?;
@@ -245,10 +267,10 @@ pub(crate) fn pair<'py>(
             }
             let Ok(f) = op.getattr(a_f)?.cast_into::<PyString>() else { return Ok(None) };
             calls.push(Call { pos: pos as i64, f, key: op.getattr(a_key)?,
-                              value: op.getattr(a_value)?, done: None });
+                              value: op.getattr(a_value)?, done: None, op, completion: None });
         } else {
             let i = match int {
-                Some(p) => open_int.remove(&p),
+                Some(p) => open_int.remove(&mix(p as u64)).map(|i| i as usize),
                 None => match open.get_item(&process)? {
                     Some(i) => {
                         open.del_item(&process)?;
@@ -259,6 +281,7 @@ pub(crate) fn pair<'py>(
             };
             let Some(i) = i else { return Ok(None) };
             calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
+            calls[i].completion = Some(op);
         }
     }
     Ok(Some(calls))

@@ -4,6 +4,7 @@
 //! largest first; `pytest_sdconform/checkers/native.py` encodes the partitions and turns the
 //! results back into `wgl.SearchResult`s. The pure-Python `wgl.py` stays the reference.
 
+pub mod check;
 pub mod history;
 pub mod multi;
 pub mod txn;
@@ -177,6 +178,7 @@ fn sdconform_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_many, m)?)?;
     m.add_function(wrap_pyfunction!(check_history, m)?)?;
     m.add_function(wrap_pyfunction!(multi::check_multi_register, m)?)?;
+    m.add_function(wrap_pyfunction!(check::check_ops, m)?)?;
     m.add_function(wrap_pyfunction!(txn::check_txn, m)?)?;
     m.add("KINDS", (wgl::READ, wgl::WRITE, wgl::CAS_OK, wgl::CAS_FAIL, wgl::CAS_UNKNOWN,
                     wgl::NOP, wgl::APPEND))?;

@@ -5,6 +5,7 @@
 //! transaction) step is computed once. `check_multi_register` is the whole check from the
 //! history's operations: pairing (history.rs), encoding, the search (wgl.rs).
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use std::sync::atomic::AtomicBool;
@@ -29,7 +30,8 @@ struct Micro {
 pub struct States {
     keys: usize,
     starts: Vec<u32>, // each key's start value id
-    txns: Vec<Vec<Micro>>,
+    micros: Vec<Micro>,
+    txns: Vec<(usize, usize)>, // each transaction's micro-ops: micros[from..to]
     data: Vec<u32>, // `keys` value ids per state, UNSET for a key not written
     heads: IdMap,
     chain: Vec<u32>,
@@ -37,9 +39,9 @@ pub struct States {
 }
 
 impl States {
-    fn new(starts: Vec<u32>, txns: Vec<Vec<Micro>>) -> States {
+    fn new(starts: Vec<u32>, micros: Vec<Micro>, txns: Vec<(usize, usize)>) -> States {
         let keys = starts.len();
-        let mut s = States { keys, starts, txns, data: vec![], heads: IdMap::default(),
+        let mut s = States { keys, starts, micros, txns, data: vec![], heads: IdMap::default(),
                              chain: vec![], memo: IdMap::default() };
         s.intern(&vec![UNSET; keys]); // state 0: nothing written, the model's ()
         s
@@ -74,7 +76,8 @@ impl States {
         }
         let mut values = self.get(state).to_vec();
         let mut legal = true;
-        for m in &self.txns[t as usize] {
+        let (from, to) = self.txns[t as usize];
+        for m in &self.micros[from..to] {
             let k = m.key as usize;
             if m.write {
                 values[k] = m.value;
@@ -102,29 +105,66 @@ impl States {
     }
 }
 
-/// A list or tuple's items, or None.
-fn items<'py>(v: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
-    if let Ok(l) = v.cast::<PyList>() {
-        return Some(l.iter().collect());
-    }
-    v.cast::<PyTuple>().ok().map(|t| t.iter().collect())
+/// A list or a tuple.
+enum Seq<'py> {
+    List(Bound<'py, PyList>),
+    Tuple(Bound<'py, PyTuple>),
 }
 
-/// Interns Python objects by equality (a dict), as the model's state compares them.
+impl<'py> Seq<'py> {
+    fn of(v: &Bound<'py, PyAny>) -> Option<Seq<'py>> {
+        if let Ok(l) = v.cast::<PyList>() {
+            return Some(Seq::List(l.clone()));
+        }
+        v.cast::<PyTuple>().ok().map(|t| Seq::Tuple(t.clone()))
+    }
+    fn len(&self) -> usize {
+        match self {
+            Seq::List(l) => l.len(),
+            Seq::Tuple(t) => t.len(),
+        }
+    }
+    fn get(&self, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Seq::List(l) => l.get_item(i),
+            Seq::Tuple(t) => t.get_item(i),
+        }
+    }
+}
+
+/// Python objects interned by equality, as the model's state compares them: integers in a
+/// Rust map, strings, None and tuples in a dict (none of them equals an integer); any other
+/// value (a float or a bool, which may equal an integer) is not interned: the Python path.
 struct Interner<'py> {
+    ints: IdMap, // mix(integer), a bijection -> id
     ids: Bound<'py, PyDict>,
     objects: Vec<Bound<'py, PyAny>>,
 }
 
 impl<'py> Interner<'py> {
-    fn id(&mut self, v: &Bound<'py, PyAny>) -> PyResult<u32> {
-        if let Some(i) = self.ids.get_item(v)? {
-            return i.extract();
+    fn new(py: Python<'py>) -> Interner<'py> {
+        Interner { ints: IdMap::default(), ids: PyDict::new(py), objects: vec![] }
+    }
+    fn id(&mut self, v: &Bound<'py, PyAny>) -> PyResult<Option<u32>> {
+        let next = self.objects.len() as u32;
+        if v.is_exact_instance_of::<PyInt>() {
+            let Ok(i) = v.extract::<i64>() else { return Ok(None) };
+            let id = *self.ints.entry(mix(i as u64)).or_insert(next);
+            if id == next {
+                self.objects.push(v.clone());
+            }
+            return Ok(Some(id));
         }
-        let i = self.objects.len() as u32;
-        self.ids.set_item(v, i)?;
+        if !(v.is_none() || v.is_exact_instance_of::<PyString>()
+             || v.is_exact_instance_of::<PyTuple>()) {
+            return Ok(None);
+        }
+        if let Some(i) = self.ids.get_item(v)? {
+            return Ok(Some(i.extract()?));
+        }
+        self.ids.set_item(v, next)?;
         self.objects.push(v.clone());
-        Ok(i)
+        Ok(Some(next))
     }
 }
 
@@ -132,9 +172,20 @@ impl<'py> Interner<'py> {
 /// operation its invocation and completion positions (-1: none))
 type MultiOut = (usize, crate::FoundOut, Vec<(Py<PyAny>, Py<PyAny>)>, Vec<i64>, Vec<i64>);
 
+/// Whether every micro-op of a transaction is a list or tuple of three (`Model.prepare`).
+fn well_formed(txn: &Seq<'_>) -> PyResult<bool> {
+    for j in 0..txn.len() {
+        if Seq::of(&txn.get(j)?).is_none_or(|m| m.len() != 3) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The whole multi-register check; None when the history needs the Python path (an f other
 /// than txn, a transaction that is not a list of [f, key, value], keys that are not all
-/// strings or all integers: the Python model says what is wrong, or sorts what it can).
+/// strings or all integers, values other than integers, strings, nil and lists: the Python
+/// model says what is wrong, or decides what it can).
 #[pyfunction]
 #[pyo3(signature = (ops, init, freeze, nemesis, time_limit, max_states, max_bytes))]
 #[allow(clippy::too_many_arguments)]
@@ -151,14 +202,20 @@ pub fn check_multi_register<'py>(
     let Some(calls) = pair(py, ops, nemesis)? else { return Ok(None) };
     let initial = init.cast::<PyDict>().ok();
     let zero = 0i64.into_pyobject(py)?.into_any();
-    let mut keys = Interner { ids: PyDict::new(py), objects: vec![] };
-    let mut values = Interner { ids: PyDict::new(py), objects: vec![] };
-    let (mut starts, mut txns): (Vec<u32>, Vec<Vec<Micro>>) = (vec![], vec![]);
-    let mut part = Part { kind: vec![], a: vec![], b: vec![], starts: vec![], ends: vec![] };
-    let mut completions = vec![];
+    let (txn_s, r_s, read_s) = (intern!(py, "txn"), intern!(py, "r"), intern!(py, "read"));
+    let mut keys = Interner::new(py);
+    let mut values = Interner::new(py);
+    let mut starts: Vec<u32> = vec![];
+    let mut micros: Vec<Micro> = Vec::with_capacity(calls.len() * 2);
+    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(calls.len());
+    let n = calls.len();
+    let mut part = Part { kind: Vec::with_capacity(n), a: Vec::with_capacity(n),
+                          b: Vec::with_capacity(n), starts: Vec::with_capacity(n),
+                          ends: Vec::with_capacity(n) };
+    let mut completions = Vec::with_capacity(n);
     let (mut str_keys, mut int_keys) = (false, false);
     for c in &calls {
-        if c.f.to_str()? != "txn" {
+        if !c.f.is(txn_s) && c.f.to_str()? != "txn" {
             return Ok(None);
         }
         let t = match &c.done {
@@ -168,25 +225,31 @@ pub fn check_multi_register<'py>(
         if t == "fail" {
             continue; // it never happened
         }
-        let Some(invoked) = items(&c.value) else { return Ok(None) };
+        let Some(invoked) = Seq::of(&c.value) else { return Ok(None) };
         let known = t == "ok";
         let micro = if known {
-            match items(&c.done.as_ref().expect("ok has a completion").2) {
-                Some(m) => m,
+            match Seq::of(&c.done.as_ref().expect("ok has a completion").2) {
+                Some(m) => {
+                    if !well_formed(&invoked)? {
+                        return Ok(None);
+                    }
+                    m
+                }
                 None => return Ok(None),
             }
         } else {
-            invoked.clone()
+            invoked
         };
-        if invoked.iter().any(|m| items(m).is_none_or(|m| m.len() != 3)) {
-            return Ok(None);
-        }
-        let mut txn = Vec::with_capacity(micro.len());
-        for m in &micro {
-            let Some(m) = items(m) else { return Ok(None) };
-            let [f, k, v] = &m[..] else { return Ok(None) };
-            let read = f.cast::<PyString>().is_ok_and(|f| f.to_str().is_ok_and(|f| f == "r" || f == "read"));
-            let k = frozen(k.clone(), freeze)?;
+        let first = micros.len();
+        for j in 0..micro.len() {
+            let Some(m) = Seq::of(&micro.get(j)?) else { return Ok(None) };
+            if m.len() != 3 {
+                return Ok(None);
+            }
+            let (f, k, v) = (m.get(0)?, m.get(1)?, m.get(2)?);
+            let read = f.is(r_s) || f.is(read_s) || f.cast::<PyString>()
+                .is_ok_and(|f| f.to_str().is_ok_and(|f| f == "r" || f == "read"));
+            let k = frozen(k, freeze)?;
             if k.is_exact_instance_of::<PyString>() {
                 str_keys = true;
             } else if k.is_exact_instance_of::<PyInt>() {
@@ -197,34 +260,33 @@ pub fn check_multi_register<'py>(
             if str_keys && int_keys {
                 return Ok(None);
             }
-            let Ok(key) = keys.id(&k) else { return Ok(None) };
+            let Some(key) = keys.id(&k)? else { return Ok(None) };
             if key as usize == starts.len() {
                 let start = match &initial {
                     Some(d) => d.get_item(&k)?.unwrap_or_else(|| zero.clone()),
                     None => init.clone(),
                 };
-                starts.push(values.id(&start)?);
+                let Some(s) = values.id(&start)? else { return Ok(None) };
+                starts.push(s);
             }
             let value = if read && (!known || v.is_none()) {
                 NONE
             } else {
-                match values.id(&frozen(v.clone(), freeze)?) {
-                    Ok(id) => id,
-                    Err(_) => return Ok(None),
-                }
+                let Some(id) = values.id(&frozen(v, freeze)?)? else { return Ok(None) };
+                id
             };
-            txn.push(Micro { write: !read, key, value });
+            micros.push(Micro { write: !read, key, value });
         }
         part.kind.push(wgl::TXN);
-        part.a.push(txns.len() as u32);
+        part.a.push(bounds.len() as u32);
         part.b.push(0);
         part.starts.push(c.pos);
         part.ends.push(if known { c.done.as_ref().map_or(-1, |d| d.0) } else { -1 });
         completions.push(c.done.as_ref().map_or(-1, |d| d.0));
-        txns.push(txn);
+        bounds.push((first, micros.len()));
     }
-    let n = txns.len();
-    let mut states = States::new(starts, txns);
+    let n = bounds.len();
+    let mut states = States::new(starts, micros, bounds);
     let stop = AtomicBool::new(false);
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let budget = Budget { deadline, max_states, max_bytes, stop: &stop };
@@ -251,7 +313,8 @@ mod tests {
     #[test]
     fn reads_see_start_values_then_writes() {
         // keys x=0, y=1 start at value 0; value 1 written to x
-        let mut s = States::new(vec![0, 0], vec![vec![r(0, 0), w(0, 1), r(0, 1)], vec![r(0, 0)]]);
+        let mut s = States::new(vec![0, 0], vec![r(0, 0), w(0, 1), r(0, 1), r(0, 0)],
+                                vec![(0, 3), (3, 4)]);
         let a = s.apply(0, 0).expect("legal");
         assert_eq!(s.items(a), vec![(0, 1)]);
         assert_eq!(s.apply(a, 1), None); // x is 1 now
@@ -261,7 +324,7 @@ mod tests {
     #[test]
     fn a_key_written_to_its_start_value_is_a_new_state() {
         // as the model's (): a written key is in the state even at its start value
-        let mut s = States::new(vec![0], vec![vec![w(0, 0)]]);
+        let mut s = States::new(vec![0], vec![w(0, 0)], vec![(0, 1)]);
         assert_eq!(s.apply(0, 0), Some(1));
     }
 }

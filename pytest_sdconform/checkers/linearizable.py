@@ -108,14 +108,8 @@ def run_searches(
 
 
 def _members(bitset: int) -> list[int]:
-    out = []
-    i = 0
-    while bitset:
-        if bitset & 1:
-            out.append(i)
-        bitset >>= 1
-        i += 1
-    return out
+    """The set bits' positions, lowest first."""
+    return [i for i, bit in enumerate(bin(bitset)[:1:-1]) if bit == "1"]
 
 
 def _describe(c: Completed) -> str:
@@ -128,25 +122,38 @@ def _describe(c: Completed) -> str:
 def evidence(part: Partition, res: SearchResult) -> tuple[list[int], list[int], str]:
     """(history indices showing the problem, indices of the longest prefix, explanation)."""
     placed = _members(res.best)
-    prefix = [idx for i in placed for idx in part.ops[i].indices]
+    ops = part.ops
+    prefix = []
+    for i in placed:
+        c = ops[i]
+        prefix.append(c.invoke.index)
+        if c.completion is not None:
+            prefix.append(c.completion.index)
     if res.stuck is None:
         return [], prefix, res.reason
-    stuck = part.ops[res.stuck]
-    # The latest state-changing operations before it usually explain what it should have seen.
+    stuck = ops[res.stuck]
+    # The latest state-changing operations before it usually explain what it should have seen:
+    # the two last by completion (or invocation) index, a later one first among equals.
     limit = stuck.completion.index if stuck.completion else stuck.invoke.index
-    changers = [
-        part.ops[i]
-        for i in placed
-        if part.ops[i].f not in ("read",) and part.ops[i].invoke.index < limit
-    ]
-    changers.sort(key=lambda c: c.completion.index if c.completion else c.invoke.index)
-    shown = [*changers[-2:], stuck]
-    ops = sorted(idx for c in shown for idx in c.indices)
+    last: tuple[int, Completed] | None = None
+    before: tuple[int, Completed] | None = None
+    for i in placed:
+        c = ops[i]
+        invoke = c.invoke
+        if invoke.f == "read" or invoke.index >= limit:
+            continue
+        k = invoke.index if c.completion is None else c.completion.index
+        if last is None or k >= last[0]:
+            before, last = last, (k, c)
+        elif before is None or k >= before[0]:
+            before = (k, c)
+    shown = [x[1] for x in (before, last) if x is not None] + [stuck]
+    indices = sorted(idx for c in shown for idx in c.indices)
     why = (
         f"{_describe(stuck)} cannot be linearized: after the {len(placed)} operations that can "
         f"be, the state is {_show_state(res.best_state)!r}"
     )
-    return ops, prefix, why
+    return indices, prefix, why
 
 
 def _show_state(state: Any) -> Any:
@@ -220,9 +227,9 @@ def linearization(part: Partition, res: SearchResult, model: Model,
     operations it placed, the last ``last`` of them in their linearized order with the model's
     state after each, then the operation that cannot be placed and the state it met."""
     order = res.order()
-    state, after = model.init, []
+    state, after, step, steps = model.init, [], model.step, part.steps
     for i in order:
-        state = model.step(state, part.steps[i])
+        state = step(state, steps[i])
         after.append(state)
     shown = [{"ops": part.ops[i].indices, "op": _describe(part.ops[i]),
               "state": _show_state(s)} for i, s in zip(order[-last:], after[-last:], strict=True)]

@@ -178,6 +178,15 @@ def search_history(
     threads = CPUS
     share = max(1, (memory.limit - memory.used) // threads)
     left = None if deadline is None else deadline - time.monotonic()
+    if hasattr(_core, "check_ops"):  # the evidence's objects built in the compiled loop too
+        got = _core.check_ops(history.ops, kind, etcd, model.init, freeze, NEMESIS, UNKNOWN,
+                              Completed, left, max_states, share, threads, stop_on_invalid)
+        if got is None:
+            return None
+        n_parts, n_ops, found, values, places = got
+        parts = {i: Partition(key, ops, steps, starts, ends)
+                 for i, key, ops, steps, starts, ends in places}
+        return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
     got = _core.check_history(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
                               max_states, share, threads, stop_on_invalid)
     if got is None:
@@ -231,15 +240,19 @@ def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResu
     for i, r in enumerate(found):
         if r is None:
             continue
-        result, explored, order, state_id, stuck, reason, text = r
+        if len(r) == 8:  # check_ops: the bitset and path built in Rust
+            result, explored, best, state_id, stuck, reason, text, path_ = r
+        else:
+            result, explored, order, state_id, stuck, reason, text = r
         if result == "valid":
             done[i] = SearchResult("valid", explored)
             continue
-        best = 0
-        path_: Any = None
-        for op in order:
-            best |= 1 << op
-            path_ = (op, path_)
+        if len(r) == 7:
+            best = 0
+            path_ = None
+            for op in order:
+                best |= 1 << op
+                path_ = (op, path_)
         state = None if stuck is None else text if values is None else values[state_id]
         done[i] = SearchResult(result, explored, best, state, stuck, reason, path_)
     return done
