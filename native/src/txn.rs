@@ -14,7 +14,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyString, PyTuple};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A multiplicative hash (as rustc's FxHash) for the integer keys of the maps here.
@@ -45,7 +45,6 @@ impl Hasher for Fx {
 }
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-type FxSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 
 const OK: u8 = 0;
 const FAIL: u8 = 1;
@@ -57,6 +56,7 @@ const PO: u8 = 3;
 const RT: u8 = 4;
 const EDGE_NAMES: [&str; 5] = ["ww", "wr", "rw", "po", "rt"];
 const NOKEY: u32 = u32::MAX;
+const NONE: u32 = u32::MAX; // no transaction
 /// txn.py's UNSEEN_EDGES: rw edges from a read of a whole version order to unseen appends.
 const UNSEEN_EDGES: usize = 20;
 
@@ -76,7 +76,8 @@ struct Txn {
     mops: Vec<Mop>,
 }
 
-/// Integers and strings interned to dense ids (Python's equality for these two types).
+/// Integers and strings interned to dense ids (Python's equality for these two types): keys,
+/// processes.
 #[derive(Default)]
 struct Atoms {
     ints: FxMap<i64, u32>,
@@ -112,6 +113,85 @@ impl Atoms {
     }
 }
 
+/// (key, value) pairs interned to dense ids, a value an integer or a string. A read's elements
+/// are first matched by identity against the objects of the key's previous read (a history
+/// built in memory shares them: no hashing), then by value.
+#[derive(Default)]
+struct Pairs {
+    ints: FxMap<(u32, i64), u32>,
+    str_ids: HashMap<String, u32>,
+    strs: FxMap<(u32, u32), u32>,
+    key_of: Vec<u32>,
+    last: Vec<Vec<(usize, u32)>>, // per key: the previous read's (object address, pair)
+}
+
+impl Pairs {
+    fn id(&mut self, k: u32, v: &Bound<'_, PyAny>) -> Option<u32> {
+        let next = self.key_of.len() as u32;
+        let id = if v.is_exact_instance_of::<PyInt>() {
+            *self.ints.entry((k, v.extract::<i64>().ok()?)).or_insert(next)
+        } else if v.is_exact_instance_of::<PyString>() {
+            let s = v.cast::<PyString>().ok()?.to_str().ok()?;
+            let sid = match self.str_ids.get(s) {
+                Some(&i) => i,
+                None => {
+                    let i = self.str_ids.len() as u32;
+                    self.str_ids.insert(s.to_owned(), i);
+                    i
+                }
+            };
+            *self.strs.entry((k, sid)).or_insert(next)
+        } else {
+            return None;
+        };
+        if id == next {
+            self.key_of.push(k);
+        }
+        Some(id)
+    }
+
+    /// The read list of a committed read of key `k` (kept alive by the caller while the
+    /// history is encoded); None for a value txn.py would take apart otherwise.
+    fn read(&mut self, k: u32, v: &Bound<'_, PyAny>) -> Option<Vec<u32>> {
+        if v.is_none() {
+            return Some(vec![]);
+        }
+        if self.last.len() <= k as usize {
+            self.last.resize_with(k as usize + 1, Vec::new);
+        }
+        let mut cache = std::mem::take(&mut self.last[k as usize]);
+        let mut out = Vec::new();
+        let mut one = |i: usize, x: Bound<'_, PyAny>| -> Option<()> {
+            let at = x.as_ptr() as usize;
+            let id = match cache.get(i) {
+                Some(&(a, id)) if a == at => id,
+                _ => {
+                    let id = self.id(k, &x)?;
+                    if i < cache.len() {
+                        cache[i] = (at, id);
+                    } else {
+                        cache.push((at, id));
+                    }
+                    id
+                }
+            };
+            out.push(id);
+            Some(())
+        };
+        if let Ok(l) = v.cast::<PyList>() {
+            for (i, x) in l.iter().enumerate() {
+                one(i, x)?;
+            }
+        } else {
+            for (i, x) in v.cast::<PyTuple>().ok()?.iter().enumerate() {
+                one(i, x)?;
+            }
+        }
+        self.last[k as usize] = cache;
+        Some(out)
+    }
+}
+
 fn item<'py>(seq: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
     if let Ok(l) = seq.cast::<PyList>() {
         return l.get_item(i).ok();
@@ -131,31 +211,12 @@ struct Call<'py> {
     done: Option<(i64, i64, u8, Bound<'py, PyAny>)>,
 }
 
-/// The read list of a committed read: None for a value txn.py would take apart otherwise.
-fn elements(v: &Bound<'_, PyAny>, vals: &mut Atoms) -> Option<Vec<u32>> {
-    if v.is_none() {
-        return Some(vec![]);
-    }
-    let mut out = Vec::new();
-    if let Ok(l) = v.cast::<PyList>() {
-        out.reserve(l.len());
-        for x in l.iter() {
-            out.push(vals.id(&x)?);
-        }
-    } else {
-        for x in v.cast::<PyTuple>().ok()?.iter() {
-            out.push(vals.id(&x)?);
-        }
-    }
-    Some(out)
-}
-
 /// Pair the history's client operations (`History.complete`) and read each `txn`'s micro-ops.
 fn encode<'py>(
     py: Python<'py>,
     ops: &Bound<'py, PyAny>,
     keys: &mut Atoms,
-    vals: &mut Atoms,
+    pairs: &mut Pairs,
 ) -> PyResult<Option<Vec<Txn>>> {
     let (a_process, a_type, a_f, a_value, a_index) = (
         intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "value"),
@@ -201,6 +262,8 @@ fn encode<'py>(
         }
     }
     let mut txns = Vec::new();
+    // the read lists, alive while encoding: Pairs::read matches elements by their address
+    let mut keep: Vec<Bound<'py, PyAny>> = Vec::new();
     for call in calls.into_iter().flatten() {
         let (comp_pos, comp_index, typ, value) = match call.done {
             Some((pos, index, typ, v)) => {
@@ -217,14 +280,16 @@ fn encode<'py>(
                     let (Some(k), Some(v)) = (item(&mop, 1), item(&mop, 2)) else {
                         return Ok(None);
                     };
-                    let (Some(k), Some(v)) = (keys.id(&k), vals.id(&v)) else { return Ok(None) };
+                    let Some(k) = keys.id(&k) else { return Ok(None) };
+                    let Some(v) = pairs.id(k, &v) else { return Ok(None) };
                     Mop::Append(k, v)
                 } else if typ == OK {
                     let (Some(k), Some(v)) = (item(&mop, 1), item(&mop, 2)) else {
                         return Ok(None);
                     };
                     let Some(k) = keys.id(&k) else { return Ok(None) };
-                    let Some(seen) = elements(&v, vals) else { return Ok(None) };
+                    let Some(seen) = pairs.read(k, &v) else { return Ok(None) };
+                    keep.push(v);
                     Mop::Read(k, seen)
                 } else {
                     Mop::Skip
@@ -275,10 +340,6 @@ impl Reports {
     }
 }
 
-fn pack(k: u32, v: u32) -> u64 {
-    (k as u64) << 32 | v as u64
-}
-
 struct ReadRec {
     t: u32,
     k: u32,
@@ -307,40 +368,36 @@ impl Graph {
     }
 }
 
-fn analyse(txns: &[Txn], n_keys: usize, n_vals: usize, realtime: bool, process_order: bool,
+/// txn.py's `_run` after the pairing; pairs are (key, value) ids, `key_of` each one's key.
+fn analyse(txns: &[Txn], n_keys: usize, key_of: &[u32], realtime: bool, process_order: bool,
            rep: &mut Reports) {
+    let n_pairs = key_of.len();
     let committed: Vec<u32> =
         (0..txns.len() as u32).filter(|&t| txns[t as usize].typ == OK).collect();
     // index_appends
-    let mut writer: FxMap<u64, u32> = FxMap::default();
-    let mut writer_order: Vec<u64> = Vec::new();
-    let mut failed: FxMap<u64, u32> = FxMap::default();
-    let mut finals: FxSet<u64> = FxSet::default();
+    let mut writer = vec![NONE; n_pairs];
+    let mut writer_order: Vec<u32> = Vec::new(); // as txn.py's dict: first assignment first
+    let mut failed = vec![NONE; n_pairs];
+    let mut finals = vec![false; n_pairs];
     let mut stamp = vec![u32::MAX; n_keys];
     for (t, x) in txns.iter().enumerate() {
         for m in &x.mops {
-            if let Mop::Append(k, v) = *m {
-                let pk = pack(k, v);
+            if let Mop::Append(_, pv) = *m {
                 if x.typ == FAIL {
-                    failed.insert(pk, t as u32);
+                    failed[pv as usize] = t as u32;
                 } else {
-                    match writer.entry(pk) {
-                        Entry::Occupied(mut e) => {
-                            e.insert(t as u32);
-                        }
-                        Entry::Vacant(e) => {
-                            e.insert(t as u32);
-                            writer_order.push(pk);
-                        }
+                    if writer[pv as usize] == NONE {
+                        writer_order.push(pv);
                     }
+                    writer[pv as usize] = t as u32;
                 }
             }
         }
         for m in x.mops.iter().rev() {
-            if let Mop::Append(k, v) = *m {
+            if let Mop::Append(k, pv) = *m {
                 if stamp[k as usize] != t as u32 {
                     stamp[k as usize] = t as u32;
-                    finals.insert(pack(k, v));
+                    finals[pv as usize] = true;
                 }
             }
         }
@@ -348,7 +405,7 @@ fn analyse(txns: &[Txn], n_keys: usize, n_vals: usize, realtime: bool, process_o
     // reads
     let mut reads: Vec<ReadRec> = Vec::new();
     let mut own: FxMap<u32, Vec<u32>> = FxMap::default();
-    let mut vstamp = vec![u32::MAX; n_vals];
+    let mut vstamp = vec![u32::MAX; n_pairs];
     let mut read_no: u32 = 0;
     for &t in &committed {
         own.clear();
@@ -380,24 +437,22 @@ fn analyse(txns: &[Txn], n_keys: usize, n_vals: usize, realtime: bool, process_o
             if duplicate {
                 rep.report("duplicate-elements", vec![t], k, vec![mi as i64], None);
             }
-            for (pos, &v) in seen[..ext].iter().enumerate() {
-                let pk = pack(k, v);
-                if writer.contains_key(&pk) {
+            for (pos, &pv) in seen[..ext].iter().enumerate() {
+                if writer[pv as usize] != NONE {
                     continue;
                 }
-                if let Some(&w) = failed.get(&pk) {
+                let w = failed[pv as usize];
+                if w != NONE {
                     rep.report("G1a", vec![w, t], k, vec![mi as i64, pos as i64], None);
                 } else {
                     rep.report("garbage", vec![t], k, vec![mi as i64, pos as i64], None);
                 }
             }
             if ext > 0 {
-                let last = pack(k, seen[ext - 1]);
-                if let Some(&source) = writer.get(&last) {
-                    if !finals.contains(&last) {
-                        rep.report("G1b", vec![source, t], k, vec![mi as i64, ext as i64 - 1],
-                                   None);
-                    }
+                let last = seen[ext - 1] as usize;
+                if writer[last] != NONE && !finals[last] {
+                    rep.report("G1b", vec![writer[last], t], k,
+                               vec![mi as i64, ext as i64 - 1], None);
                 }
             }
             reads.push(ReadRec { t, k, mi: mi as u32, ext });
@@ -430,24 +485,23 @@ fn analyse(txns: &[Txn], n_keys: usize, n_vals: usize, realtime: bool, process_o
     let order = |k: u32| -> &[u32] { seen_of(txns, &reads[longest[k as usize].expect("read")]) };
     // build
     let mut g = Graph { out: vec![Vec::new(); txns.len()] };
-    let mut in_order: FxSet<u64> = FxSet::default();
+    let mut in_order = vec![false; n_pairs];
     for &k in &key_order {
-        for &v in order(k) {
-            in_order.insert(pack(k, v));
+        for &pv in order(k) {
+            in_order[pv as usize] = true;
         }
     }
     let mut unseen: FxMap<u32, Vec<u32>> = FxMap::default();
-    for pk in &writer_order {
-        let w = writer[pk];
-        if !in_order.contains(pk) && txns[w as usize].typ == OK {
-            unseen.entry((pk >> 32) as u32).or_default().push(w);
+    for &pv in &writer_order {
+        let w = writer[pv as usize];
+        if !in_order[pv as usize] && txns[w as usize].typ == OK {
+            unseen.entry(key_of[pv as usize]).or_default().push(w);
         }
     }
     for &k in &key_order {
         for pair in order(k).windows(2) {
-            if let (Some(&a), Some(&b)) =
-                (writer.get(&pack(k, pair[0])), writer.get(&pack(k, pair[1])))
-            {
+            let (a, b) = (writer[pair[0] as usize], writer[pair[1] as usize]);
+            if a != NONE && b != NONE {
                 g.add(a, b, WW, k);
             }
         }
@@ -459,12 +513,14 @@ fn analyse(txns: &[Txn], n_keys: usize, n_vals: usize, realtime: bool, process_o
             continue;
         }
         if let Some(&last) = external.last() {
-            if let Some(&source) = writer.get(&pack(r.k, last)) {
+            let source = writer[last as usize];
+            if source != NONE {
                 g.add(source, r.t, WR, r.k);
             }
         }
         if external.len() < versions.len() {
-            if let Some(&next) = writer.get(&pack(r.k, versions[external.len()])) {
+            let next = writer[versions[external.len()] as usize];
+            if next != NONE {
                 g.add(r.t, next, RW, r.k);
             }
         } else if let Some(ws) = unseen.get(&r.k) {
@@ -829,13 +885,13 @@ pub fn check_txn(
     max_reports: usize,
 ) -> PyResult<Option<TxnOut>> {
     let mut keys = Atoms::default();
-    let mut vals = Atoms::default();
-    let Some(txns) = encode(py, ops, &mut keys, &mut vals)? else { return Ok(None) };
+    let mut pairs = Pairs::default();
+    let Some(txns) = encode(py, ops, &mut keys, &mut pairs)? else { return Ok(None) };
     let committed = txns.iter().filter(|x| x.typ == OK).count();
     let mut rep = Reports { max: max_reports, counts: vec![], records: vec![] };
     if committed > 0 {
-        let (n_keys, n_vals) = (keys.objs.len(), vals.objs.len());
-        py.detach(|| analyse(&txns, n_keys, n_vals, realtime, process_order, &mut rep));
+        let (n_keys, key_of) = (keys.objs.len(), &pairs.key_of);
+        py.detach(|| analyse(&txns, n_keys, key_of, realtime, process_order, &mut rep));
     }
     let key = |k: u32| -> Py<PyAny> {
         if k == NOKEY { py.None() } else { keys.objs[k as usize].clone_ref(py) }
