@@ -23,8 +23,8 @@ from pytest_sdconform.backends.kafka.judges import (
     PartitionOrder,
     consumer_crashes,
     polled_in_every_window,
-    writes_continue,
 )
+from pytest_sdconform.backends.kafka.writes_continue import writes_continue
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.judge import (
     Checkers,

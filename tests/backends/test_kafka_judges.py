@@ -14,8 +14,8 @@ from pytest_sdconform.backends.kafka.judges import (
     consumer_crashes,
     in_flight_together,
     polled_in_every_window,
-    writes_continue,
 )
+from pytest_sdconform.backends.kafka.writes_continue import writes_continue
 from pytest_sdconform.checkers.delivery import check_delivery
 from pytest_sdconform.checkers.judge import Checkers, acked_before_every_window
 from pytest_sdconform.history import History

@@ -3,7 +3,7 @@
 settings, the log workload's client, the consumer child's parent side; ``producer.py``: the
 shared producer; ``consumer.py``: the consumer child, a process of its own so a crash is a
 real SIGKILL); faults aimed at a partition's leader (``faults.py``); the judges only Kafka
-needs (``judges.py``)."""
+needs (``judges.py``; writes continuing through a failover, ``writes_continue.py``)."""
 
 from .admin import (
     Topic,
