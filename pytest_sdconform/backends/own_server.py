@@ -24,11 +24,13 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 def python_node(name: str, address: str, module: str, args: Sequence[str], *,
                 ready: Readiness, ready_timeout: float = 30.0,
-                ports: Sequence[int] = ()) -> NodeSpec:
-    """A node running ``python -m module *args`` on this interpreter."""
+                ports: Sequence[int] = (), skewable: bool = False) -> NodeSpec:
+    """A node running ``python -m module *args`` on this interpreter; ``skewable``: the
+    clock-skew fault may move its clock (the interpreter's binary is the one skewed)."""
     return NodeSpec(name, address, [sys.executable, "-m", module, *args], ready=ready,
                     ready_timeout=ready_timeout, image="python", ports=list(ports),
-                    shared=sorted({Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}))
+                    shared=sorted({Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}),
+                    clock=str(Path(sys.executable).resolve()) if skewable else None)
 
 
 @dataclass(frozen=True)

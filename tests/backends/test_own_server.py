@@ -27,6 +27,13 @@ def test_a_python_node_runs_a_module_of_the_package_on_this_interpreter() -> Non
     assert spec.image == "python" and spec.ready_timeout == 30.0 and list(spec.ports) == []
     assert (PACKAGE_ROOT / "pytest_sdconform" / "backends" / "own_server.py").exists()
     assert set(spec.shared) == {Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}
+    assert spec.clock is None
+
+
+def test_a_skewable_python_node_has_the_interpreter_as_its_clock() -> None:
+    spec = python_node("p1", "127.9.0.2", "pytest_sdconform.x", [], ready=TcpPort("127.9.0.2", 80),
+                       skewable=True)
+    assert spec.clock == str(Path(sys.executable).resolve()) and Path(spec.clock).is_file()
 
 
 def test_the_sse_server_node_binds_its_port_and_keeps_its_log_in_its_data_folder() -> None:
