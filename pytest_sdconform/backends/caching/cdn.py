@@ -22,7 +22,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from ...provision import apt_install
 from ...workloads import Invocation, Result
 from .. import base
 from ..nginx.topology import CONF, nginx_test
+from ..own_server import python_node
 
 PORT = 8080
 EXPIRY_GRANULARITY_S = 1.0
@@ -120,12 +120,9 @@ class CdnTopology(base.Topology[CdnInfo]):
 
     def specs(self, start: base.Start) -> list[NodeSpec]:
         a = start.addresses
-        package = Path(__file__).resolve().parents[3]
-        origin = NodeSpec("origin", a["origin"],
-                          [sys.executable, "-m", "pytest_sdconform.backends.caching.origin",
-                           "--bind", a["origin"], "--port", str(PORT)],
-                          ready=TcpPort(a["origin"], PORT), ready_timeout=30, image="python",
-                          shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+        origin = python_node("origin", a["origin"], "pytest_sdconform.backends.caching.origin",
+                             ["--bind", a["origin"], "--port", str(PORT)],
+                             ready=TcpPort(a["origin"], PORT))
         folder = start.paths("edge").conf
         conf = render(folder, a["edge"], f"{a['origin']}:{PORT}", self.valid_s,
                       self.use_stale, self.read_timeout_s)

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import http.client
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ...checkers.judge import (
@@ -52,6 +50,7 @@ from ...nodes.readiness import TcpPort
 from ...provision import apt_install
 from ...workloads import Invocation, Result
 from .. import base
+from ..own_server import python_node
 from .cdn import PORT
 
 NAME = "svc.sdc.test"
@@ -122,12 +121,8 @@ class DnsTopology(base.Topology[DnsInfo]):
              "--user=root", f"--pid-file={folder / 'dnsmasq.pid'}", "--log-facility=-"],
             ready=TcpPort(a["dns"], 53), ready_timeout=20,
             files={HOSTS: hosts_file(a, self.names())})
-        package = Path(__file__).resolve().parents[3]
-        apps = [NodeSpec(i, a[i], [sys.executable, "-m",
-                                   "pytest_sdconform.backends.caching.origin",
-                                   "--bind", a[i], "--port", str(PORT)],
-                         ready=TcpPort(a[i], PORT), ready_timeout=30, image="python",
-                         shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+        apps = [python_node(i, a[i], "pytest_sdconform.backends.caching.origin",
+                            ["--bind", a[i], "--port", str(PORT)], ready=TcpPort(a[i], PORT))
                 for i in self.names()]
         return [dnsmasq, *apps]
 

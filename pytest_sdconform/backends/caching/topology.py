@@ -14,10 +14,8 @@ fault of that handler.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ...cluster import Cluster
@@ -27,6 +25,7 @@ from ...nodes.routes import via
 from ...provision import apt_install
 from .. import base
 from ..memcached import topology as mcb
+from ..own_server import python_node
 from ..postgres import topology as pgb
 from ..redis import topology as rb
 
@@ -56,13 +55,10 @@ def provision_all() -> None:
 
 def flusher_spec(name: str, address: str, redis: str, db: str, interval_s: float,
                  table: str) -> NodeSpec:
-    argv = [sys.executable, "-m", "pytest_sdconform.backends.caching.flusher",
-            "--redis", f"{redis}:{rb.PORT}", "--db", db, "--interval", str(interval_s),
-            "--table", table]
-    package = Path(__file__).resolve().parents[3]
-    return NodeSpec(name, address, argv, ready=Command(["true"]), ready_timeout=10,
-                    image="python",
-                    shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+    return python_node(name, address, "pytest_sdconform.backends.caching.flusher",
+                       ["--redis", f"{redis}:{rb.PORT}", "--db", db, "--interval",
+                        str(interval_s), "--table", table],
+                       ready=Command(["true"]), ready_timeout=10)
 
 
 def wait_first_flush(db: str, timeout: float = 30.0) -> None:
