@@ -75,7 +75,8 @@ class SqsClient(BotoClient):
             WaitTimeSeconds=self.wait,
             MessageSystemAttributeNames=["MessageGroupId", "ApproximateReceiveCount"],
         ).get("Messages", [])
-        received_ms = round((time.monotonic() - began) * 1000, 1)
+        answered = time.monotonic()
+        received_ms = round((answered - began) * 1000, 1)
         if got and self.hold:
             time.sleep(self.hold)
         counts = [int(m["Attributes"].get("ApproximateReceiveCount", 0)) for m in got]
@@ -108,6 +109,9 @@ class SqsClient(BotoClient):
             "received_ms": received_ms, "deleted": deleted, "receive_counts": counts}
         if self.fail_first:
             extra["failed"] = failed
+        # From the answer to the return (hold, delete): the judges take the completion, stamped
+        # after the return, minus this as the moment the receive had surely been answered.
+        extra["after_receive_ms"] = round((time.monotonic() - answered) * 1000, 1)
         return Result("ok", triples, node=self.service, extra=extra)
 
 

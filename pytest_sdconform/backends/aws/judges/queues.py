@@ -3,7 +3,11 @@ the visibility timeout (``TwoHolders``: no message held by two consumers at once
 ``RedeliveredAfterTimeout``: received again once the timeout ran out, never sooner), FIFO order
 per message group (``FifoGroups``), deduplication (``Deduplicated``) and dead-letter queues
 (``DeadLetters``). A poll receives, holds and deletes in one operation, so the times come from
-its invocation and the ``received_ms`` its client measured.
+its invocation, the ``received_ms`` its client measured (from the call to the answer) and the
+``after_receive_ms`` it measured (from the answer to its return): the answer arrived no sooner
+than the invocation plus ``received_ms`` (the call began after the invocation was stamped: a
+thread handoff, long on a loaded machine) and no later than the completion minus
+``after_receive_ms`` (the completion is stamped after the return).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Holding:
     received_by: int  # ns: the receive had surely happened by then
     sent_at: int  # ns: the receive request left no earlier
     held_until: int  # ns: the delete was answered by then
+    answered_after: int = 0  # ns: the receive's answer had not arrived before then
 
     @property
     def process(self) -> Any:
@@ -47,8 +52,21 @@ class Holding:
 
 
 def received_by(c: Completed) -> int:
-    """When a poll's receive had surely been answered: its invocation plus the ``received_ms``
-    the client measured (a poll also holds and deletes what it got, which takes longer)."""
+    """When a poll's receive had surely been answered: its completion minus the
+    ``after_receive_ms`` the client measured from the answer to its return (a poll also holds
+    and deletes what it got). A history without it (recorded before the client measured it):
+    the invocation plus ``received_ms``, which a slow handoff to the client's thread makes
+    early."""
+    assert c.completion is not None
+    after = c.completion.get("after_receive_ms")
+    if after is not None:
+        return c.completion.time - int(float(after) * 1e6)
+    return received_after(c)
+
+
+def received_after(c: Completed) -> int:
+    """When a poll's answer had not yet arrived: its invocation plus the ``received_ms`` the
+    client measured from its call, which began no sooner than the invocation."""
     assert c.completion is not None
     return c.invoke.time + int(float(c.completion.get("received_ms", 0)) * 1e6)
 
@@ -57,7 +75,8 @@ def holdings(history: History) -> dict[Any, list[Holding]]:
     out: dict[Any, list[Holding]] = defaultdict(list)
     for c, _, m in receipts(history):
         assert c.completion is not None
-        out[m].append(Holding(c, m, received_by(c), c.invoke.time, c.completion.time))
+        out[m].append(Holding(c, m, received_by(c), c.invoke.time, c.completion.time,
+                              received_after(c)))
     for hs in out.values():
         hs.sort(key=lambda h: h.sent_at)
     return out
@@ -83,7 +102,7 @@ class Holders:
                 if h.poll.is_final:
                     continue
                 visible = h.received_by + int(self.visibility_s * NS)
-                deleted = h.received_by + int(self.hold_s * NS)  # the delete begins no sooner
+                deleted = h.answered_after + int(self.hold_s * NS)  # the delete begins no sooner
                 for p, got in polls:  # p's receive happened between its invoke and ``got``
                     if p.process != h.process and p.invoke.time >= visible and got <= deleted:
                         out.append((h, p))
@@ -119,8 +138,10 @@ class TwoHolders:
         overlaps = []
         for m, held in holdings(history).items():
             for a, b in itertools.combinations(held, 2):
-                both = min(a.received_by, b.received_by) + hold - max(a.received_by,
-                                                                       b.received_by)
+                # both held it at the later receive, which came by max(received_by),
+                # if neither delete had begun: each begins no sooner than answered_after + hold
+                both = min(a.answered_after, b.answered_after) + hold - max(a.received_by,
+                                                                             b.received_by)
                 if a.process != b.process and both > 0:
                     overlaps.append((m, a, b, both))
         if overlaps:
