@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from ...nodes.readiness import LogLine, TcpPort
 from ...nodes.routes import via
 from ...provision import apt_install
 from .. import base
+from ..own_server import python_node
 
 PORT = 1883
 TOPIC = "sdconform/events"
@@ -115,21 +115,18 @@ class Topology(base.Topology[MqttInfo]):
         broker, sub = start.addresses["b1"], start.addresses["sub"]
         paths = start.paths("b1", USER)
         host, port = start.route(broker, PORT)
-        argv = [sys.executable, "-m", "pytest_sdconform.backends.mqtt.subscriber",
-                "--host", host, "--port", str(port), "--client-id", "sdconform-sub",
+        args = ["--host", host, "--port", str(port), "--client-id", "sdconform-sub",
                 "--topic", TOPIC, "--qos", str(self.qos),
                 "--out", str(start.paths("sub").data / "received.txt"),
                 "--work-ms", str(self.work_ms)]
-        package = Path(__file__).resolve().parents[3]
         return [
             NodeSpec("b1", broker, ["mosquitto", "-c", str(paths.conf / "mosquitto.conf")],
                      user=USER,
                      ready=TcpPort(broker, PORT), ready_timeout=30, image="mosquitto",
                      ports=[PORT],
                      files={"mosquitto.conf": broker_conf(broker, paths.data, self.autosave_s)}),
-            NodeSpec("sub", sub, argv, ready=LogLine("started"), ready_timeout=30,
-                     image="python",
-                     shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package})),
+            python_node("sub", sub, "pytest_sdconform.backends.mqtt.subscriber", args,
+                        ready=LogLine("started")),
         ]
 
     def ready(self, start: base.Start) -> MqttInfo:
