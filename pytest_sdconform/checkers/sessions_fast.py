@@ -20,6 +20,7 @@ from .version_order import _NOTHING, INF, cas_new, hashable, number
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _INITIAL = -1  # the "write" of the initial value
 _AMBIGUOUS = -2  # a value written more than once
+_OWN = -3  # in ``seen``: the step is an ok write, not a read
 
 
 def scan(
@@ -37,8 +38,12 @@ def scan(
     invokes, completions = cols.invokes, cols.completions
     n = len(invokes)
     ends: list[float] = [INF] * n  # each write's end, by its position
-    tables: dict[Hashable, dict[Hashable, int]] = {}  # per key: value -> its write's position
-    sessions: dict[Hashable, dict[Any, list[Any]]] = {}  # per key and process: see _anomalous
+    # what each step saw: for an ok read, the position of the write it observed (None:
+    # skipped); for an ok write, _OWN
+    seen: list[int | None] = [None] * n
+    # per key: its values (value -> its write's position) and sessions (process -> see
+    # _anomalous)
+    keys: dict[Hashable, tuple[dict[Hashable, int], dict[Any, list[Any]]]] = {}
     reads: list[int] = []  # ok reads, and the table of their key
     read_tables: list[dict[Hashable, int]] = []
     steps: list[int] = []  # ok writes and ok reads in invocation order, and their session
@@ -46,8 +51,7 @@ def scan(
     initial_token = hashable(initial)
     auto = order == "auto"
     writes = 0
-    for j in range(n):
-        inv, done = invokes[j], completions[j]
+    for j, inv, done in zip(range(n), invokes, completions, strict=True):
         f = inv.f
         if f == "read":
             if done is None or done.type != "ok":
@@ -65,10 +69,10 @@ def scan(
         key = inv.key
         if key.__class__ not in _SCALARS:
             key = hashable(key)
-        table = tables.get(key)
-        if table is None:
-            table = tables[key] = {initial_token: _INITIAL}
-            sessions[key] = {}
+        k = keys.get(key)
+        if k is None:
+            k = keys[key] = ({initial_token: _INITIAL}, {})
+        table, by_process = k
         if f == "read":
             reads.append(j)
             read_tables.append(table)
@@ -82,13 +86,12 @@ def scan(
             if done is None or done.type != "ok":
                 continue
             ends[j] = done.index
-        by_process = sessions[key]
+            seen[j] = _OWN
         s = by_process.get(inv.process)
         if s is None:
             s = by_process[inv.process] = [None, -INF, None, -INF]
         steps.append(j)
         step_sessions.append(s)
-    seen: list[int | None] = [None] * n  # the write each ok read observed, by its position
     stats: dict[str, Any] = {
         "reads": len(reads),
         "reads_checked": 0,
@@ -98,7 +101,7 @@ def scan(
     _attribute(cols, reads, read_tables, ends, seen, stats)
     if _anomalous(cols, steps, step_sessions, ends, seen, tuple(g in wanted for g in kinds)):
         return None
-    return stats, ({"realtime": len(tables)} if tables else {})
+    return stats, ({"realtime": len(keys)} if keys else {})
 
 
 def _attribute(
@@ -149,11 +152,10 @@ def _anomalous(
     ryw, mr, mw, wfr = checks
     invokes = cols.invokes
     for j, s in zip(steps, step_sessions, strict=True):
-        inv = invokes[j]
-        if inv.f == "read":
-            w = seen[j]
-            if w is None:
-                continue  # skipped
+        w = seen[j]
+        if w is None:
+            continue  # a read skipped
+        if w != _OWN:
             if w == _INITIAL:
                 start = end = -INF
             else:
@@ -165,7 +167,7 @@ def _anomalous(
             if s[2] is None or start > s[3]:
                 s[2], s[3] = w, start
         else:
-            end, start = ends[j], inv.index
+            end, start = ends[j], invokes[j].index
             if mw and s[0] is not None and end < s[1]:
                 return True
             if wfr and s[2] is not None and s[2] != j and end < s[3]:
