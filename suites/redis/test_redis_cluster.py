@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_sdconform.backends.redis.promotion import ResumesAfterPromotion, watch_promotion
 from pytest_sdconform.backends.redis.sharded import (
     ClusterClient,
     ClusterTopology,
@@ -20,7 +21,6 @@ from pytest_sdconform.backends.redis.sharded import (
 )
 from pytest_sdconform.case import Case
 from pytest_sdconform.checkers.durability import LostWritesChecker
-from pytest_sdconform.checkers.recovery import Resumes
 from pytest_sdconform.cluster import Cluster
 from pytest_sdconform.faults.partition import isolate
 from pytest_sdconform.runner import RunConfig
@@ -29,12 +29,15 @@ from pytest_sdconform.workloads.set import SetAdd
 pytestmark = pytest.mark.backend("redis")
 
 CLIENT_TIMEOUT_S = 1.0
-# The failover bound from the cluster's own settings (sharded.cluster_rto_bound_s), plus one
-# client timeout: a client learns the new layout at its first error after the promotion.
-RTO_S = cluster_rto_bound_s() + CLIENT_TIMEOUT_S
-# Each fault lasts a second longer than the bound, so that a failover slowed by a loaded
-# machine still shows inside the window; one window per case.
-FAULT_S = RTO_S + 1
+# The promotion's bound from the cluster's own settings (sharded.cluster_rto_bound_s): the
+# window lasts past it. The judge counts from the promotion the fault saw (promotion.py says
+# why): then the clients' own part, a call in flight at the promotion ends within one client
+# timeout and the next, after the client refreshed its slot map, within another.
+PROMOTION_BOUND_S = cluster_rto_bound_s()
+CLIENT_BOUND_S = 2 * CLIENT_TIMEOUT_S
+# Each fault lasts a second longer than both, so that a failover slowed by a loaded machine
+# still shows inside the window; one window per case.
+FAULT_S = PROMOTION_BOUND_S + CLIENT_BOUND_S + 1
 CLUSTER_RUN = RunConfig(duration=2.0 + FAULT_S + 2.0, quiet=2.0, fault_duration=FAULT_S,
                         settle=30.0, op_timeout=3.0)
 
@@ -43,7 +46,8 @@ def started(sdconform: Case) -> tuple[Cluster[RedisClusterInfo], str]:
     cluster = sdconform.start(ClusterTopology())
     victim = sorted(cluster.info.primaries)[0]
     sdconform.config.update({"victim": victim, "its_replica": cluster.info.primaries[victim],
-                             "rto_bound_s": round(RTO_S, 2)})
+                             "promotion_bound_s": round(PROMOTION_BOUND_S, 2),
+                             "client_bound_s": CLIENT_BOUND_S})
     return cluster, victim
 
 
@@ -53,14 +57,18 @@ def clients(cluster: Cluster[RedisClusterInfo]):  # type: ignore[no-untyped-def]
 
 @pytest.mark.claim("redis-cluster-failover")
 def test_a_replica_takes_over_a_killed_primarys_slots(sdconform: Case) -> None:
-    """As documented: a primary killed, its replica promoted by the others' votes, and writes
-    to its slots resume on the replica within the bound cluster-node-timeout implies
-    (Resumes, other_node: on a node that took no write before). Keys spread over the three
-    shards; lost acknowledged writes are measured too (lost-writes), not judged here."""
+    """As documented: a primary killed, its replica promoted by the others' votes (the fault
+    watches for it; none during the kill, longer than the bound cluster-node-timeout implies,
+    refutes), and writes to its slots resume on the replica within the clients' own bound
+    after the promotion (ResumesAfterPromotion: on a node that took no write before). Keys
+    spread over the three shards; lost acknowledged writes are measured too (lost-writes),
+    not judged here."""
     cluster, victim = started(sdconform)
-    sdconform.run(SetAdd(keys=6), clients(cluster), [cluster.kill([victim])],
+    replica = cluster.info.addresses[cluster.info.primaries[victim]]
+    sdconform.run(SetAdd(keys=6), clients(cluster),
+                  [watch_promotion(cluster.kill([victim]), replica)],
                   checkers=[LostWritesChecker()],
-                  judge=Resumes("add", "kill", bound_s=RTO_S, other_node=True),
+                  judge=ResumesAfterPromotion("add", "kill", CLIENT_BOUND_S, PROMOTION_BOUND_S),
                   converged=lambda: cluster_converged(cluster), run=CLUSTER_RUN)
 
 
