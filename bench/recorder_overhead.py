@@ -6,8 +6,8 @@ Starts a redis-server of its own (a loopback port, no persistence; stopped at th
 the runner's client loop (``runner._Worker.call``: the register workload's next operation,
 the client's call through the worker's one-thread pool with its timeout) with ``--workers``
 threads, each with its own ``RedisClient``: once bare, once recording every invocation and
-completion through a ``Recorder`` into a history.jsonl (written and flushed a line at a time,
-as in a run). Rounds alternate the two; each figure is the best round.
+completion through a ``Recorder`` into a history.jsonl (each line written before ``record``
+returns, as in a run). Rounds alternate the two; each figure is the best round.
 
 - ``bare_ops_per_s``, ``recorded_ops_per_s``: operations completed per second;
 - ``record_us``: the recorder's own time per operation (two lines), timed apart;
@@ -106,7 +106,7 @@ def client_loop(
                     value,
                     result.node,
                     result.error,
-                    **client_fields(op.f, dict(result.extra or {})),
+                    **(client_fields(op.f, result.extra) if result.extra else {}),
                 )
             done += 1
     finally:

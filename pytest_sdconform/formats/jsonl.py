@@ -33,8 +33,8 @@ def op_to_dict(op: Operation) -> dict[str, Any]:
     return d
 
 
-# Built once: json.dumps with any option builds a new encoder per call, and the recorder
-# calls this for every line of a run.
+# Built once: json.dumps with any option builds a new encoder per call, and a history
+# is written with it line by line (the recorder writes its lines with tail() below).
 _encode = json.JSONEncoder(separators=(", ", ": "), default=str).encode
 _encode_str = json.encoder.encode_basestring_ascii  # the C function _encode uses for a str
 _HEAD = '{"index": 0, "time": 0'
