@@ -5,14 +5,13 @@ topology only needs their addresses."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ...nodes import NodeSpec
 from ...nodes.readiness import LogLine
 from .. import base
+from ..own_server import python_node
 from .client import slot
 
 MODES = ("outbox", "cdc", "project", "publish")
@@ -75,18 +74,14 @@ class Topology(base.Topology[RelayInfo]):
         return ["relay"]
 
     def specs(self, start: base.Start) -> list[NodeSpec]:
-        package = Path(__file__).resolve().parents[2]
-        specs = []
-        for name in self.node_names("local"):
-            command = [sys.executable, "-m", "pytest_sdconform.backends.pipelines.relay",
-                       self.mode, "--name", name, "--pg", self.pg, "--db", self.db,
-                       "--slot", slot(self.db), "--kafka", self.kafka, "--topic", self.topic,
-                       "--mark-delay", str(self.mark_delay), "--poll", str(self.poll)]
-            specs.append(NodeSpec(
-                name, start.addresses[name], command, ready=LogLine(READY), ready_timeout=30,
-                image="python", shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}),
-                clock=str(Path(sys.executable).resolve()) if self.mode == "publish" else None))
-        return specs
+        return [python_node(name, start.addresses[name],
+                            "pytest_sdconform.backends.pipelines.relay",
+                            [self.mode, "--name", name, "--pg", self.pg, "--db", self.db,
+                             "--slot", slot(self.db), "--kafka", self.kafka, "--topic",
+                             self.topic, "--mark-delay", str(self.mark_delay), "--poll",
+                             str(self.poll)],
+                            ready=LogLine(READY), skewable=self.mode == "publish")
+                for name in self.node_names("local")]
 
     def ready(self, start: base.Start) -> RelayInfo:
         name = self.node_names("local")[0]
