@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use std::collections::HashMap;
 
+use crate::attrs::Fields;
 use crate::wgl::{self, mix, IdMap, Part};
 
 pub struct Encoded<'py> {
@@ -229,10 +230,10 @@ pub(crate) fn pair<'py>(
     ops: &Bound<'py, PyAny>,
     nemesis: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Vec<Call<'py>>>> {
-    let (a_process, a_type, a_f, a_key, a_value) = (
-        intern!(py, "process"), intern!(py, "type"), intern!(py, "f"), intern!(py, "key"),
-        intern!(py, "value"),
-    );
+    let names = [intern!(py, "process"), intern!(py, "type"), intern!(py, "f"),
+                 intern!(py, "key"), intern!(py, "value")].map(|n| n.clone());
+    let mut fields: Option<Fields<5>> = None;
+    let (a_process, a_type, a_f, a_key, a_value) = (0, 1, 2, 3, 4);
     // open invocations by process: integer processes in a Rust map, any other in a dict
     let open = PyDict::new(py);
     // keyed by mix(process), a bijection, so that the identity hasher spreads them
@@ -240,7 +241,11 @@ pub(crate) fn pair<'py>(
     let mut calls: Vec<Call> = Vec::new();
     for (pos, op) in ops.try_iter()?.enumerate() {
         let op = op?;
-        let process = op.getattr(a_process)?;
+        if fields.is_none() {
+            fields = Some(Fields::new(names.clone(), Some(&op))?);
+        }
+        let at = fields.as_ref().expect("set above");
+        let process = at.get(&op, a_process)?;
         let int = if process.is_exact_instance_of::<PyInt>() {
             match process.extract::<i64>() {
                 Ok(p) => Some(p),
@@ -252,7 +257,7 @@ pub(crate) fn pair<'py>(
         if int.is_none() && process.eq(nemesis)? {
             continue;
         }
-        let Ok(typ) = op.getattr(a_type)?.cast_into::<PyString>() else { return Ok(None) };
+        let Ok(typ) = at.get(&op, a_type)?.cast_into::<PyString>() else { return Ok(None) };
         if typ.to_str()? == "invoke" {
             let busy = match int {
                 Some(p) => open_int.insert(mix(p as u64), calls.len() as u32).is_some(),
@@ -265,9 +270,9 @@ pub(crate) fn pair<'py>(
             if busy {
                 return Ok(None);
             }
-            let Ok(f) = op.getattr(a_f)?.cast_into::<PyString>() else { return Ok(None) };
-            calls.push(Call { pos: pos as i64, f, key: op.getattr(a_key)?,
-                              value: op.getattr(a_value)?, done: None, op, completion: None });
+            let Ok(f) = at.get(&op, a_f)?.cast_into::<PyString>() else { return Ok(None) };
+            calls.push(Call { pos: pos as i64, f, key: at.get(&op, a_key)?,
+                              value: at.get(&op, a_value)?, done: None, op, completion: None });
         } else {
             let i = match int {
                 Some(p) => open_int.remove(&mix(p as u64)).map(|i| i as usize),
@@ -280,7 +285,7 @@ pub(crate) fn pair<'py>(
                 },
             };
             let Some(i) = i else { return Ok(None) };
-            calls[i].done = Some((pos as i64, typ, op.getattr(a_value)?));
+            calls[i].done = Some((pos as i64, typ, at.get(&op, a_value)?));
             calls[i].completion = Some(op);
         }
     }

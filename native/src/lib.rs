@@ -4,6 +4,7 @@
 //! largest first; `pytest_sdconform/checkers/native.py` encodes the partitions and turns the
 //! results back into `wgl.SearchResult`s. The pure-Python `wgl.py` stays the reference.
 
+pub mod attrs;
 pub mod check;
 pub mod history;
 pub mod multi;

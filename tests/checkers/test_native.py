@@ -201,6 +201,29 @@ def test_multi_register_odd_histories_fall_back_to_python() -> None:
         check_linearizable(bad, "multi-register", engine="native")
 
 
+class PlainOp:
+    """An operation-like object with its fields in an instance dict, not slots."""
+
+    def __init__(self, op: Operation):
+        self.__dict__.update({f: getattr(op, f) for f in Operation.__slots__})
+
+
+@needs_native
+@pytest.mark.parametrize("mix", ["plain", "plain first", "operation first"])
+def test_objects_other_than_operations_are_read_by_getattr(mix: str) -> None:
+    """The compiled loop reads Operation's slots through their descriptors; any other object
+    (here a plain class, alone or mixed in) is read with getattr, with the same verdicts."""
+    ops = read_history(str(CORPUS / "knossos/cas-register/bad/cas-failure.edn")).ops
+    if mix == "plain":
+        mixed: list[Any] = [PlainOp(op) for op in ops]
+    else:
+        odd = 0 if mix == "plain first" else 1
+        mixed = [PlainOp(op) if i % 2 == odd else op for i, op in enumerate(ops)]
+    h = History(mixed, meta={"initial": 0})
+    assert outcome(h, "cas-register", "native") == outcome(h, "cas-register", "python")
+    assert outcome(h, "cas-register", "native")[0] == "invalid"
+
+
 @needs_native
 def test_the_python_encoding_agrees_too() -> None:
     """run_searches(engine="native"), for callers that hold partitions already."""
