@@ -210,3 +210,18 @@ def test_sdconform_check_takes_the_engine_for_txn(
         jsonl.write(bad, out)
     assert main(["check", str(path), "--model", "txn", "--engine", engine, "--json"]) == 1
     assert '"result": "invalid"' in capsys.readouterr().out
+
+
+def test_a_history_read_back_from_jepsen_edn_is_checked_natively(tmp_path: Any) -> None:
+    """Elle's own format: keywords (:append, :r) come back as strings the compiled core reads."""
+    from pytest_sdconform.formats import jepsen
+
+    h = generated(5, 120, 5, 0.3)
+    path = tmp_path / "h.edn"
+    with open(path, "w", encoding="utf-8") as out:
+        jepsen.write(h, out)
+    back = jepsen.read(str(path))
+    assert native.check_txn(back, True, False, 20) is not None
+    kw: dict[str, Any] = {"level": "strict-serializable", "realtime": True}
+    assert outcome(back, "native", **kw) == outcome(back, "python", **kw)
+    assert outcome(back, "native", **kw)[2] == outcome(h, "python", **kw)[2]
