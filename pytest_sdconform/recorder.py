@@ -3,58 +3,22 @@
 Each line is written to the file (one ``write`` system call, no buffer of ours) before
 ``record`` returns, under a lock, so a run that is killed loses at most the operation in
 flight, and file order is real-time order. The lock is held briefly: the line is encoded
-before it (only the index and time are added under it), and the write keeps the GIL, so the
-holder never waits under the lock for another thread to hand the GIL back. The recorder also
-keeps running counts (``counts()``), so that the progress line and the early stop need not
-walk the history.
+before it, only the index and time are added under it. (A write that kept the GIL, through
+ctypes, was slower on a loaded machine: a thread preempted in it stops every other.) The
+recorder also keeps running counts (``counts()``), so that the progress line and the early
+stop need not walk the history.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .formats.jsonl import tail
 from .history import NEMESIS, History, Operation
-
-
-def _holding_the_gil() -> Callable[[int, bytes], int]:
-    """write(2) called without letting go of the GIL, else ``os.write``.
-
-    ``os.write`` releases the GIL for the call, and with the run's other threads waiting
-    for it, getting it back costs a hand-over each line, while the recorder's lock is held:
-    in the client loop of ``bench/recorder_overhead.py`` a line's write took 1.9 us at the
-    median but 16-39 us at the 90th percentile, that wait. Writing a line into the page
-    cache takes about a microsecond; holding the GIL that long costs the others less.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: its calls keep the GIL
-        call = libc.write
-        call.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
-        call.restype = ctypes.c_ssize_t
-    except Exception:  # no ctypes, no C library's write in this process
-        return os.write
-
-    def write(fd: int, data: bytes) -> int:
-        n: int = call(fd, data, len(data))
-        if n < 0:
-            code = ctypes.get_errno()
-            if code == errno.EINTR:
-                return 0
-            raise OSError(code, os.strerror(code))
-        return n
-
-    return write
-
-
-_write = _holding_the_gil()
 
 CORE_FIELDS = frozenset({"index", "time", "process", "type", "f", "key", "value", "node",
                          "error"})
@@ -132,10 +96,10 @@ class Recorder:
     def _write(self, line: bytes) -> None:
         fd = self._fd
         assert fd is not None
-        n = _write(fd, line)
+        n = os.write(fd, line)
         while n < len(line):  # a regular file takes it all at once, short of a full disk
             line = line[n:]
-            n = _write(fd, line)
+            n = os.write(fd, line)
         if self._fsync:
             os.fsync(fd)
 

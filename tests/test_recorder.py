@@ -3,8 +3,6 @@ its running counts agree with the history."""
 
 from __future__ import annotations
 
-import errno
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_sdconform import recorder
 from pytest_sdconform.formats import read_history
 from pytest_sdconform.history import NEMESIS
 from pytest_sdconform.recorder import Counts, Recorder
@@ -156,17 +153,3 @@ def test_after_close_operations_are_kept_in_memory_only(tmp_path: Path) -> None:
     rec.record(1, "ok", "write", "k", 1)
     rec.close()
     assert len(rec.history()) == 2 and len(read_history(str(path))) == 1
-
-
-def test_the_line_writer_writes_whole_lines_and_reports_errors(tmp_path: Path) -> None:
-    assert recorder._write is not os.write  # on Linux: write(2) called keeping the GIL
-    path = tmp_path / "lines"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    line = b'{"index": 0, "time": 1, "process": 0, "type": "invoke", "f": "read"}\n'
-    assert recorder._write(fd, line) == len(line)
-    assert recorder._write(fd, line * 1000) == len(line) * 1000
-    os.close(fd)
-    assert path.read_bytes() == line * 1001
-    with pytest.raises(OSError) as e:
-        recorder._write(fd, line)  # closed
-    assert e.value.errno == errno.EBADF
