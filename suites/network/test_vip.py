@@ -38,7 +38,7 @@ def test_the_vip_moves_to_the_backup_when_the_master_drops_off_the_network(sdcon
     bound = vip.takeover_bound_s(info.master_down_s(), info.advert_int)
     down = LinkDown({m: info.network.veths[m] for m in vip.MACHINES}, ["lb1"])
     sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
-                  lambda i: vip.VipClient(info), [vip.Watched(down, info)], checkers=[],
+                  lambda i: vip.VipClient(info), [vip.watched(down, info)], checkers=[],
                   judge=vip.TakesOver("link-down", bound, info.master_down_s(), routes),
                   # One window: lb1 back too soon would find the VIP elsewhere and take it
                   # back only after its own master_down_interval (preemption).
@@ -61,7 +61,7 @@ def test_the_vip_moves_to_the_backup_when_the_masters_keepalived_is_killed(sdcon
     info = cluster.info
     bound = vip.takeover_bound_s(info.master_down_s(), info.advert_int)
     sdconform.run(Register(keys=1, read_ratio=1.0, prefix="vip:"),
-                  lambda i: vip.VipClient(info), [vip.Watched(cluster.kill(["lb1-vrrp"]), info)],
+                  lambda i: vip.VipClient(info), [vip.watched(cluster.kill(["lb1-vrrp"]), info)],
                   checkers=[],
                   judge=vip.TakesOver("kill", bound, info.master_down_s(), routes,
                                       victims=lambda w: {"lb1"}),

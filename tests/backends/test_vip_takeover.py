@@ -60,7 +60,8 @@ def judge() -> vip.TakesOver:
 
 
 def watched(not_taken: float | None, took: float | None) -> dict[str, Any]:
-    return {"not_taken_s": not_taken, "takeover_s": took, "arp_s": took, "polls": 100}
+    return {"takeover": {"not_before_s": not_taken, "after_s": took, "polls": 100},
+            "arp": {"not_before_s": not_taken, "after_s": took, "polls": 100}}
 
 
 def test_a_timely_takeover_upholds_and_says_when_it_came() -> None:
@@ -92,7 +93,7 @@ def test_a_poll_that_began_before_the_bound_does_not_refute() -> None:
 
 
 def test_an_unwatched_takeover_is_not_exercised() -> None:
-    for seen in (None, {"polls": 0}):
+    for seen in (None, {"takeover": {"polls": 0}}, {"arp": {"after_s": 1.0, "polls": 3}}):
         d = decide(history(3.6, seen), {}, judge(), faults=["link-down"])
         assert d.outcome == "inconclusive"
         assert "not watched" in d.reason
@@ -114,7 +115,8 @@ class _Fault:
         return {"up": ["lb1"]}
 
 
-def test_watched_records_the_takeover_its_polls_saw(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_watched_records_the_takeover_and_the_arp_its_polls_saw(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     info: Any = type("Info", (), {})()
     info.network = type("Net", (), {"machines": {"lb1": "ns1", "lb2": "ns2"}})()
     info.macs = {"aa": "lb1", "bb": "lb2"}
@@ -122,14 +124,15 @@ def test_watched_records_the_takeover_its_polls_saw(monkeypatch: pytest.MonkeyPa
     polls = itertools.count()
     monkeypatch.setattr(vip_faults, "holds", lambda i, m: m == "lb2" and next(polls) >= 3)
     monkeypatch.setattr(vip_faults, "resolved", lambda v: "bb")
-    fault = vip.Watched(_Fault(), info, every_s=0.001)
+    fault = vip.watched(_Fault(), info, every_s=0.001)
+    assert fault.name == "link-down"
     assert fault.start() == {"nodes": ["lb1"]}
     time.sleep(0.2)
     out = fault.stop()
-    seen = out["observed"]
     assert out["up"] == ["lb1"]
-    assert seen["polls"] == 4
-    assert 0 <= seen["not_taken_s"] <= seen["takeover_s"]
-    assert seen["arp_s"] is not None
+    took, arp = out["observed"]["takeover"], out["observed"]["arp"]
+    assert took["polls"] == 4
+    assert 0 <= took["not_before_s"] <= took["after_s"]
+    assert arp["after_s"] is not None and arp["polls"] == 1
     with pytest.raises(ValueError, match="no machine"):
-        vip.Watched(_Fault(), info, backup="lb3")
+        vip.watched(_Fault(), info, backup="lb3")

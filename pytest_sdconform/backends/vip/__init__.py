@@ -3,11 +3,11 @@ their own (``topology.py``; the namespaces and bridge: ``nodes/netns.py``), and 
 whose requests say which machine the VIP resolved to and which one answered (``client.py``).
 The judge of a takeover is ``TakesOver`` (``checkers/reroute.py``'s ``RoutedAround`` with a
 bound from keepalived's settings and the takeover the fault watched, ``faults.py``'s
-``Watched``); of a split brain, ``SingleMaster`` (``judges.py``); the faults themselves are in
+``watched``); of a split brain, ``SingleMaster`` (``judges.py``); the faults themselves are in
 ``faults/link.py``."""
 
 from .client import VipClient, resolved
-from .faults import Watched
+from .faults import watched
 from .judges import SingleMaster, TakesOver, takeover_bound_s
 from .topology import (
     APP_PORT,
@@ -21,5 +21,5 @@ from .topology import (
 )
 
 __all__ = ["APP_PORT", "MACHINES", "PRIORITIES", "SingleMaster", "TakesOver", "Topology",
-           "VipClient", "VipInfo", "Watched", "holders", "provision", "resolved", "served_by",
-           "takeover_bound_s"]
+           "VipClient", "VipInfo", "holders", "provision", "resolved", "served_by",
+           "takeover_bound_s", "watched"]

@@ -3,7 +3,7 @@ leave two machines holding it?
 
 ``TakesOver`` judges a takeover after the master dropped off (its link down, its keepalived
 killed): ``checkers/reroute.py``'s ``RoutedAround`` with the bound below, plus the takeover
-time the fault watched (``faults.Watched``: ``not_taken_s``, ``takeover_s`` in its heal record).
+time the fault watched (``faults.watched``: the ``takeover`` seen in its heal record).
 
 The bound, from keepalived's settings: RFC 3768 puts the backup's takeover
 ``master_down_interval`` (3 ``advert_int`` + skew) after the last advertisement it heard, and
@@ -14,7 +14,7 @@ loaded machine crossed it (CI margins of 0.05 s). The bound is therefore
 ``master_down_interval + advert_int``: a backup later than that missed one more whole
 advertisement interval than its settings allow, which no scheduling delay of a few hundred ms
 explains. Requests invoked after the bound that still go to the old master refute, as does a
-takeover the fault saw had not happened by then (``not_taken_s``: a poll that began after the
+takeover the fault saw had not happened by then (``not_before_s``: a poll that began after the
 bound found no VIP on the backup).
 
 ``SingleMaster`` reads what the ``vrrp-cut`` fault observed just before its heal (``holders``:
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...checkers.judge import (
     INCONCLUSIVE,
@@ -42,7 +41,9 @@ from ...checkers.judge import (
 )
 from ...checkers.reroute import RoutedAround, victims_named
 from ...checkers.verdict import Anomaly
+from ...faults.watch import observed
 from ...history import NEMESIS, Completed, FaultWindow, History
+from .faults import TAKEOVER
 
 
 def _observed(history: History, fault: str) -> list[tuple[int, list[str]]]:
@@ -97,12 +98,6 @@ def takeover_bound_s(master_down_s: float, advert_int_s: float) -> float:
     return master_down_s + advert_int_s
 
 
-def _watched(history: History, w: FaultWindow) -> dict[str, Any] | None:
-    op = healed(history, w)
-    if op is None or not isinstance(op.value, dict):
-        return None
-    seen = op.value.get("observed")
-    return seen if isinstance(seen, dict) and seen.get("polls") else None
 
 
 @dataclass
@@ -111,7 +106,7 @@ class TakesOver:
     (``takeover_bound_s``), as ``RoutedAround`` judges it from each request's route, with the
     takeover the fault watched in the ruling; a takeover seen not to have happened by the bound
     refutes too. Exercised as ``RoutedAround`` is, and only when the fault watched the takeover
-    (``faults.Watched``) in every window."""
+    (``faults.watched``) in every window."""
 
     fault: str  # "link-down", "kill"
     bound_s: float  # takeover_bound_s(...)
@@ -131,19 +126,18 @@ class TakesOver:
                           "fault in every window")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
-        windows = windows_of(history, self.fault)
-        if any(_watched(history, w) is None for w in windows):
+        if any(o is None for o in observed(history, self.fault, TAKEOVER)):
             return Exercise(False, f"a {self.fault}'s takeover was not watched (no observation "
                                    "in its heal record)")
         return self._routed.exercised(history, verdicts)
 
     def rule(self, history: History, verdicts: Verdicts) -> Ruling:
         times = []
-        for w in windows_of(history, self.fault):
-            seen = _watched(history, w)
+        windows = windows_of(history, self.fault)
+        for w, seen in zip(windows, observed(history, self.fault, TAKEOVER), strict=True):
             if seen is None:
                 continue
-            late, took = seen.get("not_taken_s"), seen.get("takeover_s")
+            late, took = seen.get("not_before_s"), seen.get("after_s")
             if late is not None and late > self.bound_s:
                 op = healed(history, w)
                 assert op is not None
