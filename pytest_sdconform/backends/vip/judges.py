@@ -19,8 +19,8 @@ bound found no VIP on the backup).
 
 ``SingleMaster`` reads what the ``vrrp-cut`` fault observed just before its heal (``holders``:
 the machines whose interface carried the VIP then). Two or more is a split brain and refutes;
-one upholds. Exercised when the cut lasted at least the backup's ``master_down_interval`` (a
-backup that could not yet have taken over shows nothing either way).
+one upholds. Exercised when the cut lasted at least the backup's takeover bound (a backup
+that could not yet have taken over shows nothing either way).
 """
 
 from __future__ import annotations
@@ -54,15 +54,14 @@ def _observed(history: History, fault: str) -> list[tuple[int, list[str]]]:
 
 @dataclass
 class SingleMaster:
-    bound_s: float  # the backup's master_down_interval
+    bound_s: float  # the backup's takeover bound (takeover_bound_s)
     fault: str = "vrrp-cut"
     name: str = "single-master"
     exercises: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.exercises = (f"every {self.fault} lasting at least the backup's "
-                          f"master_down_interval ({self.bound_s:.2f}s), the VIP's holders seen "
-                          "before the heal")
+        self.exercises = (f"every {self.fault} lasting at least the backup's takeover bound "
+                          f"({self.bound_s:.2f}s), the VIP's holders seen before the heal")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         windows = windows_of(history, self.fault)
