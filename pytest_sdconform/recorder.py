@@ -20,6 +20,9 @@ from typing import Any
 from .formats.jsonl import tail
 from .history import NEMESIS, History, Operation
 
+_monotonic_ns = time.monotonic_ns
+_write = os.write
+
 CORE_FIELDS = frozenset({"index", "time", "process", "type", "f", "key", "value", "node",
                          "error"})
 
@@ -82,24 +85,25 @@ class Recorder:
         rest = None if self._fd is None else tail(process, type, f, key, value, node, error, more)
         with self._lock:
             index = len(self._ops)
-            t = time.monotonic_ns() - self._t0
+            t = _monotonic_ns() - self._t0
             op = Operation(index, t, process, type, f, key, value, node, error, more)
-            if rest is not None and self._fd is not None:
-                self._write(f'{{"index": {index}, "time": {t}{rest}'.encode())
+            fd = self._fd
+            if rest is not None and fd is not None:  # (closed meanwhile: kept in memory only)
+                line = f'{{"index": {index}, "time": {t}{rest}'.encode()
+                n = _write(fd, line)
+                if n < len(line) or self._fsync:
+                    self._finish(fd, line[n:])
             self._ops.append(op)
             if process != NEMESIS:
-                self._client[type] = self._client.get(type, 0) + 1
+                counts = self._client
+                counts[type] = counts.get(type, 0) + 1
             elif type != "invoke" and f.endswith("-start"):
                 self._faults_started += 1
             return op
 
-    def _write(self, line: bytes) -> None:
-        fd = self._fd
-        assert fd is not None
-        n = os.write(fd, line)
-        while n < len(line):  # a regular file takes it all at once, short of a full disk
-            line = line[n:]
-            n = os.write(fd, line)
+    def _finish(self, fd: int, rest: bytes) -> None:
+        while rest:  # a regular file takes a line at once, short of a full disk
+            rest = rest[_write(fd, rest):]
         if self._fsync:
             os.fsync(fd)
 
