@@ -19,6 +19,9 @@ from .columnar import Columns
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _NOTHING: frozenset[Any] = frozenset()
+# a key's final reads: the latest one's invocation index, the elements of the only one (or
+# None), each one's (invocation index, elements), and every element any of them shows
+_Shown = tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]]
 
 
 @dataclass(slots=True)
@@ -42,23 +45,44 @@ def scan(
     writes: list[int] = []
     ok_reads: list[int] = []
     marked: list[int] = []
-    for j in range(len(invokes)):
-        inv = invokes[j]
+    # the elements each key's writes may have put there (all but failed writes), so far; a
+    # read showing only those is done with at once, any other is looked at again at the end
+    allowed: dict[Any, set[Any]] = {}
+    later: list[int] = []
+    for j, inv, done in zip(range(len(invokes)), invokes, completions, strict=True):
         f = inv.f
         if f in kinds:
             writes.append(j)
+            if done is not None and done.type == "fail":
+                continue
+            key, el = inv.key, inv.value
+            if key.__class__ not in _SCALARS:
+                key = freeze(key)
+            known = allowed.get(key)
+            if known is None:
+                allowed[key] = {el if el.__class__ in _SCALARS else freeze(el)}
+            else:
+                known.add(el if el.__class__ in _SCALARS else freeze(el))
         elif f == "read":
-            done = completions[j]
             if (inv.extra is not None and inv.extra.get("final")) or (
                 done is not None and done.extra is not None and done.extra.get("final")
             ):
                 marked.append(j)
-            if done is not None and done.type == "ok":
-                ok_reads.append(j)
+            if done is None or done.type != "ok":
+                continue
+            ok_reads.append(j)
+            value, key = done.value, inv.key
+            if value is None:
+                continue
+            if (
+                value.__class__ not in _SCALARS
+                or key.__class__ not in _SCALARS
+                or value not in allowed.get(key, _NOTHING)
+            ):
+                later.append(j)
     finals, source = _final_reads(cols, marked, ok_reads, elements)
     tally: dict[str, int] = {}
-    allowed = _classify(cols, writes, finals, tally)
-    if allowed is None or _phantom(cols, ok_reads, allowed, elements):
+    if not _classify(cols, writes, finals, tally) or _phantom(cols, later, allowed, elements):
         return None
     picked = [Completed(invokes[j], completions[j]) for j in marked]
     return Decided(tally, finals, source, picked)
@@ -104,25 +128,17 @@ def _classify(
     writes: list[int],
     finals: dict[Any, list[tuple[Completed, set[Any]]]],
     tally: dict[str, int],
-) -> dict[Any, set[Any]] | None:
-    """Each write's fate in ``tally`` (``durability.classify``), and the elements each key's
-    writes may have put there; ``None`` at the first lost write."""
+) -> bool:
+    """Each write's fate in ``tally`` (``durability.classify``); False at the first lost
+    write."""
     invokes, completions = cols.invokes, cols.completions
-    # per key: the latest invocation of a final read, the elements of its only final read (or
-    # None), all of them as (invocation index, elements), and every element any of them shows
-    shown: dict[Any, tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]]] = {}
+    shown: dict[Any, _Shown] = {}
     for k, rs in finals.items():
         reads = [(c.invoke.index, els) for c, els in rs]
         union = reads[0][1] if len(reads) == 1 else set().union(*(els for _, els in reads))
         only = reads[0][1] if len(reads) == 1 else None
         shown[k] = (max(i for i, _ in reads), only, reads, union)
-    nothing: tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]] = (
-        -1,
-        None,
-        [],
-        set(),
-    )
-    allowed: dict[Any, set[Any]] = {}
+    nothing: _Shown = (-1, None, [], set())
     failed = acknowledged = survived = unchecked = recovered = unknown_absent = 0
     for j in writes:
         inv, done = invokes[j], completions[j]
@@ -134,11 +150,6 @@ def _classify(
         if done is not None and done.type == "fail":
             failed += 1
             continue
-        known = allowed.get(key)
-        if known is None:
-            allowed[key] = {el}
-        else:
-            known.add(el)
         last, only, reads, union = shown.get(key, nothing)
         if done is None or done.type != "ok":
             if el in union:
@@ -153,7 +164,7 @@ def _classify(
         elif (el in only) if only is not None else any(el in s for i, s in reads if i > acked):
             survived += 1
         else:
-            return None  # lost
+            return False  # lost
     tally.update(
         attempted=len(writes),
         acknowledged=acknowledged,
@@ -163,18 +174,19 @@ def _classify(
         unknown_absent=unknown_absent,
         failed=failed,
     )
-    return allowed
+    return True
 
 
 def _phantom(
     cols: Columns,
-    ok_reads: list[int],
+    reads: list[int],
     allowed: dict[Any, set[Any]],
     elements: Callable[[Any], set[Any]],
 ) -> bool:
-    """Whether an ok read shows an element no write that may have happened carried."""
+    """Whether one of these ok reads shows an element no write that may have happened
+    carried."""
     invokes, completions = cols.invokes, cols.completions
-    for j in ok_reads:
+    for j in reads:
         key = invokes[j].key
         value = completions[j].value  # type: ignore[union-attr]
         if value is None:
