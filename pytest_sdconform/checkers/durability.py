@@ -256,11 +256,14 @@ def check_lost_writes(history: History, *, fs: Iterable[str] = ("add", "append")
     with paused_gc():
         cols = paired(history)
         fast = None if cols is None else scan(cols, kinds, elements)
-        if cols is None or fast is None:  # an anomaly to word, or a history complete() rejects
+        if cols is None or fast is None:  # a phantom, or a history complete() rejects
             return _check_reference(history, kinds)
     finals = {k: [FinalRead(c, els) for c, els in rs] for k, rs in fast.finals.items()}
-    _, summary = report_lost([], FaultIndex(fault_windows(cols)))
-    return _verdict(fast.source, finals, Tally(**fast.tally), summary, [], fast.marked)
+    lost = [
+        (c, [r for r in finals[k] if r.op.invoke.index > _completed_at(c)]) for c, k in fast.lost
+    ]
+    anomalies, summary = report_lost(lost, FaultIndex(fault_windows(cols)))
+    return _verdict(fast.source, finals, Tally(**fast.tally), summary, anomalies, fast.marked)
 
 
 def _check_reference(history: History, kinds: frozenset[str]) -> Verdict:

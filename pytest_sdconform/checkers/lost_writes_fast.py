@@ -3,9 +3,10 @@
 The same rules as ``durability.py``, over ``columnar.paired``'s lists: the final reads of each
 key (the only reads made into ``Completed`` objects), then each write's fate and each ok read's
 elements against what was written, in two passes in history order. It decides a history with
-neither a lost write nor a phantom; at the first of either it returns ``None``, and
-``durability.py`` runs the reference path, which words the anomalies. It takes the elements a
-read shows from ``durability.elements``, passed in (``durability`` imports this module).
+no phantom and names its lost writes, which ``durability.py`` words as the reference path does;
+at a phantom it returns ``None``, and ``durability.py`` runs the reference path. It takes the
+elements a read shows from ``durability.elements``, passed in (``durability`` imports this
+module).
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ _Shown = tuple[int, set[Any] | None, list[tuple[int, set[Any]]], set[Any]]
 
 @dataclass(slots=True)
 class Decided:
-    """What the reference path would report when nothing is lost and nothing is a phantom."""
+    """What the reference path would find in a history without a phantom."""
 
     tally: dict[str, int]  # durability.Tally's fields but phantoms
     finals: dict[Any, list[tuple[Completed, set[Any]]]]  # per key: each final read, its elements
     source: str
     marked: list[Completed]  # reads marked final, whatever their outcome
+    lost: list[tuple[Completed, Any]]  # each lost write (in invocation order) and its key
 
 
 def scan(
     cols: Columns, kinds: frozenset[str], elements: Callable[[Any], set[Any]]
 ) -> Decided | None:
-    """The tally and final reads, or ``None`` when a write was lost or a read shows a phantom
-    (or ``kinds`` takes in ``read``, a case only the reference path reads right)."""
+    """The tally, final reads and lost writes, or ``None`` when a read shows a phantom (or
+    ``kinds`` takes in ``read``, a case only the reference path reads right)."""
     if "read" in kinds:
         return None
     invokes, completions = cols.invokes, cols.completions
@@ -82,10 +84,11 @@ def scan(
                 later.append(j)
     finals, source = _final_reads(cols, marked, ok_reads, elements)
     tally: dict[str, int] = {}
-    if not _classify(cols, writes, finals, tally) or _phantom(cols, later, allowed, elements):
+    if _phantom(cols, later, allowed, elements):
         return None
+    lost = _classify(cols, writes, finals, tally)
     picked = [Completed(invokes[j], completions[j]) for j in marked]
-    return Decided(tally, finals, source, picked)
+    return Decided(tally, finals, source, picked, lost)
 
 
 def _final_reads(
@@ -128,9 +131,9 @@ def _classify(
     writes: list[int],
     finals: dict[Any, list[tuple[Completed, set[Any]]]],
     tally: dict[str, int],
-) -> bool:
-    """Each write's fate in ``tally`` (``durability.classify``); False at the first lost
-    write."""
+) -> list[tuple[Completed, Any]]:
+    """Each write's fate in ``tally`` (``durability.classify``), and the lost ones with their
+    keys."""
     invokes, completions = cols.invokes, cols.completions
     shown: dict[Any, _Shown] = {}
     for k, rs in finals.items():
@@ -139,6 +142,7 @@ def _classify(
         only = reads[0][1] if len(reads) == 1 else None
         shown[k] = (max(i for i, _ in reads), only, reads, union)
     nothing: _Shown = (-1, None, [], set())
+    lost: list[tuple[Completed, Any]] = []
     failed = acknowledged = survived = unchecked = recovered = unknown_absent = 0
     for j in writes:
         inv, done = invokes[j], completions[j]
@@ -164,7 +168,7 @@ def _classify(
         elif (el in only) if only is not None else any(el in s for i, s in reads if i > acked):
             survived += 1
         else:
-            return False  # lost
+            lost.append((Completed(inv, done), key))
     tally.update(
         attempted=len(writes),
         acknowledged=acknowledged,
@@ -173,8 +177,9 @@ def _classify(
         recovered=recovered,
         unknown_absent=unknown_absent,
         failed=failed,
+        lost=len(lost),
     )
-    return True
+    return lost
 
 
 def _phantom(
