@@ -87,11 +87,14 @@ def at_least_once(t: Traffic, history: History) -> Verdict:
         if c.completion.index > last_read:
             unchecked += 1  # no consumer looked after it was acknowledged
             continue
-        lost.append(
-            Anomaly("lost-message", c.indices + drain, f"{m!r} was acknowledged, never received")
-        )
+        lost.append(lost_message(m, c, drain))
     acked = any(c.type == "ok" for c in t.sends)
     return at_least_once_of(lost, unchecked, drain_problem(t, history), acked)
+
+
+def lost_message(m: Any, send: Completed, drain: list[int]) -> Anomaly:
+    """A message acknowledged (``send``) and never received, with the drain that missed it."""
+    return Anomaly("lost-message", send.indices + drain, f"{m!r} was acknowledged, never received")
 
 
 def at_least_once_of(lost: list[Anomaly], unchecked: int, problem: str, acked: bool) -> Verdict:
@@ -186,13 +189,18 @@ def check_delivery(
 
 FAST: dict[str, Callable[[Decided, Columns], Verdict]] = {
     "at-least-once": lambda d, cols: at_least_once_of(
-        [],
+        [lost_message(m, c, fast_drain(d)) for m, c in d.lost],
         d.unchecked,
         drain_problem_of(d.final, d.last_ok_start, fault_windows(cols)),
         d.counts["acked"] > 0,
     ),
     "at-most-once": lambda d, cols: at_most_once_of([], 0, d.counts["receipts"]),
 }
+
+
+def fast_drain(d: Decided) -> list[int]:
+    """``at_least_once``'s drain evidence from the fast path's final consumer ops."""
+    return [i for c in d.final if c.type == "ok" for i in c.indices][:2]
 
 
 def assemble(

@@ -4,9 +4,10 @@ at-most-once.
 The same reading as ``traffic.py`` (sends, consumer ops, the ``(partition, offset, message)``
 deliveries of a poll or dequeue), over ``columnar.paired``'s lists, with counts per message in
 dictionaries instead of a ``Message`` per message and a ``Receipt`` per delivery. It decides a
-history with no lost, duplicated or unexpected message; at the first of any, or a poll whose
-value is malformed, it returns ``None`` and ``delivery.py`` runs the reference path, which
-words the anomalies (and raises on bad input).
+history with no duplicated or unexpected message, and names its lost messages (which
+``delivery.py`` words as the reference path does); at a duplicate, an unexpected message or a
+poll whose value is malformed it returns ``None``, and ``delivery.py`` runs the reference
+path, which words them (and raises on bad input).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 @dataclass(slots=True)
 class Decided:
-    """What ``delivery.py`` needs to say when nothing was lost, duplicated or unexpected."""
+    """What ``delivery.py`` needs to say when nothing was duplicated or unexpected."""
 
     counts: dict[str, int]  # sent, acked, received, receipts, duplicates (as delivery.counts)
     unchecked: int  # acknowledged, not received, and no consumer looked after the ack
     final: list[Completed]  # consumer ops marked final
     last_ok_start: int | None  # the latest start of an ok consumer op
+    lost: list[tuple[Any, Completed]]  # each lost message and its first acknowledged send
 
 
 def scan(cols: Columns) -> Decided | None:
@@ -36,6 +38,7 @@ def scan(cols: Columns) -> Decided | None:
     invokes, completions = cols.invokes, cols.completions
     possible: dict[Any, int] = {}  # sends of each message that may have happened
     acked_send: dict[Any, int] = {}  # the first acknowledged send of each message
+    first_send: dict[Any, int] = {}  # each message's first send: the reference path's order
     receipts: dict[Any, int] = {}
     sent = acked = delivered = 0
     last_read = -1  # the latest invocation index of an ok consumer op
@@ -49,6 +52,8 @@ def scan(cols: Columns) -> Decided | None:
             m = inv.value
             if m.__class__ not in _SCALARS:
                 m = freeze(m)
+            if m not in first_send:
+                first_send[m] = j
             if done is None or done.type != "fail":
                 possible[m] = possible.get(m, 0) + 1
                 if done is not None and done.type == "ok":
@@ -86,13 +91,16 @@ def scan(cols: Columns) -> Decided | None:
     for m, n in receipts.items():
         if not 0 < possible.get(m, 0) >= n:
             return None  # unexpected (never sent, or only by failed sends) or duplicated
+    lost: list[tuple[Any, Completed]] = []
     for m, j in acked_send.items():
         if m not in receipts:
             done = completions[j]
             assert done is not None
             if done.index <= last_read:
-                return None  # lost
-            unchecked += 1
+                lost.append((m, Completed(invokes[j], done)))
+            else:
+                unchecked += 1
+    lost.sort(key=lambda pair: first_send[pair[0]])
     counts = {
         "sent": sent,
         "acked": acked,
@@ -100,4 +108,4 @@ def scan(cols: Columns) -> Decided | None:
         "receipts": delivered,
         "duplicates": 0,
     }
-    return Decided(counts, unchecked, final, last_ok_start)
+    return Decided(counts, unchecked, final, last_ok_start, lost)

@@ -71,9 +71,14 @@ def test_a_valid_history_is_decided_without_the_reference_path(
     assert expected.result == "valid"
 
 
-@pytest.mark.parametrize(
-    ("h", "kind"), [(LOST, "lost-message"), (TWICE, "duplicate"), (STRAY, "unexpected-message")]
-)
+def test_a_lost_message_is_worded_by_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = reference(LOST)
+    monkeypatch.setattr(delivery, "gather", None)  # calling it would fail
+    assert check_delivery(LOST) == expected
+    assert expected.result == "invalid" and expected.anomaly_kinds == ["lost-message"]
+
+
+@pytest.mark.parametrize(("h", "kind"), [(TWICE, "duplicate"), (STRAY, "unexpected-message")])
 def test_an_anomaly_is_worded_by_the_reference_path(h: History, kind: str) -> None:
     assert delivery_fast.scan(delivery.paired(h)) is None  # type: ignore[arg-type]
     v = check_delivery(h)
