@@ -121,23 +121,32 @@ def _describe(c: Completed) -> str:
 
 def evidence(part: Partition, res: SearchResult) -> tuple[list[int], list[int], str]:
     """(history indices showing the problem, indices of the longest prefix, explanation)."""
-    placed = _members(res.best)
     ops = part.ops
-    prefix = []
-    for i in placed:
-        c = ops[i]
-        prefix.append(c.invoke.index)
-        if c.completion is not None:
-            prefix.append(c.completion.index)
+    if res.prefix is not None:  # computed by the compiled loop, as below
+        prefix = res.prefix
+    else:
+        prefix = []
+        for i in _members(res.best):
+            c = ops[i]
+            prefix.append(c.invoke.index)
+            if c.completion is not None:
+                prefix.append(c.completion.index)
     if res.stuck is None:
         return [], prefix, res.reason
     stuck = ops[res.stuck]
+    why = (
+        f"{_describe(stuck)} cannot be linearized: after the {res.best.bit_count()} operations "
+        f"that can be, the state is {_show_state(res.best_state)!r}"
+    )
+    if res.changers is not None:
+        shown = [ops[i] for i in res.changers] + [stuck]
+        return sorted(idx for c in shown for idx in c.indices), prefix, why
     # The latest state-changing operations before it usually explain what it should have seen:
     # the two last by completion (or invocation) index, a later one first among equals.
     limit = stuck.completion.index if stuck.completion else stuck.invoke.index
     last: tuple[int, Completed] | None = None
     before: tuple[int, Completed] | None = None
-    for i in placed:
+    for i in _members(res.best):
         c = ops[i]
         invoke = c.invoke
         if invoke.f == "read" or invoke.index >= limit:
@@ -148,12 +157,7 @@ def evidence(part: Partition, res: SearchResult) -> tuple[list[int], list[int], 
         elif before is None or k >= before[0]:
             before = (k, c)
     shown = [x[1] for x in (before, last) if x is not None] + [stuck]
-    indices = sorted(idx for c in shown for idx in c.indices)
-    why = (
-        f"{_describe(stuck)} cannot be linearized: after the {len(placed)} operations that can "
-        f"be, the state is {_show_state(res.best_state)!r}"
-    )
-    return indices, prefix, why
+    return sorted(idx for c in shown for idx in c.indices), prefix, why
 
 
 def _show_state(state: Any) -> Any:
@@ -227,10 +231,13 @@ def linearization(part: Partition, res: SearchResult, model: Model,
     operations it placed, the last ``last`` of them in their linearized order with the model's
     state after each, then the operation that cannot be placed and the state it met."""
     order = res.order()
-    state, after, step, steps = model.init, [], model.step, part.steps
-    for i in order:
-        state = step(state, steps[i])
-        after.append(state)
+    if res.after is not None and len(res.after) == min(last, len(order)):
+        after = res.after  # the states the compiled loop replayed
+    else:
+        state, after, step, steps = model.init, [], model.step, part.steps
+        for i in order:
+            state = step(state, steps[i])
+            after.append(state)
     shown = [{"ops": part.ops[i].indices, "op": _describe(part.ops[i]),
               "state": _show_state(s)} for i, s in zip(order[-last:], after[-last:], strict=True)]
     out: dict[str, Any] = {"placed": len(order), "shown": shown,

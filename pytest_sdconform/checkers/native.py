@@ -184,9 +184,13 @@ def search_history(
         if got is None:
             return None
         n_parts, n_ops, found, values, places = got
-        parts = {i: Partition(key, ops, steps, starts, ends)
-                 for i, key, ops, steps, starts, ends in places}
-        return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
+        results = _results(found, None if kind == 1 else values)
+        parts = {}
+        for i, key, ops, steps, starts, ends, hints in places:
+            parts[i] = Partition(key, ops, steps, starts, ends)
+            if hints is not None:
+                results[i].prefix, results[i].changers, results[i].after = hints
+        return n_parts, n_ops, results, parts
     got = _core.check_history(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
                               max_states, share, threads, stop_on_invalid)
     if got is None:

@@ -48,6 +48,13 @@ class SearchResult:
     stuck: int | None = None  # operation whose completion could not be passed there
     reason: str = ""
     path: Any = None  # how ``best`` was reached: (last op, (the one before, (...))), or None
+    # What the evidence reads from every operation of ``best``, when the compiled loop computed
+    # it (native.py; None: linearizable.py computes it): the history indices of those
+    # operations, the two latest state-changing ones before ``stuck`` (their partition
+    # indices), and the state after each of the last ``LAST_SHOWN`` (None: replay the model).
+    prefix: list[int] | None = None
+    changers: list[int] | None = None
+    after: list[Any] | None = None
 
     def order(self) -> list[int]:
         """The operations of ``best`` in the order they were linearized."""
