@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from pytest_sdconform.backends import sse, transport
 from pytest_sdconform.backends.base import Start
+from pytest_sdconform.backends.nginx.topology import app_spec
 from pytest_sdconform.backends.own_server import PACKAGE_ROOT, python_node
 from pytest_sdconform.nodes import NodePaths
 from pytest_sdconform.nodes.readiness import TcpPort
@@ -56,3 +57,11 @@ def test_the_transport_sink_node_binds_its_port() -> None:
                                 "127.9.0.1", "--port", "7070"]
     assert topology.ready(start()) == transport.TransportInfo("127.9.0.1")
     assert transport.TransportInfo("127.9.0.1").endpoint()[1] == transport.PORT
+
+
+def test_the_nginx_app_server_is_a_python_node() -> None:
+    spec = app_spec("a1", "127.9.0.2", "memory")
+    assert spec == python_node("a1", "127.9.0.2", "pytest_sdconform.backends.nginx.appserver",
+                               ["--bind", "127.9.0.2", "--port", "8080", "--name", "a1",
+                                "--store", "memory"], ready=TcpPort("127.9.0.2", 8080))
+    assert spec.image == "python" and spec.ready_timeout == 30 and spec.harness_ports() == [8080]

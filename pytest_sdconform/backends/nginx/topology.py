@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from ...nodes.readiness import TcpPort
 from ...provision import apt_install
 from .. import base
 from .. import redis as rb
+from ..own_server import python_node
 from .conf import PORT, Balancing, render
 
 APP_PORT = 8080
@@ -40,24 +40,10 @@ def provision(redis: bool = True) -> None:
 
 
 def app_spec(name: str, address: str, store: str) -> NodeSpec:
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest_sdconform.backends.nginx.appserver",
-        "--bind",
-        address,
-        "--port",
-        str(APP_PORT),
-        "--name",
-        name,
-        "--store",
-        store,
-    ]
-    # In a container: this same interpreter and package, read from the host (NodeSpec.shared).
-    package = Path(__file__).resolve().parents[3]
-    return NodeSpec(name, address, argv, ready=TcpPort(address, APP_PORT), ready_timeout=30,
-                    image="python",
-                    shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+    return python_node(name, address, "pytest_sdconform.backends.nginx.appserver",
+                       ["--bind", address, "--port", str(APP_PORT), "--name", name,
+                        "--store", store],
+                       ready=TcpPort(address, APP_PORT))
 
 
 def nginx_test(folder: Path, quiet: bool = True) -> list[str]:
