@@ -24,10 +24,12 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 def python_node(name: str, address: str, module: str, args: Sequence[str], *,
                 ready: Readiness, ready_timeout: float = 30.0,
-                ports: Sequence[int] = (), skewable: bool = False) -> NodeSpec:
+                ports: Sequence[int] = (), skewable: bool = False,
+                prefix: Sequence[str] = ()) -> NodeSpec:
     """A node running ``python -m module *args`` on this interpreter; ``skewable``: the
-    clock-skew fault may move its clock (the interpreter's binary is the one skewed)."""
-    return NodeSpec(name, address, [sys.executable, "-m", module, *args], ready=ready,
+    clock-skew fault may move its clock (the interpreter's binary is the one skewed);
+    ``prefix``: a command that runs the interpreter (``ip netns exec NS``: in a namespace)."""
+    return NodeSpec(name, address, [*prefix, sys.executable, "-m", module, *args], ready=ready,
                     ready_timeout=ready_timeout, image="python", ports=list(ports),
                     shared=sorted({Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}),
                     clock=str(Path(sys.executable).resolve()) if skewable else None)

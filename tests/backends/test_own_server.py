@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from pytest_sdconform.backends import sse, transport
+from pytest_sdconform.backends import sse, transport, vip
 from pytest_sdconform.backends.base import Start
 from pytest_sdconform.backends.nginx.topology import app_spec
 from pytest_sdconform.backends.own_server import PACKAGE_ROOT, python_node
 from pytest_sdconform.nodes import NodePaths
-from pytest_sdconform.nodes.readiness import TcpPort
+from pytest_sdconform.nodes.readiness import LogLine, TcpPort
 
 
 def start() -> Start:
@@ -65,3 +65,27 @@ def test_the_nginx_app_server_is_a_python_node() -> None:
                                ["--bind", "127.9.0.2", "--port", "8080", "--name", "a1",
                                 "--store", "memory"], ready=TcpPort("127.9.0.2", 8080))
     assert spec.image == "python" and spec.ready_timeout == 30 and spec.harness_ports() == [8080]
+
+
+def test_a_prefix_runs_the_interpreter_under_another_command() -> None:
+    spec = python_node("p1", "127.9.0.2", "pytest_sdconform.x", ["--a"], ready=LogLine("up"),
+                       prefix=["ip", "netns", "exec", "ns1"])
+    assert spec.command == ["ip", "netns", "exec", "ns1", sys.executable, "-m",
+                            "pytest_sdconform.x", "--a"]
+
+
+def test_the_vip_machines_network_and_app_servers_are_python_nodes() -> None:
+    run = SimpleNamespace(id="run-20261202-abcdef12", record=lambda *a, **k: None)
+    paths = start().runtime.paths
+    begin = SimpleNamespace(run=run, seed=7, addresses={"net": "127.9.0.9"}, paths=paths)
+    topology = vip.Topology()
+    [net] = topology.specs(begin)  # type: ignore[arg-type]
+    assert net.command[:3] == [sys.executable, "-m", "pytest_sdconform.nodes.netns"]
+    assert net.ready == LogLine("ready") and net.ready_timeout == 30
+    app, vrrp = topology._machine_specs(begin, "lb1")  # type: ignore[arg-type]
+    ns = topology._net.machines["lb1"]
+    assert app.command == ["ip", "netns", "exec", ns, sys.executable, "-m",
+                           "pytest_sdconform.backends.nginx.appserver", "--bind", "0.0.0.0",
+                           "--port", "8080", "--name", "lb1", "--store", "memory"]
+    assert app.address == vrrp.address and app.ready_timeout == 30
+    assert set(app.shared) == {Path(sys.base_prefix), Path(sys.prefix), PACKAGE_ROOT}

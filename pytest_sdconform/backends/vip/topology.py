@@ -12,11 +12,9 @@ ARPs for the VIP, which the harness's neighbour table takes at once.
 
 from __future__ import annotations
 
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ...nodes import NodeSpec
@@ -24,6 +22,7 @@ from ...nodes.netns import Network, free_third_octet, ip, spec_json
 from ...nodes.readiness import HttpGet, LogLine
 from ...provision import apt_install
 from .. import base
+from ..own_server import python_node
 
 APP_PORT = 8080
 MACHINES = ("lb1", "lb2")
@@ -94,9 +93,8 @@ class Topology(base.Topology[VipInfo]):
             start.run.record("netns", name=ns)
         start.run.record("link", name=net.bridge)
         self._net = net
-        argv = [sys.executable, "-m", "pytest_sdconform.nodes.netns", spec_json(net)]
-        return [NodeSpec("net", start.addresses["net"], argv, ready=LogLine("ready"),
-                         ready_timeout=30)]
+        return [python_node("net", start.addresses["net"], "pytest_sdconform.nodes.netns",
+                            [spec_json(net)], ready=LogLine("ready"))]
 
     def _machine_specs(self, start: base.Start, machine: str) -> list[NodeSpec]:
         net = self._net
@@ -113,14 +111,10 @@ class Topology(base.Topology[VipInfo]):
             ready_timeout=30, kill_tree=True,
             files={"keepalived.conf": keepalived_conf(machine, net.vip, self.advert_int,
                                                       self.preempt)})
-        package = Path(__file__).resolve().parents[3]
-        app = NodeSpec(
-            f"{machine}-app", net.address(machine),
-            [*inside, sys.executable, "-m", "pytest_sdconform.backends.nginx.appserver",
-             "--bind", "0.0.0.0", "--port", str(APP_PORT), "--name", machine,
-             "--store", "memory"],
-            ready=HttpGet(f"http://{net.address(machine)}:{APP_PORT}/kv/ready"),
-            ready_timeout=30, shared=sorted({Path(sys.base_prefix), Path(sys.prefix), package}))
+        app = python_node(
+            f"{machine}-app", net.address(machine), "pytest_sdconform.backends.nginx.appserver",
+            ["--bind", "0.0.0.0", "--port", str(APP_PORT), "--name", machine, "--store", "memory"],
+            ready=HttpGet(f"http://{net.address(machine)}:{APP_PORT}/kv/ready"), prefix=inside)
         return [app, vrrp]
 
     def ready(self, start: base.Start) -> VipInfo:
