@@ -5,7 +5,10 @@ continue while a broker is down", "the standby takes over within N seconds". For
 of the fault it looks for the first successful ``f`` invoked inside the window (after its
 onset) and completed before the window closed; the time from the onset to that completion is
 the recovery time clients saw. The bound, when there is one, must come from the system's own
-settings (a detection timeout plus an election), never from a guess about the machine.
+settings (a detection timeout plus an election), never from a guess about the machine. A judge
+that measures from another onset (the promotion a fault saw, the kill before a failover window)
+gives ``onset`` and names it in ``onset_name``, which the ruling's words use ("resumed 1.20s
+after the promotion in a kill"; by default "into a kill", from the window's start).
 
 Exercised: clients kept calling ``f`` during every window (a failover nobody tried to use was
 not tested). Refuted: a window in which no call succeeded, a recovery slower than the bound, or
@@ -42,10 +45,17 @@ class Resumes:
     other_node: bool = False  # it must resume on a node that served nothing before the fault
     no_loss: str | None = None  # a checker whose invalid verdict refutes (e.g. "lost-writes")
     onset: Callable[[FaultWindow], int] | None = None  # when the failure began (default: start)
+    onset_name: str | None = None  # what ``onset`` is, for the words ("the promotion")
     name: str = "recovery"
     exercises: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.onset_name is not None and self.onset is None:
+            raise ValueError(f"Resumes: onset_name {self.onset_name!r} names an onset, but no "
+                             "onset was given (the recovery time is then measured from the "
+                             "window's start)")
+        if self.onset_name is not None and not self.onset_name.strip():
+            raise ValueError("Resumes: onset_name is empty")
         self.exercises = (f"clients call {self.f} during every {self.fault or 'fault'} window")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
@@ -84,15 +94,27 @@ class Resumes:
             gaps.append((gap, c.completion.node))  # type: ignore[union-attr]
             if self.bound_s is not None and gap > self.bound_s:
                 slow = [x for x in inside if x.invoke.time < c.invoke.time and x.type != "ok"]
-                return Ruling(REFUTED, f"{self.f} resumed {gap:.2f}s into a {w.fault} "
+                return Ruling(REFUTED, f"{self.f} resumed {gap:.2f}s {self._since(w.fault)} "
                                        f"(> {self.bound_s:g}s)",
                               evidence("slow-recovery", slow or [c],
-                                       f"{self.f} not back within {self.bound_s:g}s"))
+                                       f"{self.f} not back within {self.bound_s:g}s"
+                                       f"{self._of_onset()}"))
         worst, node = max(gaps, key=lambda g: g[0])
         bound = f" (<= {self.bound_s:g}s)" if self.bound_s is not None else ""
         on = f" on {node}" if node else ""
-        return Ruling(UPHELD, f"{self.f} resumed{on} at worst {worst:.2f}s into a "
-                              f"{windows[0].fault}{bound}, over {len(windows)} windows")
+        return Ruling(UPHELD, f"{self.f} resumed{on} at worst {worst:.2f}s "
+                              f"{self._since(windows[0].fault)}{bound}, over {len(windows)} "
+                              "windows")
+
+    def _since(self, fault: str) -> str:
+        """Where the recovery time was measured from, in words: "into a kill" (its start) or
+        "after the promotion in a kill" (``onset_name``)."""
+        if self.onset_name is None:
+            return f"into a {fault}"
+        return f"after {self.onset_name} in a {fault}"
+
+    def _of_onset(self) -> str:
+        return "" if self.onset_name is None else f" of {self.onset_name}"
 
 
 def _resumed(c: Completed, w: FaultWindow, onset: int, old: set[str | None] | None) -> bool:

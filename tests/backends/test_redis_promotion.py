@@ -61,12 +61,14 @@ def test_writes_back_soon_after_a_slow_promotion_uphold() -> None:
     result, reason = outcome(history(promoted=6.5, resumed=6.8))
     assert result == "upheld", reason
     assert "promoted at worst 6.50s" in reason
+    assert "s after the promotion in a kill (<= 2s)" in reason and "into a kill (<=" not in reason
 
 
 def test_writes_slower_than_the_clients_bound_after_the_promotion_refute() -> None:
     ruling = judge().rule(history(promoted=3.0, resumed=5.5), {})
     assert ruling.outcome == "refuted", ruling.reason
-    assert "resumed" in ruling.reason and "(> 2s)" in ruling.reason
+    assert "s after the promotion in a kill (> 2s)" in ruling.reason
+    assert "not back within 2s of the promotion" in ruling.anomalies[0].explanation
     assert outcome(history(promoted=3.0, resumed=5.5))[0] == "refuted"
 
 

@@ -4,6 +4,8 @@ through ``outcome.decide``; a recovery in time is upheld."""
 
 from __future__ import annotations
 
+import pytest
+
 from pytest_sdconform.checkers.recovery import Resumes
 from pytest_sdconform.checkers.verdict import Anomaly, Verdict
 from pytest_sdconform.history import History
@@ -60,6 +62,29 @@ def test_the_onset_moves_the_start_of_the_recovery_time() -> None:
     judge = Resumes("add", "kill", bound_s=2.0, onset=lambda w: w.start + 10**9)
     d = decide(failover(*RECOVERS), {}, judge, faults=["kill"])
     assert d.outcome == "upheld" and "1.50s" in d.reason
+
+
+def test_the_words_name_the_onset_the_time_was_measured_from() -> None:
+    assert "at worst 2.50s into a kill" in Resumes("add", "kill").rule(failover(*RECOVERS),
+                                                                      {}).reason
+    judge = Resumes("add", "kill", bound_s=2.0, onset=lambda w: w.start + 10**9,
+                    onset_name="the promotion")
+    d = decide(failover(*RECOVERS), {}, judge, faults=["kill"])
+    assert d.outcome == "upheld"
+    assert "at worst 1.50s after the promotion in a kill (<= 2s)" in d.reason
+    assert "into a" not in d.reason
+    slow = Resumes("add", "kill", bound_s=1.0, onset=lambda w: w.start + 10**9,
+                   onset_name="the promotion")
+    d = decide(failover(*RECOVERS), {}, slow, faults=["kill"])
+    assert d.outcome == "refuted"
+    assert "add resumed 1.50s after the promotion in a kill (> 1s)" in d.reason
+
+
+def test_an_onset_name_without_an_onset_is_refused() -> None:
+    with pytest.raises(ValueError, match="no onset was given"):
+        Resumes("add", "kill", onset_name="the promotion")
+    with pytest.raises(ValueError, match="empty"):
+        Resumes("add", "kill", onset=lambda w: w.start, onset_name=" ")
 
 
 def test_lost_writes_refute_with_no_loss() -> None:

@@ -65,7 +65,8 @@ class ResumesAfterPromotion:
 
     def _resumes(self, onsets: dict[int, int]) -> Resumes:
         return Resumes(self.f, self.fault, bound_s=self.client_bound_s, other_node=True,
-                       onset=lambda w: onsets.get(w.start_index, w.start))
+                       onset=lambda w: onsets.get(w.start_index, w.start),
+                       onset_name="the promotion")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         if any(o is None for o in observed(history, self.fault, EVENT)):

@@ -264,7 +264,8 @@ class FailoverResumes:
         # stays down, so any write acknowledged after its death was acknowledged there.
         return Resumes(self.f, self.fault, bound_s=since + self.client_bound_s,
                        no_loss=self.lost,
-                       onset=lambda w: kills.get(w.start, w.start))
+                       onset=lambda w: kills.get(w.start, w.start),
+                       onset_name="the primary's kill")
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         resumes = self._resumes(history)
@@ -293,8 +294,8 @@ class FailoverResumes:
             return Ruling(INCONCLUSIVE, made.why)
         ruling = resumes.rule(history, verdicts)
         if ruling.outcome == UPHELD:
-            ruling.reason += (f" (from the primary's death; bound: the promotion, measured, "
-                              f"+ {self.client_bound_s:g}s for a client to reconnect); "
+            ruling.reason += (f" (bound: the promotion, measured, + {self.client_bound_s:g}s "
+                              "for a client to reconnect); "
                               f"{self.lost}: {verdicts[self.lost].result}")
         return ruling
 
