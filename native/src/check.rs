@@ -1,11 +1,12 @@
 //! `check_ops`: the whole check of a register, kv or mutex history, as `check_history`, with
-//! everything the evidence of a partition that is not valid needs built here rather than in a
-//! Python loop per operation: its `Completed` objects and steps (as `Model.prepare` makes
-//! them), its completion positions, and the deepest configuration as `wgl.SearchResult` holds
-//! it (the bitset of linearized operations as an int, the path as nested (op, rest) tuples).
+//! what the evidence of a partition that is not valid reads from every operation computed here
+//! rather than in a Python loop per operation (`Hints`), its operations' positions (native.py
+//! pairs and prepares only those the evidence shows), and the deepest configuration as
+//! `wgl.SearchResult` holds it (the bitset of linearized operations as an int, the path as
+//! nested (op, rest) tuples).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyInt, PyTuple};
 
 use crate::attrs::Fields;
 use crate::history::{self, Call};
@@ -25,7 +26,7 @@ type Hints = (Vec<i64>, Vec<usize>, Option<Vec<Py<PyAny>>>);
 fn hints<'py>(
     py: Python<'py>,
     calls: &[Call<'py>],
-    steps: &[(usize, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)],
+    members: &[usize],
     found: &crate::FoundOut,
     replay: Option<(&[u8], &[u32], &[u32], u32)>,
     values: &[Py<PyAny>],
@@ -41,7 +42,7 @@ fn hints<'py>(
     let mut at = Vec::with_capacity(placed.len());
     let mut prefix = Vec::with_capacity(2 * placed.len());
     for &i in &placed {
-        let c = &calls[steps[i as usize].0];
+        let c = &calls[members[i as usize]];
         let Some(inv) = idx(&c.op)? else { return Ok(None) };
         prefix.push(inv);
         let comp = match &c.completion {
@@ -58,7 +59,7 @@ fn hints<'py>(
     }
     let mut changers = vec![];
     if let Some(s) = stuck {
-        let c = &calls[steps[s as usize].0];
+        let c = &calls[members[s as usize]];
         let limit = match &c.completion {
             Some(op) => idx(op)?,
             None => idx(&c.op)?,
@@ -67,7 +68,7 @@ fn hints<'py>(
         // the two last by completion (or invocation) index, a later one first among equals
         let (mut before, mut last): (Option<(i64, usize)>, Option<(i64, usize)>) = (None, None);
         for (&i, &(inv, comp)) in placed.iter().zip(&at) {
-            let f = &calls[steps[i as usize].0].f;
+            let f = &calls[members[i as usize]].f;
             if inv >= limit || f.to_str()? == "read" {
                 continue;
             }
@@ -107,10 +108,9 @@ fn hints<'py>(
 pub type ResultOut = (String, usize, Option<Py<PyAny>>, u32, Option<u32>, String, Option<String>,
                       Option<Py<PyAny>>);
 
-/// (partition, key, Completed objects, steps, invocation positions, completion positions of
-/// known outcomes (None: unknown), the evidence's hints)
-type PlaceOut = (usize, Py<PyAny>, Py<PyList>, Py<PyList>, Vec<i64>, Vec<Option<i64>>,
-                 Option<Hints>);
+/// (partition, key, invocation positions, completion positions (-1: none), completion
+/// positions of known outcomes (None: unknown), the evidence's hints)
+type PlaceOut = (usize, Py<PyAny>, Vec<i64>, Vec<i64>, Vec<Option<i64>>, Option<Hints>);
 
 /// (partitions, operations, results, register values by id, places of those not valid)
 type CheckOut = (usize, usize, Vec<Option<ResultOut>>, Vec<Py<PyAny>>, Vec<PlaceOut>);
@@ -144,8 +144,8 @@ pub fn result_out(py: Python<'_>, f: crate::FoundOut) -> PyResult<ResultOut> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (ops, kind, etcd, init, freeze, nemesis, unknown, completed, time_limit,
-                    max_states, max_bytes, threads, stop_on_invalid))]
+#[pyo3(signature = (ops, kind, etcd, init, freeze, nemesis, time_limit, max_states, max_bytes,
+                    threads, stop_on_invalid))]
 #[allow(clippy::too_many_arguments)]
 pub fn check_ops<'py>(
     py: Python<'py>,
@@ -155,8 +155,6 @@ pub fn check_ops<'py>(
     init: &Bound<'py, PyAny>,
     freeze: &Bound<'py, PyAny>,
     nemesis: &Bound<'py, PyAny>,
-    unknown: &Bound<'py, PyAny>,
-    completed: &Bound<'py, PyAny>,
     time_limit: Option<f64>,
     max_states: usize,
     max_bytes: Option<usize>,
@@ -184,23 +182,14 @@ pub fn check_ops<'py>(
         if !f.as_ref().is_some_and(|f| f.0 != "valid") {
             continue;
         }
-        let steps = &enc.steps[i];
-        let (mut objs, mut tuples, mut starts) = (vec![], vec![], vec![]);
-        for (ci, arg, out) in steps {
-            let c = &enc.calls[*ci];
-            let done = c.completion.clone().map_or_else(|| py.None().into_bound(py), |o| o);
-            objs.push(completed.call1((&c.op, done))?);
-            let out = out.clone().unwrap_or_else(|| unknown.clone());
-            tuples.push(PyTuple::new(py, [c.f.clone().into_any(), arg.clone(), out])?);
-            starts.push(c.pos);
-        }
-        let key = enc.calls[steps[0].0].key.clone().unbind();
+        let members = &enc.members[i];
+        let starts = members.iter().map(|&c| enc.calls[c].pos).collect();
+        let key = enc.calls[members[0]].key.clone().unbind();
         let known = ends[i].iter().map(|&e| (e >= 0).then_some(e)).collect();
         let replay = kinds.get(i).map(|(k, a, b, init)| (&k[..], &a[..], &b[..], *init));
         let found = f.as_ref().expect("not valid");
-        let hints = hints(py, &enc.calls, steps, found, replay, &enc.values, &index)?;
-        places.push((i, key, PyList::new(py, objs)?.unbind(), PyList::new(py, tuples)?.unbind(),
-                     starts, known, hints));
+        let hints = hints(py, &enc.calls, members, found, replay, &enc.values, &index)?;
+        places.push((i, key, starts, enc.completions[i].clone(), known, hints));
     }
     let results = found
         .into_iter()

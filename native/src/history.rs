@@ -19,9 +19,7 @@ pub struct Encoded<'py> {
     pub operations: usize,
     pub values: Vec<Py<PyAny>>, // register value ids -> values
     pub calls: Vec<Call<'py>>,
-    // per partition, each operation's call (an index into `calls`) and its step's argument and
-    // output (None: unknown), as `Model.prepare` makes them
-    pub steps: Vec<Vec<(usize, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>>,
+    pub members: Vec<Vec<usize>>, // per partition, each operation's call (an index into `calls`)
 }
 
 /// An invocation (its position, f, key, value) and its completion (position, type, value).
@@ -100,7 +98,7 @@ pub fn encode<'py>(
         (0, 0)
     };
     let mut last_key: Option<(&Bound<'py, PyAny>, usize)> = None; // consecutive same keys
-    let mut steps: Vec<Vec<(usize, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
     for (ci, c) in calls.iter().enumerate() {
         let f = c.f.to_str()?;
         let fs: &[&str] = match kind {
@@ -137,7 +135,7 @@ pub fn encode<'py>(
                 None => {
                     keys.set_item(&c.key, parts.len())?;
                     completions.push(vec![]);
-                    steps.push(vec![]);
+                    members.push(vec![]);
                     let mut strings = HashMap::new();
                     if kind == 1 {
                         let Some(s) = text(init) else { return Ok(None) };
@@ -202,7 +200,7 @@ pub fn encode<'py>(
         part.starts.push(c.pos);
         part.ends.push(end);
         completions[k].push(c.done.as_ref().map_or(-1, |d| d.0));
-        steps[k].push((ci, arg, out));
+        members[k].push(ci);
         operations += 1;
     }
     let init_id = if kind != 1 { vid(init)? } else { 0 };
@@ -219,7 +217,7 @@ pub fn encode<'py>(
             (p, Some(table), 0)
         })
         .collect();
-    Ok(Some(Encoded { parts, completions, operations, values, calls, steps }))
+    Ok(Some(Encoded { parts, completions, operations, values, calls, members }))
 }
 
 /// Pair each client invocation with its completion (`History.complete`), in invocation order;

@@ -19,10 +19,11 @@ import importlib
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast, overload
 
-from ..history import NEMESIS, Completed, History, freeze
-from .models import UNKNOWN, Model, MultiRegisterStep, kv_step, mutex_step, register_step
+from ..history import NEMESIS, Completed, History, Operation, freeze
+from .models import UNKNOWN, Model, MultiRegisterStep, Step, kv_step, mutex_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
 _core: Any
@@ -178,16 +179,18 @@ def search_history(
     threads = CPUS
     share = max(1, (memory.limit - memory.used) // threads)
     left = None if deadline is None else deadline - time.monotonic()
-    if hasattr(_core, "check_ops"):  # the evidence's objects built in the compiled loop too
-        got = _core.check_ops(history.ops, kind, etcd, model.init, freeze, NEMESIS, UNKNOWN,
-                              Completed, left, max_states, share, threads, stop_on_invalid)
+    if hasattr(_core, "check_ops"):  # what the evidence reads computed in the compiled loop
+        got = _core.check_ops(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
+                              max_states, share, threads, stop_on_invalid)
         if got is None:
             return None
         n_parts, n_ops, found, values, places = got
         results = _results(found, None if kind == 1 else values)
         parts = {}
-        for i, key, ops, steps, starts, ends, hints in places:
-            parts[i] = Partition(key, ops, steps, starts, ends)
+        for i, key, starts, completions, ends, hints in places:
+            ops = _Paired(history.ops, starts, completions)
+            parts[i] = Partition(key, cast(list[Completed], ops),
+                                 cast(list[Step], _Prepared(ops, model)), starts, ends)
             if hints is not None:
                 results[i].prefix, results[i].changers, results[i].after = hints
         return n_parts, n_ops, results, parts
@@ -199,6 +202,52 @@ def search_history(
     parts = {i: _partition(history, model, starts, completions)
              for i, starts, completions in places}
     return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
+
+
+class _Paired(Sequence[Completed]):
+    """A partition's operations from their positions (completion -1: none), each paired when
+    first read: the evidence reads a few of them (the hints spare it the rest)."""
+
+    def __init__(self, ops: list[Operation], starts: list[int], completions: list[int]):
+        self.ops, self.starts, self.completions = ops, starts, completions
+        self.made: dict[int, Completed] = {}
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, i: int) -> Completed: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Completed]: ...
+    def __getitem__(self, i: int | slice) -> Completed | list[Completed]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self.made.get(i)
+        if c is None:
+            e = self.completions[i]
+            c = self.made[i] = Completed(self.ops[self.starts[i]], None if e < 0 else self.ops[e])
+        return c
+
+
+class _Prepared(Sequence[Step]):
+    """Each operation's step (``Model.prepare``), made when first read."""
+
+    def __init__(self, ops: Sequence[Completed], model: Model):
+        self.ops, self.model = ops, model
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    @overload
+    def __getitem__(self, i: int) -> Step: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Step]: ...
+    def __getitem__(self, i: int | slice) -> Step | list[Step]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        prepared = self.model.prepare(self.ops[i])
+        assert prepared is not None  # the compiled loop kept it
+        return prepared[1]
 
 
 def _partition(history: History, model: Model, starts: list[int],
