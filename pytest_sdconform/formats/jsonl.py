@@ -71,16 +71,19 @@ def tail(process: int | str, type: str, f: str, key: Any = None, value: Any = No
     The recorder encodes this part before it takes its lock, where only the index and time
     are added; written by hand, as ``json``'s encoder costs a dict and a generic walk a line.
     """
+    # The usual types are tested here, not in _value: a call per field is a good part of it.
     p = int.__repr__(process) if process.__class__ is int else _value(process)
     t = _encode_str(type) if type.__class__ is str else _value(type)
-    out = f', "process": {p}, "type": {t}, "f": {_value(f)}'
+    fn = _encode_str(f) if f.__class__ is str else _value(f)
+    out = f', "process": {p}, "type": {t}, "f": {fn}'
     if key is not None:
-        out += f', "key": {_value(key)}'
+        out += f', "key": {_encode_str(key) if key.__class__ is str else _value(key)}'
     valued = value is not None or f in _READS
     if valued:
-        out += f', "value": {_value(value)}'
+        v = int.__repr__(value) if value.__class__ is int else _value(value)
+        out += f', "value": {v}'
     if node is not None:
-        out += f', "node": {_value(node)}'
+        out += f', "node": {_encode_str(node) if node.__class__ is str else _value(node)}'
     if error is not None:
         out += f', "error": {_value(error)}'
     if extra:
