@@ -47,10 +47,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..history import Completed, History, paused_gc
-from .columnar import paired
+from .columnar import Columns, paired
 from .sessions_fast import scan
 from .verdict import Anomaly, Result, Verdict
-from .version_order import Seen, Write, by_key, observe, place_writes, rule_for
+from .version_order import Seen, Write, by_key, hashable, observe, place_writes, rule_for
 
 RYW = "read-your-writes"
 MR = "monotonic-reads"
@@ -59,6 +59,7 @@ WFR = "writes-follow-reads"
 GUARANTEES = (RYW, MR, MW, WFR)
 ORDERS = ("auto", "version", "realtime", "value")
 
+_SCALAR_KEYS = frozenset((str, int, float, bool, type(None)))  # hashable as they are
 _ORDER_NAMES = {"realtime": "real-time order", "version": "version order", "value": "value order"}
 
 
@@ -109,15 +110,33 @@ def check_sessions(
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     if order in ("auto", "realtime"):
+        initial = history.meta.get("initial")
         with paused_gc():
             cols = paired(history)
             found = None
             if cols is not None and cols.increasing:
-                initial = history.meta.get("initial")
                 found = scan(cols, initial, frozenset(guarantees), order, GUARANTEES)
-        if found is not None:  # nothing to report: the reference path would say the same
-            return _verdict(_Findings(guarantees, max_anomalies), *found)
+        if cols is not None and found is not None:
+            stats, rules, bad = found
+            findings = _Findings(guarantees, max_anomalies)
+            if bad:  # the reference path words them, on those keys alone
+                _check_keys(cols, bad, initial, findings)
+            return _verdict(findings, stats, rules)
     return _check_reference(history, guarantees, order, max_anomalies)
+
+
+def _check_keys(cols: Columns, keys: list[Hashable], initial: Any, findings: _Findings) -> None:
+    """The reference path's findings on some keys under real-time order, in ``keys``' order."""
+    wanted = set(keys)
+    ours = [
+        Completed(inv, done)
+        for inv, done in zip(cols.invokes, cols.completions, strict=True)
+        if (inv.key if inv.key.__class__ in _SCALAR_KEYS else hashable(inv.key)) in wanted
+    ]
+    events = by_key(ours)
+    stats: dict[str, Any] = {"reads": 0, "reads_checked": 0, "reads_skipped": {}, "writes": 0}
+    for key in keys:  # the statistics are the fast path's already
+        _check_key(events[key], "realtime", initial, findings, stats)
 
 
 def _check_reference(

@@ -1,12 +1,11 @@
 """The session guarantees under the real-time rule, in columns: the fast path of ``sessions.py``.
 
 The same rules as ``version_order.py`` (realtime) and ``sessions.py``, without a ``Completed``,
-``Write`` or ``Seen`` per operation: per key, a table from each written value to its write (an
-integer, with the write's start and end in two flat lists), the steps as small tuples, then the
-sessions. It decides only what it can say as the reference path would: when the history has
-no anomaly of a wanted kind and every key is under real-time order. Otherwise (an anomaly, a
-key with versions under ``order="auto"``) it returns ``None`` and ``sessions.py`` runs the
-reference path, which words the anomalies.
+``Write`` or ``Seen`` per operation: per key, a table from each written value to its write's
+position in the columns, each write's end in a flat list, the steps as positions, then the
+sessions. It answers when every key is under real-time order (else ``None``: a key with
+versions under ``order="auto"``), naming the keys that show an anomaly; ``sessions.py`` runs
+the reference path on those keys alone, which words their anomalies.
 """
 
 from __future__ import annotations
@@ -25,10 +24,12 @@ _OWN = -3  # in ``seen``: the step is an ok write, not a read
 
 def scan(
     cols: Columns, initial: Any, wanted: frozenset[str], order: str, kinds: tuple[str, ...]
-) -> tuple[dict[str, Any], dict[str, int]] | None:
-    """``(stats, rules)`` as the reference path counts them when it would find no anomaly of the
-    ``wanted`` kinds (``kinds``: read-your-writes, monotonic reads, monotonic writes,
-    writes-follow-reads); ``None`` when only the reference path can answer.
+) -> tuple[dict[str, Any], dict[str, int], list[Hashable]] | None:
+    """``(stats, rules, keys)``: the statistics and rules as the reference path counts them,
+    and the keys (in the reference path's order) with an anomaly of the ``wanted`` kinds
+    (``kinds``: read-your-writes, monotonic reads, monotonic writes, writes-follow-reads),
+    which ``sessions.py`` checks again, key by key, on the reference path to word them;
+    ``None`` when only the reference path can answer.
 
     Three passes in history order, none of which builds an object per operation (allocation
     and memory far from the last operation touched are what a million operations cost most):
@@ -89,7 +90,7 @@ def scan(
             seen[j] = _OWN
         s = by_process.get(inv.process)
         if s is None:
-            s = by_process[inv.process] = [None, -INF, None, -INF]
+            s = by_process[inv.process] = [None, -INF, None, -INF, key]
         steps.append(j)
         step_sessions.append(s)
     stats: dict[str, Any] = {
@@ -99,9 +100,9 @@ def scan(
         "writes": writes,
     }
     _attribute(cols, reads, read_tables, ends, seen, stats)
-    if _anomalous(cols, steps, step_sessions, ends, seen, tuple(g in wanted for g in kinds)):
-        return None
-    return stats, ({"realtime": len(keys)} if keys else {})
+    checks = tuple(g in wanted for g in kinds)
+    bad = _anomalous(cols, steps, step_sessions, ends, seen, checks)
+    return stats, ({"realtime": len(keys)} if keys else {}), [k for k in keys if k in bad]
 
 
 def _attribute(
@@ -144,13 +145,14 @@ def _anomalous(
     ends: list[float],
     seen: list[int | None],
     checks: tuple[bool, ...],
-) -> bool:
-    """Whether a process's read or write breaks a wanted guarantee (the rules of
+) -> set[Hashable]:
+    """The keys on which a process's read or write breaks a wanted guarantee (the rules of
     ``sessions.py``; ``checks`` says which of the four are wanted). A session (a process on
     a key) is ``[its latest ok write, that write's start, the write its latest observation
-    saw, that write's start]``."""
+    saw, that write's start, the key]``."""
     ryw, mr, mw, wfr = checks
     invokes = cols.invokes
+    bad: set[Hashable] = set()
     for j, s in zip(steps, step_sessions, strict=True):
         w = seen[j]
         if w is None:
@@ -160,18 +162,18 @@ def _anomalous(
                 start = end = -INF
             else:
                 start, end = invokes[w].index, ends[w]
-            if ryw and s[0] is not None and end < s[1]:
-                return True
-            if mr and s[2] is not None and end < s[3]:
-                return True
+            if (ryw and s[0] is not None and end < s[1]) or (
+                mr and s[2] is not None and end < s[3]
+            ):
+                bad.add(s[4])
             if s[2] is None or start > s[3]:
                 s[2], s[3] = w, start
         else:
             end, start = ends[j], invokes[j].index
-            if mw and s[0] is not None and end < s[1]:
-                return True
-            if wfr and s[2] is not None and s[2] != j and end < s[3]:
-                return True
+            if (mw and s[0] is not None and end < s[1]) or (
+                wfr and s[2] is not None and s[2] != j and end < s[3]
+            ):
+                bad.add(s[4])
             if s[0] is None or start > s[1]:
                 s[0], s[1] = j, start
-    return False
+    return bad

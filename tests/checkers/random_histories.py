@@ -94,19 +94,18 @@ def _completion(
     (ok, or a coin's throw for info)."""
     happened = typ == "ok" or (typ == "info" and draw(st.booleans()))
     if workload == "register":
-        extra = {"version": draw(st.integers(0, 5))} if draw(st.integers(0, 9)) == 0 else None
-        if f == "write":
-            if happened:
-                state[key] = value
-            return value, extra
-        if f == "cas":
-            if happened and isinstance(value, list):
-                state[key] = value[1]
+        versioned = draw(st.integers(0, 29)) == 7  # rare: most keys stay in real-time order
+        extra = {"version": draw(st.integers(0, 5))} if versioned else None
+        older = state.setdefault(("older", key), [None])  # what the key held before
+        if f in ("write", "cas") and happened and (f == "write" or isinstance(value, list)):
+            older.append(state.get(key))
+            state[key] = value if f == "write" else value[1]
+        if f != "read":
             return value, extra
         if typ != "ok":
             return None, None
-        good = state.get(key)
-        return draw(st.one_of(st.just(good), st.just(good), st.integers(0, 3))), extra
+        good, stale = state.get(key), st.sampled_from(older)  # a stale read breaks RYW or MR
+        return draw(st.one_of(st.just(good), st.just(good), stale, st.integers(0, 3))), extra
     if workload == "set":
         elements = state.setdefault(key, [])
         if f != "read":

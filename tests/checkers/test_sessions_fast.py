@@ -54,10 +54,34 @@ def test_a_valid_history_is_decided_without_the_reference_path(
     assert expected.result == "valid"
 
 
-def test_an_anomaly_is_worded_by_the_reference_path() -> None:
-    v = check_sessions(STALE)
-    assert v == reference(STALE)
+def test_an_anomaly_is_worded_by_the_reference_path_on_its_key_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = ops(
+        (5, "invoke", "write", "y", 7),
+        (5, "ok", "write", "y", 7),
+        *(op_row(op) for op in STALE.ops),
+        (5, "invoke", "read", "y", None),
+        (5, "ok", "read", "y", 7),
+    )
+    expected = reference(h)
+    monkeypatch.setattr(sessions, "_check_reference", None)
+    checked: list[Any] = []
+    real = sessions._check_key
+
+    def spy(events: Any, *rest: Any) -> None:
+        checked.append(events[0].key)
+        real(events, *rest)
+
+    monkeypatch.setattr(sessions, "_check_key", spy)
+    v = check_sessions(h)
+    assert v == expected and checked == ["x"]
     assert v.result == "invalid" and v.anomaly_kinds == ["read-your-writes"]
+    assert v.details["reads"] == 2 and v.details["keys_by_order"] == {"realtime": 2}
+
+
+def op_row(op: Operation) -> tuple[Any, ...]:
+    return (op.process, op.type, op.f, op.key, op.value)
 
 
 def test_an_unwanted_kind_does_not_hand_over(monkeypatch: pytest.MonkeyPatch) -> None:
