@@ -32,8 +32,9 @@ Runs in time linear in the history: per process and key only the latest write an
 observation (highest ``start``) are kept, never a scan of the writes for each read. History
 indices must increase in file order (they are compared as real time); a history that breaks
 this, or ``History.complete``'s pairing, raises ``HistoryError``. Under real-time order a
-history that shows no anomaly is decided by ``sessions_fast.py`` in columns, without an object
-per operation; any anomaly (or a key with versions) goes through the reference path here.
+history is checked by ``sessions_fast.py`` in columns, without an object per operation; the
+keys it finds an anomaly on go through the reference path here, to word them, and a history
+with a key under versions goes through it whole.
 
 Monotonic writes as readers see it (a node returned a session's w2, then its w1), which needs
 no version order, is ``monotonic_writes.py``; the documents' per-replica read-after-ack, which
