@@ -104,7 +104,7 @@ class Resumes:
         on = f" on {node}" if node else ""
         return Ruling(UPHELD, f"{self.f} resumed{on} at worst {worst:.2f}s "
                               f"{self._since(windows[0].fault)}{bound}, over {len(windows)} "
-                              "windows")
+                              f"window{'s' if len(windows) > 1 else ''}")
 
     def _since(self, fault: str) -> str:
         """Where the recovery time was measured from, in words: "into a kill" (its start) or
