@@ -81,48 +81,7 @@ fn search_many(
     Ok(run(py, parts, time_limit, max_states, max_bytes, threads, stop_on_invalid))
 }
 
-/// The whole check from the history's operations: pairing, steps, partitions and searches.
-/// None when the history needs the Python path (see history.rs); otherwise a `CheckOut`.
-#[pyfunction]
-#[pyo3(signature = (ops, kind, etcd, init, freeze, nemesis, time_limit, max_states, max_bytes,
-                    threads, stop_on_invalid))]
-#[allow(clippy::too_many_arguments)]
-fn check_history<'py>(
-    py: Python<'py>,
-    ops: &Bound<'py, PyAny>,
-    kind: u8,
-    etcd: bool,
-    init: &Bound<'py, PyAny>,
-    freeze: &Bound<'py, PyAny>,
-    nemesis: &Bound<'py, PyAny>,
-    time_limit: Option<f64>,
-    max_states: usize,
-    max_bytes: Option<usize>,
-    threads: usize,
-    stop_on_invalid: bool,
-) -> PyResult<Option<CheckOut>> {
-    let Some(enc) = history::encode(py, ops, kind, etcd, init, freeze, nemesis)? else {
-        return Ok(None);
-    };
-    let n = enc.parts.len();
-    let starts: Vec<Vec<i64>> = enc.parts.iter().map(|p| p.0.starts.clone()).collect();
-    let found = run(py, enc.parts, time_limit, max_states, max_bytes, threads, stop_on_invalid);
-    // where a partition's operations are, for the evidence of one that is not valid
-    let mut places = Vec::new();
-    for (i, f) in found.iter().enumerate() {
-        if f.as_ref().is_some_and(|f| f.0 != "valid") {
-            places.push((i, starts[i].clone(), enc.completions[i].clone()));
-        }
-    }
-    Ok(Some((n, enc.operations, found, enc.values, places)))
-}
-
 type PartRun = (Part, Option<Vec<String>>, u32);
-
-/// (partitions, operations, results, register values by id, (partition, invocation positions,
-/// completion positions or -1) of each partition not found valid)
-type CheckOut = (usize, usize, Vec<Option<FoundOut>>, Vec<Py<PyAny>>,
-                 Vec<(usize, Vec<i64>, Vec<i64>)>);
 
 fn run(
     py: Python<'_>,
@@ -177,7 +136,6 @@ fn run(
 #[pymodule]
 fn sdconform_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_many, m)?)?;
-    m.add_function(wrap_pyfunction!(check_history, m)?)?;
     m.add_function(wrap_pyfunction!(multi::check_multi_register, m)?)?;
     m.add_function(wrap_pyfunction!(check::check_ops, m)?)?;
     m.add_function(wrap_pyfunction!(txn::check_txn, m)?)?;

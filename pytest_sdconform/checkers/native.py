@@ -31,11 +31,13 @@ try:
     _core = importlib.import_module("sdconform_native")
 except ImportError:  # not built: the pure-Python search
     _core = None
+if _core is not None and not hasattr(_core, "check_ops"):  # a build older than this package
+    _core = None
 
 ENGINES = ("native", "python")
 NOTICE = (
-    "sdconform: the compiled checker core is not built (./bootstrap.sh builds it when cargo is "
-    "installed); checking with the pure-Python search"
+    "sdconform: the compiled checker core is not built, or is older than this package "
+    "(./bootstrap.sh builds it when cargo is installed); checking with the pure-Python search"
 )
 READ, WRITE, CAS_OK, CAS_FAIL, CAS_UNKNOWN, NOP, APPEND = range(1, 8)
 _noticed = False
@@ -179,29 +181,20 @@ def search_history(
     threads = CPUS
     share = max(1, (memory.limit - memory.used) // threads)
     left = None if deadline is None else deadline - time.monotonic()
-    if hasattr(_core, "check_ops"):  # what the evidence reads computed in the compiled loop
-        got = _core.check_ops(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
-                              max_states, share, threads, stop_on_invalid)
-        if got is None:
-            return None
-        n_parts, n_ops, found, values, places = got
-        results = _results(found, None if kind == 1 else values)
-        parts = {}
-        for i, key, starts, completions, ends, hints in places:
-            ops = _Paired(history.ops, starts, completions)
-            parts[i] = Partition(key, cast(list[Completed], ops),
-                                 cast(list[Step], _Prepared(ops, model)), starts, ends)
-            if hints is not None:
-                results[i].prefix, results[i].changers, results[i].after = hints
-        return n_parts, n_ops, results, parts
-    got = _core.check_history(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
-                              max_states, share, threads, stop_on_invalid)
+    got = _core.check_ops(history.ops, kind, etcd, model.init, freeze, NEMESIS, left,
+                          max_states, share, threads, stop_on_invalid)
     if got is None:
         return None
     n_parts, n_ops, found, values, places = got
-    parts = {i: _partition(history, model, starts, completions)
-             for i, starts, completions in places}
-    return n_parts, n_ops, _results(found, None if kind == 1 else values), parts
+    results = _results(found, None if kind == 1 else values)
+    parts = {}
+    for i, key, starts, completions, ends, hints in places:
+        ops = _Paired(history.ops, starts, completions)
+        parts[i] = Partition(key, cast(list[Completed], ops),
+                             cast(list[Step], _Prepared(ops, model)), starts, ends)
+        if hints is not None:  # what the evidence reads, computed in the compiled loop
+            results[i].prefix, results[i].changers, results[i].after = hints
+    return n_parts, n_ops, results, parts
 
 
 class _Paired(Sequence[Completed]):
