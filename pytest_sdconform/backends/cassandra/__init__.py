@@ -15,10 +15,20 @@ claims.
 from .client import CqlClient
 from .cql import KEYSPACE, PORT, wait_healthy
 from .faults import ClientClock, ClientClockSkew, PurgeTombstones
-from .nodetool import healthy, nodetool, pending_hints, repair
+from .nodetool import (
+    DISPATCH_TRIGGER_S,
+    HINTS_FLUSH_S,
+    healthy,
+    hints_dispatching,
+    nodetool,
+    pending_hints,
+    repair,
+)
 from .topology import VERSION, CassandraInfo, Topology, first_replica, provision
 
 __all__ = [
+    "DISPATCH_TRIGGER_S",
+    "HINTS_FLUSH_S",
     "KEYSPACE",
     "PORT",
     "VERSION",
@@ -30,6 +40,7 @@ __all__ = [
     "Topology",
     "first_replica",
     "healthy",
+    "hints_dispatching",
     "nodetool",
     "pending_hints",
     "provision",

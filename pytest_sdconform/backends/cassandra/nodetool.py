@@ -49,6 +49,25 @@ def repair(cluster: Cluster[CassandraInfo], node: str = "n1", table: str = "") -
     return nodetool(cluster, node, "repair", "-full", KEYSPACE, *([table] if table else []))
 
 
+# Cassandra's hints reach ``listpendinghints`` late and leave it early: a hint is buffered, then
+# written to a file that stays open (unlisted) until the dispatch trigger, which runs every 10 s
+# (fixed in HintsService), closes it and hands it to a dispatcher, which takes it off the list
+# while it sends it. So "no pending hints" means delivered only once a whole flush period and a
+# trigger period have passed since the last hint could be written, with no dispatch running.
+HINTS_FLUSH_S = 10.0  # hints_flush_period (Cassandra's default; the topology keeps it)
+DISPATCH_TRIGGER_S = 10.0  # HintsService's dispatch trigger period (not configurable)
+
+
+def hints_dispatching(cluster: Cluster[CassandraInfo], node: str) -> bool:
+    """Whether ``node`` is sending hints now (``tpstats``: its HintsDispatcher pool active or
+    pending)."""
+    for line in nodetool(cluster, node, "tpstats", timeout=60).splitlines():
+        fields = line.split()
+        if fields[:1] == ["HintsDispatcher"] and len(fields) >= 3:
+            return fields[1] != "0" or fields[2] != "0"
+    return False  # the pool has not run yet
+
+
 def pending_hints(cluster: Cluster[CassandraInfo], node: str = "n1") -> list[str]:
     """The lines of ``nodetool listpendinghints`` on ``node`` that name a host holding hints
     (none: every hint file was delivered or expired)."""
