@@ -10,7 +10,6 @@ level. Where a claim holds only under some consistency level, the test says whic
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -236,33 +235,25 @@ HINT_RUN = RunConfig(duration=6.0, quiet=1.0, fault_duration=4.0, settle=90.0, o
 def settle_hints(cluster: Cluster[CassandraInfo], settled: Settled,
                  repair: bool) -> Callable[[], bool]:
     """The runner's ``converged``: a full repair (retried until it completes), or n1 with no
-    hint left to deliver: a write timeout, a flush period and a dispatch trigger after the heal
-    (``cb.nodetool``'s note), no pending hints (``nodetool listpendinghints``) and no
-    HintsDispatcher work (``tpstats``); ``settled`` records which."""
-    due_s = TOPOLOGY.request_timeout_ms / 1000 + cb.HINTS_FLUSH_S + cb.DISPATCH_TRIGGER_S
-    healed: list[float] = []
+    hint left to deliver (``cb.HintsDelivered``); ``settled`` records which."""
+    hints = cb.HintsDelivered(cluster, ["n1"], TOPOLOGY.request_timeout_ms)
 
     def converged() -> bool:
-        healed[:1] = healed[:1] or [time.monotonic()]
-        if not repair and time.monotonic() - healed[0] < due_s:
-            settled.detail = f"waiting {due_s:g}s after the heal for n1's hints to be due"
-            return False
-        try:
-            if repair:
+        if repair:
+            try:
                 cb.repair(cluster)
-                settled.repaired, settled.detail = True, "nodetool repair -full completed"
-                return True
-            pending = cb.pending_hints(cluster, "n1")
-            sending = cb.hints_dispatching(cluster, "n1")
-        except Exception as e:  # n1 not answering JMX yet, a repair refused: try again
-            settled.detail = f"{type(e).__name__}: {e}"[:200]
-            if not repair:
-                settled.hints_drained = False
+            except Exception as e:  # a repair refused: try again
+                settled.detail = f"{type(e).__name__}: {e}"[:200]
+                return False
+            settled.repaired, settled.detail = True, "nodetool repair -full completed"
+            return True
+        if hints.waiting():
+            settled.detail = f"waiting {hints.due_s:g}s after the heal for n1's hints to be due"
             return False
-        settled.hints_drained = not pending and not sending
+        settled.hints_drained = hints()
+        said = hints.states["n1"]
         settled.detail = ("n1 reports no pending hints and sends none" if settled.hints_drained
-                          else f"n1 still holds hints: {pending[0][:120]}" if pending
-                          else "n1 is sending hints")
+                          else f"n1 still holds hints ({said})")
         return settled.hints_drained
 
     return converged

@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,35 +237,14 @@ def test_both_sides_answer_at_one_and_replicas_converge(sdconform: Case) -> None
     and once it heals and no node holds hints any more, every node's own copy (a read at ONE
     through each, on a table without speculative retry) is the same."""
     cluster, addresses = cluster_for(sdconform)
-    drained: dict[str, str] = {}
-    # Asked from the heal on. The last hints are written within a write timeout of it; then a
-    # flush period and a dispatch trigger later each is on the pending list or being sent
-    # (``cb.nodetool``'s note: "no pending hints" alone came while hints were in flight, and
-    # the final reads found n2 short of 44 adds).
-    due_s = TOPOLOGY.request_timeout_ms / 1000 + cb.HINTS_FLUSH_S + cb.DISPATCH_TRIGGER_S
-    healed: list[float] = []
-
-    def ask(n: str) -> bool:
-        try:
-            pending = cb.pending_hints(cluster, n)
-            sending = cb.hints_dispatching(cluster, n)
-        except Exception as e:  # JMX not up yet: ask again
-            drained[n] = f"{type(e).__name__}: {e}"[:120]
-            return False
-        drained[n] = "pending" if pending else "sending" if sending else "none"
-        return not pending and not sending
-
-    def hints_drained() -> bool:
-        healed[:1] = healed[:1] or [time.monotonic()]
-        if time.monotonic() - healed[0] < due_s:
-            return False
-        with ThreadPoolExecutor(len(NODES)) as pool:  # one nodetool JVM per node at once
-            return all(list(pool.map(ask, NODES)))
+    # ``cb.HintsDelivered``: "no pending hints" alone came while hints were in flight, and the
+    # final reads found n2 short of 44 adds.
+    hints_drained = cb.HintsDelivered(cluster, list(NODES), TOPOLOGY.request_timeout_ms)
 
     workers = sdconform.session.options.concurrency
     make = both_sides(sdconform, addresses, "ONE")
     every = [cb.CqlClient(addresses[n], read_cl="ONE") for n in NODES]
-    sdconform.config["hints_after_heal"] = drained
+    sdconform.config["hints_after_heal"] = hints_drained.states
     sdconform.run(
         FinalFromEach(SetAdd(keys=2, prefix=prefix("set:dynamo")), len(NODES)),
         lambda i: Rotating(every) if i >= workers else make(i),

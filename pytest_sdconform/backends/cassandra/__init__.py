@@ -18,6 +18,7 @@ from .faults import ClientClock, ClientClockSkew, PurgeTombstones
 from .nodetool import (
     DISPATCH_TRIGGER_S,
     HINTS_FLUSH_S,
+    HintsDelivered,
     healthy,
     hints_dispatching,
     nodetool,
@@ -36,6 +37,7 @@ __all__ = [
     "ClientClock",
     "ClientClockSkew",
     "CqlClient",
+    "HintsDelivered",
     "PurgeTombstones",
     "Topology",
     "first_replica",

@@ -6,6 +6,9 @@ up again, after a kill or a healed partition).
 from __future__ import annotations
 
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from ...cluster import Cluster
 from .cql import KEYSPACE, wait_healthy
@@ -76,3 +79,45 @@ def pending_hints(cluster: Cluster[CassandraInfo], node: str = "n1") -> list[str
         return []
     addresses = set(cluster.info.addresses.values())
     return [line.strip() for line in out.splitlines() if any(a in line for a in addresses)]
+
+
+@dataclass
+class HintsDelivered:
+    """A runner's ``converged`` for cases that wait for hinted handoff: false until a write
+    timeout (``request_timeout_ms``, when the last hints are made), a flush period and a
+    dispatch trigger have passed since its first call (the heal), then true once none of
+    ``nodes`` lists pending hints or sends any. ``states`` says, per node, what it last said:
+    ``pending``, ``sending``, ``none`` or why it did not answer."""
+
+    cluster: Cluster[CassandraInfo]
+    nodes: list[str]
+    request_timeout_ms: int
+    states: dict[str, str] = field(default_factory=dict)
+    healed: float | None = None
+
+    @property
+    def due_s(self) -> float:
+        return self.request_timeout_ms / 1000 + HINTS_FLUSH_S + DISPATCH_TRIGGER_S
+
+    def waiting(self) -> bool:
+        """Whether the hints are not due yet (the first call marks the heal)."""
+        if self.healed is None:
+            self.healed = time.monotonic()
+        return time.monotonic() - self.healed < self.due_s
+
+    def __call__(self) -> bool:
+        if self.waiting():
+            return False
+        with ThreadPoolExecutor(len(self.nodes)) as pool:  # one nodetool JVM per node at once
+            return all(list(pool.map(self._ask, self.nodes)))
+
+    def _ask(self, node: str) -> bool:
+        try:
+            pending = pending_hints(self.cluster, node)
+            sending = hints_dispatching(self.cluster, node)
+        except Exception as e:  # JMX not up yet: ask again
+            self.states[node] = f"{type(e).__name__}: {e}"[:120]
+            return False
+        self.states[node] = ("pending: " + pending[0][:120] if pending
+                             else "sending" if sending else "none")
+        return not pending and not sending
