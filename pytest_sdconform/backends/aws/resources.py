@@ -235,15 +235,30 @@ class Resources:
         deleters[kind](ident)
 
     def _delete_bucket(self, name: str) -> None:
+        """Delete every version and delete marker, then the bucket. Each round lists from the
+        start: paging on after deleting a page loses its place (moto's next page came back
+        empty with 500 versions left), so the listing is begun again until it is empty."""
         s3 = self.client("s3")
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        # an object-locked bucket's versions are under GOVERNANCE retention only
+        bypass = {"BypassGovernanceRetention": True} if name in self.locked else {}
+        before: list[dict[str, str]] = []
+        while True:
+            page = s3.list_object_versions(Bucket=name)
             objects = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
-            if objects:  # an object-locked bucket's are under GOVERNANCE retention only
-                bypass = {"BypassGovernanceRetention": True} if name in self.locked else {}
-                s3.delete_objects(Bucket=name, Delete={"Objects": objects}, **bypass)
+            if not objects:
+                break
+            if objects == before:
+                raise RuntimeError(f"{len(objects)} versions still listed after their deletion")
+            before = objects
+            answer = s3.delete_objects(
+                Bucket=name, Delete={"Objects": objects, "Quiet": True}, **bypass)
+            if answer.get("Errors"):
+                e = answer["Errors"][0]
+                raise RuntimeError(f"{len(answer['Errors'])} versions not deleted, e.g. "
+                                   f"{e.get('Key')} {e.get('VersionId')}: {e.get('Code')}")
         s3.delete_bucket(Bucket=name)
 
     def delete_all(self) -> list[str]:
