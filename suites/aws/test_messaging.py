@@ -21,6 +21,7 @@ from pytest_sdconform.checkers.delivery import DeliveryChecker
 from pytest_sdconform.checkers.judge import Judge
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.log import DRAIN
 
 # Proving a latency fault takes seconds while moto is busy: 7 s of traffic, so that the
 # faults overlap it even when CI asks for 5.
@@ -50,7 +51,7 @@ class Messages:
 
     def final_ops(self) -> list[Invocation]:
         keys = list(self.drain) or [k for k in self.polls for _ in range(10)]
-        return [Invocation("poll", k) for k in keys]
+        return [Invocation("poll", k, DRAIN) for k in keys]
 
     def checkers(self) -> list[Checker]:
         return [DeliveryChecker(self.guarantees)]

@@ -20,6 +20,7 @@ from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.log import DRAIN
 from pytest_sdconform.workloads.probes import Probes
 
 pytestmark = pytest.mark.backend("sqs")
@@ -48,7 +49,7 @@ class Traffic:
         with self._lock:
             sent = next(self._values) - 1
         n = sent // 10 + self.drains
-        return [Invocation("poll", k) for k in self.polls for _ in range(n)]
+        return [Invocation("poll", k, DRAIN) for k in self.polls for _ in range(n)]
 
     def checkers(self) -> list[Checker]:
         return []
@@ -194,7 +195,7 @@ class Events:
         with self._lock:
             sent = next(self._values) - 1
         drains = sent // 10 + self.drains
-        return [Invocation("poll", None, "drain")] * drains + [Invocation("read")] * 2
+        return [Invocation("poll", None, DRAIN)] * drains + [Invocation("read")] * 2
 
     def checkers(self) -> list[Checker]:
         return []

@@ -19,6 +19,7 @@ from pytest_sdconform.case import Case
 from pytest_sdconform.checkers import Checker
 from pytest_sdconform.runner import RunConfig
 from pytest_sdconform.workloads import Invocation
+from pytest_sdconform.workloads.log import DRAIN
 
 pytestmark = pytest.mark.backend("sns")
 
@@ -48,7 +49,7 @@ class Publishes:
         with self._lock:
             sent = next(self._values) - 1
         n = sent // 10 + self.drains
-        return [Invocation("poll", q) for q in self.polls for _ in range(n)]
+        return [Invocation("poll", q, DRAIN) for q in self.polls for _ in range(n)]
 
     def checkers(self) -> list[Checker]:
         return []

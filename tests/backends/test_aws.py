@@ -113,6 +113,29 @@ def test_a_locked_bucket_of_more_versions_than_a_listing_page_is_deleted(moto: A
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
+def test_a_drain_poll_counts_the_messages_a_lost_receive_hid(moto: Any) -> None:
+    """A receive nobody recorded (as one whose answer was lost) hides the message for its
+    visibility timeout: a drain poll then gets nothing, and must say one is in flight."""
+    from pytest_sdconform.backends.aws.messaging import SqsClient
+    from pytest_sdconform.workloads import Invocation
+    from pytest_sdconform.workloads.log import DRAIN
+
+    res = Resources(aws.endpoint(moto), "run-a")
+    url = res.queue("q", visibility_s=30)
+    client = SqsClient(aws.endpoint(moto), {None: url})
+    assert client.invoke(Invocation("send", None, 1)).type == "ok"
+    assert client.invoke(Invocation("poll", None, DRAIN)).value == [[None, None, 1]]
+    assert client.invoke(Invocation("poll", None, DRAIN)).extra["in_flight"] == 0
+    res.client("sqs").send_message(QueueUrl=url, MessageBody="2")
+    assert res.client("sqs").receive_message(QueueUrl=url)["Messages"]
+    plain = client.invoke(Invocation("poll"))
+    assert plain.type == "ok" and plain.value == [] and "in_flight" not in plain.extra
+    drain = client.invoke(Invocation("poll", None, DRAIN))
+    assert drain.type == "ok" and drain.value == [] and drain.extra["in_flight"] == 1
+    client.close()
+    assert res.delete_all() == []
+
+
 def test_the_guard_refuses_what_another_run_or_nobody_tagged(moto: Any) -> None:
     ours = Resources(aws.endpoint(moto), "run-a")
     theirs = Resources(aws.endpoint(moto), "run-b")

@@ -203,13 +203,13 @@ def test_answers_uphold_the_bounds() -> None:
 POLICIES = {"qa": frozenset({"a"}), "qb": frozenset({"b"})}
 
 
-def filtered(qa_gets: list[int], drains: bool = True) -> H:
+def filtered(qa_gets: list[int], drains: bool = True, qa_in_flight: int = 0) -> H:
     h = (H().op(1, "send", None, 1, 0.0, 0.1, kind="a").op(1, "send", None, 2, 0.2, 0.3, kind="b")
          .op(2, "poll", "qa", None, 1.0, 1.1, result=got(*qa_gets), received_ms=10)
          .op(2, "poll", "qb", None, 1.2, 1.3, result=got(2), received_ms=10))
     if drains:
-        h.op(3, "poll", "qa", None, 2.0, 2.1, result=[], final=True)
-        h.op(3, "poll", "qb", None, 2.2, 2.3, result=[], final=True)
+        h.op(3, "poll", "qa", "drain", 2.0, 2.1, result=[], final=True, in_flight=qa_in_flight)
+        h.op(3, "poll", "qb", "drain", 2.2, 2.3, result=[], final=True, in_flight=0)
     return h
 
 
@@ -226,6 +226,20 @@ def test_filtered_delivery_refutes_a_message_the_policy_accepts_never_delivered(
 def test_filtered_delivery_needs_a_drain() -> None:
     o, _ = outcome(judges.FilteredDelivery(POLICIES), filtered([1], drains=False).build())
     assert o == INCONCLUSIVE
+
+
+def test_filtered_delivery_claims_no_loss_while_messages_were_in_flight() -> None:
+    """The CI case: a receive whose answer was lost hid message 1 for its visibility timeout;
+    the drain came back empty, but the queue said a message was in flight: no refutation."""
+    o, reason = outcome(judges.FilteredDelivery(POLICIES), filtered([], qa_in_flight=1).build())
+    assert o == INCONCLUSIVE and "1 messages still in flight" in reason
+
+
+def test_drained_counts_a_queue_with_nothing_in_flight() -> None:
+    assert judges.consumers.drained(filtered([1]).build(), ["qa", "qb"]).done
+    later = filtered([1], qa_in_flight=2).build()
+    assert not judges.consumers.drained(later, ["qa"]).done
+    assert judges.consumers.drained(later, ["qb"]).done
 
 
 def test_filtered_delivery_upholds_exact_matches() -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...workloads import Invocation, Result
+from ...workloads.log import DRAIN
 from .client import BotoClient, boto
+from .messaging import drain_check
 from .topology import Endpoint
 
 COUNTER = "counter"
@@ -21,7 +23,8 @@ class CounterQueue(BotoClient):
     them, except when the consumer "crashes" after the updates: a poll that got an event
     whose first receipt it is and whose value is a multiple of ``crash_every`` deletes
     nothing (recorded: ``applied``, the events counted, and ``crashed``, those left in the
-    queue). A poll whose value is ``"drain"`` never crashes. ``read``: the counter
+    queue). A poll whose value is ``DRAIN`` never crashes, and when it receives nothing it
+    records the events still in flight (``messaging.drain_check``). ``read``: the counter
     (ConsistentRead; None before the first event)."""
 
     service = "sqs"
@@ -53,15 +56,17 @@ class CounterQueue(BotoClient):
             self.ddb.update_item(TableName=self.table, Key=key, UpdateExpression="ADD c :one",
                                  ExpressionAttributeValues={":one": {"N": "1"}})
             applied.append(int(m["Body"]))
-        crash = op.value != "drain" and any(
+        crash = op.value != DRAIN and any(
             int(m["Body"]) % self.crash_every == 0
             and int(m["Attributes"].get("ApproximateReceiveCount", 0)) <= 1 for m in got)
         if got and not crash:
             self.client.delete_message_batch(QueueUrl=self.queue, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
         triples: list[list[Any]] = [[None, None, int(m["Body"])] for m in got]
-        return Result("ok", triples, node="sqs", extra={
-            "applied": applied, "crashed": applied if crash else []})
+        extra: dict[str, Any] = {"applied": applied, "crashed": applied if crash else []}
+        if op.value == DRAIN and not got:
+            extra.update(drain_check(self.client, self.queue))
+        return Result("ok", triples, node="sqs", extra=extra)
 
     def close(self) -> None:
         super().close()

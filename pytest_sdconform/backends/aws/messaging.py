@@ -10,8 +10,32 @@ from collections.abc import Callable
 from typing import Any
 
 from ...workloads import Invocation, Result
+from ...workloads.log import DRAIN
 from .client import Answering, BotoClient, boto, error_code
 from .topology import Endpoint
+
+# A drain poll that received nothing while messages were in flight waits this long before it
+# returns: a workload's ten spare drain polls then outlast a visibility timeout of up to 10 s.
+DRAIN_PAUSE_S = 1.0
+HIDDEN = ("ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+
+
+def in_flight(sqs: Any, url: str) -> int:
+    """Messages the queue holds that no receive can return yet: received and not deleted
+    (until their visibility timeout runs out; also those of a receive whose answer was lost)
+    or delayed. Exact on moto; approximate on SQS."""
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(HIDDEN))["Attributes"]
+    return sum(int(got.get(a, 0)) for a in HIDDEN)
+
+
+def drain_check(sqs: Any, url: str) -> dict[str, Any]:
+    """What a drain poll (value ``DRAIN``) that received nothing records: ``in_flight``, the
+    messages an empty answer did not rule out (``judges.consumers.drained`` counts the queue
+    drained only when there were none). While there are some it waits ``DRAIN_PAUSE_S``."""
+    n = in_flight(sqs, url)
+    if n:
+        time.sleep(DRAIN_PAUSE_S)
+    return {"in_flight": n}
 
 
 class SqsClient(BotoClient):
@@ -25,6 +49,8 @@ class SqsClient(BotoClient):
     ApproximateReceiveCount is 1): that message is not deleted (recorded as ``failed``).
     ``down``: while set, the consumer is down: a poll asks nothing and fails (``consumer
     down``); sends go on (``faults.ConsumerOutage`` sets it).
+    A poll whose value is ``DRAIN`` (a final drain) that received nothing also records the
+    messages still in flight (``drain_check``).
     """
 
     service = "sqs"
@@ -109,6 +135,8 @@ class SqsClient(BotoClient):
             "received_ms": received_ms, "deleted": deleted, "receive_counts": counts}
         if self.fail_first:
             extra["failed"] = failed
+        if op.value == DRAIN and not got:
+            extra.update(drain_check(self.client, self.queues[op.key]))
         # From the answer to the return (hold, delete): the judges take the completion, stamped
         # after the return, minus this as the moment the receive had surely been answered.
         extra["after_receive_ms"] = round((time.monotonic() - answered) * 1000, 1)

@@ -58,22 +58,34 @@ def lost(history: History, queues: Sequence[Any] = (...,)) -> list[tuple[Any, Co
     return out
 
 
+def _in_flight(c: Completed) -> int:
+    """The messages a drain poll found in flight (0 when its client did not ask)."""
+    return int(c.completion.get("in_flight") or 0) if c.completion is not None else 0
+
+
 def drained(history: History, queues: Sequence[Any] = (...,)) -> Exercise:
-    """Every queue drained to empty: its last final poll succeeded and received nothing (a
-    message missing from a queue not drained could still be waiting in it)."""
+    """Every queue drained to empty: its last final poll succeeded, received nothing, and
+    (where its client asked: ``messaging.drain_check``) no message was in flight then. A
+    message missing from a queue not drained could still be waiting in it, hidden by a
+    receive whose answer was lost until its visibility timeout runs out."""
     last: dict[Any, Completed] = {}
     for c in history.complete():
         if c.is_final and c.f == "poll":
             last[c.key] = c
-    out = []
+    out, hidden = [], 0
     for q in queues:
         polls = list(last.values()) if q is ... else [last[q]] if q in last else []
-        out.append(bool(polls) and all(c.type == "ok" and not c.value for c in polls))
+        hidden += sum(map(_in_flight, polls))
+        out.append(bool(polls) and all(
+            c.type == "ok" and not c.value and not _in_flight(c) for c in polls))
     names = ["the queue" if q is ... else str(q) for q in queues]
     if all(out):
         return Exercise(True, f"{', '.join(names)} drained to empty")
     left = [n for n, ok in zip(names, out, strict=True) if not ok]
-    return Exercise(False, f"{', '.join(left)} not drained to empty")
+    why = f"{', '.join(left)} not drained to empty"
+    if hidden:
+        why += f" ({hidden} messages still in flight at the last poll)"
+    return Exercise(False, why)
 
 
 def _lost_ruling(history: History, queues: Sequence[Any], what: str) -> Ruling | None:

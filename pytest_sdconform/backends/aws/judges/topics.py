@@ -18,8 +18,9 @@ from ....checkers.judge import (
     Verdicts,
     evidence,
 )
-from ....history import Completed, History
+from ....history import History
 from .common import acked, path_faults, receipts
+from .consumers import drained
 
 
 @dataclass
@@ -34,13 +35,8 @@ class EverySubscriber:
                       "the path faults exercised")
 
     def _drained(self, history: History) -> list[Any]:
-        """The subscriber queues whose last final poll came back empty."""
-        last: dict[Any, Completed] = {}
-        for c in history.complete():
-            if c.f == "poll" and c.is_final:
-                last[c.key] = c
-        return [q for q in self.subscribers if q in last and last[q].type == "ok"
-                and not last[q].value]
+        """The subscriber queues drained to empty (``consumers.drained``)."""
+        return [q for q in self.subscribers if drained(history, [q]).done]
 
     def exercised(self, history: History, verdicts: Verdicts) -> Exercise:
         sent = acked(history)
