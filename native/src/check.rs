@@ -1,12 +1,12 @@
-//! `check_ops`: the whole check of a register, kv or mutex history, as `check_history`, with
+//! `check_ops`: the whole check of a register, kv or mutex history, with
 //! what the evidence of a partition that is not valid reads from every operation computed here
 //! rather than in a Python loop per operation (`Hints`), its operations' positions (native.py
 //! pairs and prepares only those the evidence shows), and the deepest configuration as
-//! `wgl.SearchResult` holds it (the bitset of linearized operations as an int, the path as
-//! nested (op, rest) tuples).
+//! `wgl.SearchResult` holds it (the bitset of linearized operations as an int, their order as
+//! a list).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyTuple};
+use pyo3::types::{PyBytes, PyInt, PyList};
 
 use crate::attrs::Fields;
 use crate::history::{self, Call};
@@ -103,8 +103,9 @@ fn hints<'py>(
 }
 
 /// A search's result as `native._results` reads it: (result, explored, best bitset, best
-/// state id, stuck op, reason, best state as a string (kv), path). The bitset and path are
-/// None for a valid result.
+/// state id, stuck op, reason, best state as a string (kv), the order the deepest
+/// configuration's operations were linearized in). The bitset and order are None for a valid
+/// result.
 pub type ResultOut = (String, usize, Option<Py<PyAny>>, u32, Option<u32>, String, Option<String>,
                       Option<Py<PyAny>>);
 
@@ -116,7 +117,7 @@ type PlaceOut = (usize, Py<PyAny>, Vec<i64>, Vec<i64>, Vec<Option<i64>>, Option<
 type CheckOut = (usize, usize, Vec<Option<ResultOut>>, Vec<Py<PyAny>>, Vec<PlaceOut>);
 
 /// The deepest configuration of `order` as `wgl.SearchResult` keeps it: the bitset as an int
-/// and the path as (last op, (the one before, (...))).
+/// and the order as a list (its `ordered`).
 pub fn deepest(py: Python<'_>, order: &[u32]) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let n = order.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
     let mut bytes = vec![0u8; n.div_ceil(8)];
@@ -125,11 +126,8 @@ pub fn deepest(py: Python<'_>, order: &[u32]) -> PyResult<(Py<PyAny>, Py<PyAny>)
     }
     let int = py.get_type::<PyInt>();
     let best = int.call_method1("from_bytes", (PyBytes::new(py, &bytes), "little"))?;
-    let mut path = py.None().into_bound(py);
-    for &i in order {
-        path = PyTuple::new(py, [i.into_pyobject(py)?.into_any(), path])?.into_any();
-    }
-    Ok((best.unbind(), path.unbind()))
+    let ordered = PyList::new(py, order)?.into_any();
+    Ok((best.unbind(), ordered.unbind()))
 }
 
 pub fn result_out(py: Python<'_>, f: crate::FoundOut) -> PyResult<ResultOut> {

@@ -26,12 +26,19 @@ from ..history import NEMESIS, Completed, History, Operation, freeze
 from .models import UNKNOWN, Model, MultiRegisterStep, Step, kv_step, mutex_step, register_step
 from .wgl import MemoryBudget, Partition, SearchResult
 
+ENTRY_POINTS = ("search_many", "check_ops", "check_multi_register", "check_txn")
+
+
+def usable(core: Any) -> Any:
+    """The compiled core when it holds every entry point this package calls; None for a build
+    older than this package (rebuilt by ./bootstrap.sh), which is then not used at all."""
+    return core if all(hasattr(core, f) for f in ENTRY_POINTS) else None
+
+
 _core: Any
 try:
-    _core = importlib.import_module("sdconform_native")
+    _core = usable(importlib.import_module("sdconform_native"))
 except ImportError:  # not built: the pure-Python search
-    _core = None
-if _core is not None and not hasattr(_core, "check_ops"):  # a build older than this package
     _core = None
 
 ENGINES = ("native", "python")
@@ -48,14 +55,9 @@ def available() -> bool:
     return _core is not None
 
 
-def txn_available() -> bool:
-    """Whether the compiled core holds the transaction checker (native/src/txn.rs)."""
-    return hasattr(_core, "check_txn")
-
-
 def supports(model: Model) -> bool:
-    if isinstance(model.step, MultiRegisterStep):  # an older build lacks it
-        return hasattr(_core, "check_multi_register")
+    if isinstance(model.step, MultiRegisterStep):
+        return True
     return model.step in (register_step, mutex_step) or (
         model.step is kv_step and isinstance(model.init, str)
     )
@@ -76,11 +78,6 @@ def choose(engine: str | None, model: Model | None = None) -> str:
         if not _noticed:
             _noticed = True
             print(NOTICE, file=sys.stderr)
-        return "python"
-    if model is None and not txn_available():  # a build older than native/src/txn.rs
-        if engine == "native":
-            raise ValueError("engine 'native': the compiled core was built without the "
-                             "transaction checker; rebuild it (./bootstrap.sh)")
         return "python"
     return "native" if model is None or supports(model) else "python"
 
@@ -286,8 +283,8 @@ def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResu
     for i, r in enumerate(found):
         if r is None:
             continue
-        if len(r) == 8:  # check_ops: the bitset and path built in Rust
-            result, explored, best, state_id, stuck, reason, text, path_ = r
+        if len(r) == 8:  # check_ops: the bitset built in Rust
+            result, explored, best, state_id, stuck, reason, text, order = r
         else:
             result, explored, order, state_id, stuck, reason, text = r
         if result == "valid":
@@ -295,12 +292,10 @@ def _results(found: list[Any], values: list[Any] | None) -> dict[int, SearchResu
             continue
         if len(r) == 7:
             best = 0
-            path_ = None
             for op in order:
                 best |= 1 << op
-                path_ = (op, path_)
         state = None if stuck is None else text if values is None else values[state_id]
-        done[i] = SearchResult(result, explored, best, state, stuck, reason, path_)
+        done[i] = SearchResult(result, explored, best, state, stuck, reason, ordered=order)
     return done
 
 

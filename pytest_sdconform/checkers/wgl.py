@@ -48,6 +48,7 @@ class SearchResult:
     stuck: int | None = None  # operation whose completion could not be passed there
     reason: str = ""
     path: Any = None  # how ``best`` was reached: (last op, (the one before, (...))), or None
+    ordered: list[int] | None = None  # the same as a list, first op first (the compiled core's)
     # What the evidence reads from every operation of ``best``, when the compiled loop computed
     # it (native.py; None: linearizable.py computes it): the history indices of those
     # operations, the two latest state-changing ones before ``stuck`` (their partition
@@ -58,6 +59,8 @@ class SearchResult:
 
     def order(self) -> list[int]:
         """The operations of ``best`` in the order they were linearized."""
+        if self.ordered is not None:
+            return self.ordered
         out, link = [], self.path
         while link is not None:
             out.append(link[0])

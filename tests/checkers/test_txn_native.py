@@ -26,11 +26,11 @@ from pytest_sdconform.cli import main
 from pytest_sdconform.formats import jsonl
 from pytest_sdconform.history import History, HistoryError, Operation
 
-if os.environ.get("SDCONFORM_REQUIRE_NATIVE") and not native.txn_available():
+if os.environ.get("SDCONFORM_REQUIRE_NATIVE") and not native.available():
     raise RuntimeError("SDCONFORM_REQUIRE_NATIVE is set but sdconform_native is not built "
                        "with the transaction checker")
-pytestmark = pytest.mark.skipif(not native.txn_available(),
-                                reason="sdconform_native not built with the transaction checker")
+pytestmark = pytest.mark.skipif(not native.available(),
+                                reason="sdconform_native not built")
 
 KEYS: list[Any] = [0, 1, "x", "y"]
 LEVELS = ["read-uncommitted", "read-committed", "repeatable-read", "serializable",
