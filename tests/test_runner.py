@@ -122,6 +122,23 @@ def test_stop_when_ends_the_run_early(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10 and len(h) > 50
 
 
+def test_slow_looks_are_spaced_out_to_a_share_of_the_run(tmp_path: Path) -> None:
+    """A look that takes 0.3 s is followed by the next no sooner than 2.7 s later (looks take
+    at most DECIDE_SHARE of the time): in 2 s of traffic, one look, not one every 0.1 s."""
+    MemoryClient.store = {}
+    looks = []
+
+    def slow(recorder: Recorder) -> bool:
+        looks.append(recorder.counts().ops)
+        time.sleep(0.3)
+        return False
+
+    with Recorder() as rec:
+        run(Register(), lambda i: MemoryClient(), rec, (), fast(duration=2, decide_every=0.1),
+            stop_when=slow)
+    assert len(looks) <= 1
+
+
 def test_the_progress_line_says_what_the_recorder_counted() -> None:
     with Recorder() as rec:
         runner = Runner(Register(), lambda i: MemoryClient(), rec, [Hang()], fast(duration=30))
