@@ -131,8 +131,8 @@ class SqsClient(BotoClient):
             [m["Attributes"].get("MessageGroupId") if self.fifo else op.key, None, int(m["Body"])]
             for m in got
         ]
-        extra: dict[str, Any] = {
-            "received_ms": received_ms, "deleted": deleted, "receive_counts": counts}
+        extra: dict[str, Any] = {"asked": self.batch, "received_ms": received_ms,
+                                 "deleted": deleted, "receive_counts": counts}
         if self.fail_first:
             extra["failed"] = failed
         if op.value == DRAIN and not got:

@@ -82,20 +82,29 @@ def holdings(history: History) -> dict[Any, list[Holding]]:
     return out
 
 
+def _room(poll: Completed) -> bool:
+    """Whether a poll got fewer messages than it asked for (``asked``; 1 when not recorded)."""
+    assert poll.completion is not None
+    return len(poll.value or ()) < int(poll.completion.get("asked") or 1)
+
+
 @dataclass
 class Holders:
     """Consumers that hold each message ``hold_s`` seconds (longer than the visibility timeout
     ``visibility_s``) before deleting it. The behaviour both visibility claims are about is a
     message whose timeout ran out while its consumer still held it, with another consumer
     asking for messages then: an *opportunity* (a poll by another process sent after the
-    held message was surely visible again and answered before its holder deleted it)."""
+    held message was surely visible again, answered before its holder deleted it, and that
+    took it or had room for it: it got fewer messages than it asked for, ``asked``, 1 when
+    not recorded; a poll filled by other messages could not have taken this one)."""
 
     visibility_s: float
     hold_s: float
 
     def opportunities(self, history: History) -> list[tuple[Holding, Completed]]:
-        polls = [(c, received_by(c)) for c in client_ops(history) if c.f == "poll"
-                 and c.type == "ok" and c.completion is not None]
+        polls = [(c, received_by(c), _room(c), {t[2] for t in c.value or ()})
+                 for c in client_ops(history) if c.f == "poll" and c.type == "ok"
+                 and c.completion is not None]
         out = []
         for held in holdings(history).values():
             for h in held:
@@ -103,8 +112,9 @@ class Holders:
                     continue
                 visible = h.received_by + int(self.visibility_s * NS)
                 deleted = h.answered_after + int(self.hold_s * NS)  # the delete begins no sooner
-                for p, got in polls:  # p's receive happened between its invoke and ``got``
-                    if p.process != h.process and p.invoke.time >= visible and got <= deleted:
+                for p, got, room, taken in polls:  # p's receive happened by ``got``
+                    if (p.process != h.process and p.invoke.time >= visible and got <= deleted
+                            and (room or h.message in taken)):
                         out.append((h, p))
         return out
 
