@@ -15,6 +15,7 @@ nothing (an SQS receive is not a read: it hides the message and counts the recei
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,11 +23,27 @@ from typing import Any
 from ...workloads import Invocation, Result
 from .topology import Endpoint
 
+_session: Any = None
+_session_lock = threading.Lock()
+
+
+def _client(service: str, **kw: Any) -> Any:
+    """A client from one boto3 session shared by the process, made under a lock (a session is
+    not thread-safe; its clients are). A session of its own per client loaded the service's
+    model from disk each time: 80 ms a client here, and at load a worker replacing its client
+    after a lost answer (two clients for SNS) was away for 1.3-1.8 s of a 2 s fault window."""
+    global _session
+    import boto3
+
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session.client(service, **kw)
+
 
 def boto(service: str, ep: Endpoint, timeout: float = 2.0, attempts: int = 1) -> Any:
     """A boto3 client making ``attempts`` attempts per call (1: no retry, the harness's
     default; more only where a claim is about the SDK's retries)."""
-    import boto3
     from botocore.config import Config
 
     # Retries off: botocore's retries would ride out an outage and hide it, and a retried
@@ -44,7 +61,7 @@ def boto(service: str, ep: Endpoint, timeout: float = 2.0, attempts: int = 1) ->
         kw["endpoint_url"] = ep.url
     if ep.emulator:  # moto takes any credentials; never look for real ones
         kw.update(aws_access_key_id="testing", aws_secret_access_key="testing")
-    return boto3.session.Session().client(service, region_name=ep.region, config=cfg, **kw)
+    return _client(service, region_name=ep.region, config=cfg, **kw)
 
 
 def error_code(e: Exception) -> str:
