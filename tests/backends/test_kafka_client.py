@@ -58,3 +58,15 @@ def test_a_crash_of_a_process_already_gone_is_not_proven(tmp_path: Path) -> None
     c.proc.stdin.close()  # type: ignore[union-attr]
     c.proc.wait(5)  # it exits on its own
     assert not c.crash()
+
+
+def test_a_producer_that_cannot_learn_its_topic_still_starts() -> None:
+    """Warming up is best effort: with no broker to ask, it gives up after its timeout and the
+    producer is returned, to send (and fail) as any other."""
+    pytest.importorskip("confluent_kafka")
+    from pytest_sdconform.backends.kafka.client import Settings
+
+    settings = Settings(bootstrap="127.0.0.1:1", topic="log", timeout=0.5)
+    producer = settings.producer_for(0)
+    assert producer.seq == 0 and producer.name.startswith("p0.")
+    producer.producer.flush(0)

@@ -43,6 +43,8 @@ from ...workloads import Invocation, Result
 from ...workloads.log import DRAIN
 from .producer import REJECTED, SharedProducer
 
+WARM_S = 2.0  # how long a new producer may spend learning its topic's partitions
+
 
 @dataclass
 class Settings:
@@ -67,12 +69,18 @@ class Settings:
     def producer_for(self, index: int) -> SharedProducer:
         """The producer of worker ``index``: its own, or the one it shares."""
         if not self.share_producer:
-            return SharedProducer(self.producer_config(), f"p{index}.{time.monotonic_ns()}")
+            return self._warm(SharedProducer(self.producer_config(),
+                                             f"p{index}.{time.monotonic_ns()}"))
         with self._lock:
             n = index // self.share_producer
             if n not in self._producers:
-                self._producers[n] = SharedProducer(self.producer_config(), f"shared{n}")
+                self._producers[n] = self._warm(SharedProducer(self.producer_config(),
+                                                               f"shared{n}"))
             return self._producers[n]
+
+    def _warm(self, producer: SharedProducer) -> SharedProducer:
+        producer.warm(self.topic, min(self.timeout, WARM_S))
+        return producer
 
     def producer_config(self) -> dict[str, Any]:
         return {

@@ -47,6 +47,14 @@ class SharedProducer:
             brokers = json.loads(text).get("brokers", {}).values()
             self.retries = max(self.retries, sum(int(b.get("txretries", 0)) for b in brokers))
 
+    def warm(self, topic: str, timeout: float) -> None:
+        """Learn ``topic``'s partitions before the first ``produce``. Without them librdkafka
+        parks a message unassigned until the metadata arrives and moves it to its partition
+        afterwards; sends made in between can be written first (a CI run: seq 1 at offset 5,
+        with no retry). Best effort: a producer that cannot learn them now sends anyway."""
+        with contextlib.suppress(Exception):
+            self.producer.list_topics(topic, timeout=timeout)
+
     def produce(self, topic: str, value: bytes, key: bytes | None, box: dict[str, Any]) -> int:
         """Produce one message; its delivery report lands in ``box``. Returns its seq."""
         with self.lock:  # the seq is the order of the produce calls
